@@ -1,0 +1,11 @@
+DROP TABLE audit_events;
+DROP TABLE token_ips;
+DROP TABLE token_usage_daily;
+DROP TABLE token_projects;
+DROP TABLE token_organizations;
+DROP TABLE token_scopes;
+DROP TABLE tokens;
+DROP TABLE projects;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE organizations;

@@ -1,0 +1,119 @@
+//! Start-up: migrations, the pool, the shared state and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Settings;
+use crate::db::{self, Database};
+use crate::error::{self, BODY_LIMIT};
+use crate::{ops, routes};
+
+/// What every handler shares.
+pub struct AppState {
+    /// The database.
+    pub db: Database,
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Migrations failed.
+    #[error(transparent)]
+    Migrations(#[from] db::MigrationError),
+    /// The listen address could not be bound.
+    #[error("could not listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A server ready to be awaited, and the port it listens on.
+pub struct Running {
+    /// The server future (resolves after a graceful shutdown).
+    pub server: Server,
+    /// The bound port (useful with port 0).
+    pub port: u16,
+}
+
+/// Applies migrations, builds the state and binds the server on `listener`.
+pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let applied = db::run_pending(&settings.database_url)?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let state = web::Data::new(AppState {
+        db: Database::new(&settings.database_url, settings.pool),
+        settings: Arc::new(settings),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(BODY_LIMIT)
+                    .error_handler(error::json_error),
+            )
+            .app_data(
+                web::FormConfig::default()
+                    .limit(BODY_LIMIT)
+                    .error_handler(error::form_error),
+            )
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .configure(routes::configure)
+            .default_service(web::to(ops::not_found))
+            .wrap(from_fn(echo_request_id))
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        address: "listener".into(),
+        source,
+    })?
+    .run();
+    Ok(Running { server, port })
+}
+
+/// Binds the configured address and serves until SIGINT/SIGTERM.
+pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    let address = settings.bind.clone();
+    let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    let running = start(settings, listener)?;
+    tracing::info!(%address, "tokend listening");
+    running
+        .server
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Returns the request id (also in every log line of the request) as `x-request-id`.
+async fn echo_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut response = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}

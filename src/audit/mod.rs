@@ -1,0 +1,7 @@
+//! Audit events: one row per state change, written in the same transaction as the change.
+
+mod context;
+mod record;
+
+pub use context::RequestContext;
+pub use record::{Actor, ActorType, Event, record};

@@ -1,0 +1,186 @@
+//! The command line: `serve`, `migrate`, `openapi`, `service-token create`, `check-token`.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::audit::{Actor, RequestContext};
+use crate::auth::Permission;
+use crate::config::{Loaded, RawConfig};
+use crate::tokens::secret;
+use crate::tokens::service::{self, NewServiceToken};
+use crate::{app, db, openapi, telemetry};
+
+/// tokend: create, list, rotate, revoke and introspect API tokens.
+#[derive(Debug, Parser)]
+#[command(name = "tokend", version, about)]
+pub struct Cli {
+    /// A TOML file with the same keys as the TOKEND_* variables (the environment wins).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+    /// Manage service tokens.
+    #[command(subcommand)]
+    ServiceToken(ServiceTokenCommand),
+    /// Check a token value's format and checksum offline (exit 0 valid, 1 invalid).
+    CheckToken {
+        /// The value, or `-` to read it from stdin (keeps it out of shell history).
+        value: String,
+    },
+}
+
+/// `tokend service-token …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceTokenCommand {
+    /// Create a service token: the value alone on stdout, metadata on stderr.
+    Create {
+        /// Name, unique among service tokens.
+        #[arg(long)]
+        name: String,
+        /// A permission (repeat for several).
+        #[arg(long = "permission", value_name = "PERMISSION", required = true)]
+        permissions: Vec<Permission>,
+    },
+}
+
+/// Runs a parsed command line.
+#[must_use]
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", openapi::document());
+            ExitCode::SUCCESS
+        }
+        Command::CheckToken { value } => check_token(cli.config.as_deref(), &value),
+        command => match load(cli.config.as_deref()) {
+            Ok(loaded) => with_settings(command, loaded),
+            Err(message) => {
+                eprintln!("tokend: {message}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn load(file: Option<&std::path::Path>) -> Result<Loaded, String> {
+    let loaded = RawConfig::load(file)
+        .and_then(RawConfig::into_settings)
+        .map_err(|e| e.to_string())?;
+    telemetry::init(loaded.settings.log_format);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(loaded)
+}
+
+fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
+    let settings = loaded.settings;
+    let result = match command {
+        Command::Serve => actix_web::rt::System::new()
+            .block_on(app::serve(settings))
+            .map_err(|e| e.to_string()),
+        Command::Migrate => db::run_pending(&settings.database_url)
+            .map(|applied| eprintln!("applied {} migration(s): {applied:?}", applied.len()))
+            .map_err(|e| e.to_string()),
+        Command::ServiceToken(ServiceTokenCommand::Create { name, permissions }) => {
+            create_service_token(&settings, &name, &permissions)
+        }
+        Command::Openapi | Command::CheckToken { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tokend: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_service_token(
+    settings: &crate::config::Settings,
+    name: &str,
+    permissions: &[Permission],
+) -> Result<(), String> {
+    db::run_pending(&settings.database_url).map_err(|e| e.to_string())?;
+    let mut conn = settings
+        .database_url
+        .connect(false)
+        .map_err(|e| format!("could not connect to the database: {e}"))?;
+    let (row, value) = diesel::Connection::transaction(&mut conn, |conn| {
+        service::create(
+            conn,
+            &settings.peppers,
+            &settings.prefixes,
+            &NewServiceToken { name, permissions },
+            &Actor::cli(),
+            &RequestContext::cli(),
+        )
+    })
+    .map_err(|e| match e {
+        crate::error::ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", value.expose()).map_err(|e| e.to_string())?;
+    let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    eprintln!(
+        "created service token {} (name {:?}, hint {}, permissions {})",
+        row.id,
+        row.name,
+        row.hint,
+        permissions.join(",")
+    );
+    Ok(())
+}
+
+fn check_token(config: Option<&std::path::Path>, value: &str) -> ExitCode {
+    let prefixes = match RawConfig::load(config).and_then(|raw| raw.prefixes()) {
+        Ok(prefixes) => prefixes,
+        Err(e) => {
+            eprintln!("tokend: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut line = String::new();
+    let value = if value == "-" {
+        if std::io::stdin().lock().read_line(&mut line).is_err() {
+            eprintln!("tokend: could not read the value from stdin");
+            return ExitCode::FAILURE;
+        }
+        line.trim()
+    } else {
+        value.trim()
+    };
+    match secret::parse(&prefixes, value) {
+        Ok(kind) => {
+            println!(
+                "valid: a well-formed {} token (format and checksum only; not checked against the database)",
+                kind.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("invalid: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

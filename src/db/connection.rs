@@ -1,0 +1,144 @@
+//! The connection enum over SQLite and PostgreSQL, and the URL that picks between them.
+
+use std::path::{Path, PathBuf};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionResult, PgConnection, SqliteConnection};
+
+/// One connection type for both backends, so repositories are written once.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL: production, several instances sharing one database.
+    Pg(PgConnection),
+    /// SQLite: the embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH`
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+}
+
+/// A validated database URL. The backend comes from the scheme, never from trying to connect.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A libpq connection URL (may contain a password: `Debug` hides it).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(_) => f.write_str("postgres://<redacted>"),
+        }
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH` or `postgres://…`; anything else is refused with a reason.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://./data/tokend.db".into());
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err("must start with sqlite:// or postgres://".into())
+        }
+    }
+
+    /// The backend this URL selects.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Opens one connection of the right kind. `create` lets SQLite create a missing file
+    /// (migrations do); pooled connections never do, so a deleted database is an outage, not
+    /// a silent new empty file.
+    pub fn connect(&self, create: bool) -> ConnectionResult<DbConnection> {
+        match self {
+            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+            Self::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&sqlite_uri(path, create))?;
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    /// The SQLite file, if this is SQLite.
+    #[must_use]
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(path) => Some(path),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+/// A `file:` URI (diesel opens SQLite with URI names enabled) so that `mode=rw` can forbid
+/// creating the file.
+fn sqlite_uri(path: &Path, create: bool) -> String {
+    let mut uri = String::from("file:");
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3F"),
+            '#' => uri.push_str("%23"),
+            _ => uri.push(ch),
+        }
+    }
+    uri.push_str(if create { "?mode=rwc" } else { "?mode=rw" });
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_picks_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./data/x.db").map(|u| u.backend()),
+            Ok(Backend::Sqlite)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:p@h/db").map(|u| u.backend()),
+            Ok(Backend::Postgres)
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn debug_hides_postgres_credentials() {
+        let url = DatabaseUrl::parse("postgres://u:secretpw@h/db").map(|u| format!("{u:?}"));
+        assert!(url.is_ok_and(|s| !s.contains("secretpw")));
+    }
+
+    #[test]
+    fn sqlite_uri_escapes_and_forbids_creation() {
+        assert_eq!(
+            sqlite_uri(Path::new("/a?b#c%"), false),
+            "file:/a%3Fb%23c%25?mode=rw"
+        );
+        assert_eq!(sqlite_uri(Path::new("x.db"), true), "file:x.db?mode=rwc");
+    }
+}

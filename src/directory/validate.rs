@@ -1,0 +1,90 @@
+//! Field checks shared by the directory resources.
+
+use crate::error::FieldError;
+
+/// External ids: 1–64 characters of `A-Za-z0-9._:-`.
+pub fn id(field: &str, value: &str, errors: &mut Vec<FieldError>) {
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if !ok {
+        errors.push(FieldError::new(
+            field,
+            "must be 1-64 characters of A-Z a-z 0-9 . _ : -",
+        ));
+    }
+}
+
+/// A required display name of 1–200 characters; returns it trimmed.
+pub fn name(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> String {
+    match value.map(str::trim) {
+        None => errors.push(FieldError::new(field, "is required")),
+        Some(v) if v.is_empty() || v.chars().count() > 200 => {
+            errors.push(FieldError::new(field, "must be 1-200 characters"));
+        }
+        Some(v) => return v.to_owned(),
+    }
+    String::new()
+}
+
+/// A required email address (one `@` with text on both sides, at most 254 characters).
+pub fn email(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> String {
+    let Some(v) = value.map(str::trim) else {
+        errors.push(FieldError::new(field, "is required"));
+        return String::new();
+    };
+    let ok = v.len() <= 254
+        && v.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        })
+        && !v.chars().any(char::is_whitespace);
+    if !ok {
+        errors.push(FieldError::new(field, "must be an email address"));
+    }
+    v.to_owned()
+}
+
+/// Turns collected field errors into the 422.
+pub fn finish(errors: Vec<FieldError>) -> Result<(), crate::error::ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::Validation(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_external_id_grammar() {
+        for good in ["acme", "a", "org:1.2_3-x", &"x".repeat(64)] {
+            let mut errors = Vec::new();
+            id("id", good, &mut errors);
+            assert!(errors.is_empty(), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "é", &"x".repeat(65)] {
+            let mut errors = Vec::new();
+            id("id", bad, &mut errors);
+            assert_eq!(errors.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_need_one_at_sign_with_both_sides() {
+        for (value, ok) in [
+            ("a@b.c", true),
+            ("ab.c", false),
+            ("@b", false),
+            ("a@", false),
+            ("a@b@c", false),
+            ("a b@c", false),
+        ] {
+            let mut errors = Vec::new();
+            email("email", Some(value), &mut errors);
+            assert_eq!(errors.is_empty(), ok, "{value}");
+        }
+    }
+}

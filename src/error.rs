@@ -1,0 +1,266 @@
+//! The one error type of the API, rendered as RFC 9457 problem+json with a stable `code`, and
+//! the handlers that render actix's own extractor errors in the same shape.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error as actix_error};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The request field (JSON name, or path/query parameter name).
+    #[schema(example = "name")]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(example = "must be 1-100 characters")]
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every way a request can fail. The variant fixes the HTTP status and the `code`; messages
+/// never contain secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read (bad JSON, bad path, bad query): 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// One or more fields are invalid: 422 with `errors[]`.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// Missing, malformed, unknown, expired or revoked credential: 401.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A valid credential that may not do this: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A token tried to manage tokens: 403.
+    #[error("tokens cannot manage tokens; sign in with a session")]
+    TokenCannotManageTokens,
+    /// The resource does not exist, or the caller may not know it exists: 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// A name already used by the same owner: 409.
+    #[error("{0}")]
+    NameTaken(String),
+    /// The request conflicts with the resource's state: 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// The user's email address is not verified: 403.
+    #[error("verify your email address before creating tokens")]
+    EmailNotVerified,
+    /// The organization may not mint API tokens yet: 403.
+    #[error("API tokens are not enabled for this organization")]
+    ApiTokensDisabled,
+    /// A rule of the organization or of the caller's role forbids this: 422.
+    #[error("{0}")]
+    PolicyViolation(String),
+    /// The body is larger than the limit: 413.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body's content type is not accepted: 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Too many requests: 429.
+    #[error("too many requests; retry later")]
+    RateLimited,
+    /// The database cannot be reached: 503.
+    #[error("the service is temporarily unavailable; retry later")]
+    Unavailable,
+    /// A bug or an unexpected failure: 500 (details are logged, not returned).
+    #[error("an internal error occurred")]
+    Internal,
+}
+
+/// The problem+json body (RFC 9457) every error response has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    #[schema(example = "https://tokend.dev/problems/not_found")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    #[schema(example = "Not Found")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 404)]
+    pub status: u16,
+    /// What went wrong with this request.
+    #[schema(example = "organization acme not found")]
+    pub detail: String,
+    /// A stable, machine-readable code.
+    #[schema(example = "not_found")]
+    pub code: &'static str,
+    /// The fields that failed validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    /// Logs an unexpected error and returns the opaque 500.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::Internal
+    }
+
+    /// A 422 for one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The stable `code` of this error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) | Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::TokenCannotManageTokens => "token_cannot_manage_tokens",
+            Self::NotFound(_) => "not_found",
+            Self::NameTaken(_) => "name_taken",
+            Self::Conflict(_) => "conflict",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::ApiTokensDisabled => "api_tokens_disabled",
+            Self::PolicyViolation(_) => "policy_violation",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The body of this error.
+    #[must_use]
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let errors = match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            _ => None,
+        };
+        let detail = match self {
+            Self::Validation(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        Problem {
+            problem_type: format!("https://tokend.dev/problems/{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.code(),
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_)
+            | Self::TokenCannotManageTokens
+            | Self::EmailNotVerified
+            | Self::ApiTokensDisabled => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NameTaken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        if matches!(self, Self::Unauthenticated(_)) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => Self::NotFound("not found".into()),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::Unavailable,
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("terminating connection")
+                    || info.message().contains("server closed the connection") =>
+            {
+                tracing::warn!(%error, "database unavailable");
+                Self::Unavailable
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// Body size limit for every JSON and form body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Renders JSON body errors (bad JSON, wrong content type, too large) as problems.
+pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_error::JsonPayloadError as E;
+    match error {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
+        E::ContentType => {
+            ApiError::UnsupportedMediaType("the body must be application/json".into())
+        }
+        E::Deserialize(inner) => ApiError::BadRequest(format!("invalid JSON body: {inner}")),
+        other => ApiError::BadRequest(format!("could not read the body: {other}")),
+    }
+    .into()
+}
+
+/// Renders form body errors as problems.
+pub fn form_error(error: actix_error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_error::UrlencodedError as E;
+    match error {
+        E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ),
+        other => ApiError::BadRequest(format!("invalid form body: {other}")),
+    }
+    .into()
+}
+
+/// Renders path parameter errors as problems.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "actix's error handler signature"
+)]
+#[must_use]
+pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path: {error}")).into()
+}
+
+/// Renders query string errors as problems.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "actix's error handler signature"
+)]
+#[must_use]
+pub fn query_error(error: actix_error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {error}")).into()
+}

@@ -1,0 +1,31 @@
+//! The one URL map.
+
+use actix_web::web;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::openapi::ApiDoc;
+use crate::{directory, ops};
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .service(web::redirect("/docs", "/docs/"))
+        .service(
+            web::scope("/v1")
+                .service(directory::handlers::put_organization)
+                .service(directory::handlers::get_organization)
+                .service(directory::handlers::delete_organization)
+                .service(directory::handlers::put_user)
+                .service(directory::handlers::get_user)
+                .service(directory::handlers::delete_user)
+                .service(directory::handlers::put_membership)
+                .service(directory::handlers::get_membership)
+                .service(directory::handlers::delete_membership)
+                .service(directory::handlers::put_project)
+                .service(directory::handlers::get_project)
+                .service(directory::handlers::delete_project),
+        );
+}
