@@ -13,6 +13,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::error::{self, BODY_LIMIT};
+use crate::telemetry::RequestSpan;
 use crate::{ops, routes};
 
 /// What every handler shares.
@@ -77,7 +78,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
             .configure(routes::configure)
             .default_service(web::to(ops::not_found))
             .wrap(from_fn(echo_request_id))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
     })
     .listen(listener)
     .map_err(|source| StartError::Bind {

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod redact;
 pub mod routes;
 pub mod telemetry;
 pub mod time;

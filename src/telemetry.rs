@@ -1,15 +1,29 @@
 //! Logging through `tracing`, to stderr (stdout belongs to command output such as a new
 //! token value), pretty or JSON. Request spans carry the request id; nothing logs a token value.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{HttpMessage, web};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
+use crate::app::AppState;
 use crate::config::LogFormat;
+use crate::redact;
 
 /// Installs the global subscriber once; `RUST_LOG` overrides the default level.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    // actix's own debug and trace events print raw request paths and headers, which may hold a
+    // token; they stay off whatever RUST_LOG says.
+    for directive in ["actix_web=info", "actix_http=info"] {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -19,4 +33,42 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// The request span: method, route, target with token-shaped values masked, client, request id,
+/// and (at the end) status and error.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let target = request.uri().path_and_query().map_or("", |p| p.as_str());
+        let target = match request.app_data::<web::Data<AppState>>() {
+            Some(state) => redact::tokens(target, &state.settings.prefixes).into_owned(),
+            None => String::new(),
+        };
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
+            http.target = %target,
+            http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
+            request_id = %request_id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -11,7 +11,7 @@ use crate::db::schema::{memberships, organizations, projects, users};
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema,
 )]
-#[diesel(table_name = organizations)]
+#[diesel(table_name = organizations, treat_none_as_null = true)]
 pub struct Organization {
     /// External id.
     #[schema(example = "acme")]
@@ -61,7 +61,7 @@ pub struct OrganizationInput {
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema,
 )]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 pub struct User {
     /// External id.
     #[schema(example = "u_123")]
@@ -100,7 +100,7 @@ pub struct UserInput {
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema,
 )]
-#[diesel(table_name = memberships)]
+#[diesel(table_name = memberships, treat_none_as_null = true)]
 pub struct Membership {
     /// The organization.
     #[schema(example = "acme")]
@@ -132,7 +132,7 @@ pub struct MembershipInput {
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, ToSchema,
 )]
-#[diesel(table_name = projects)]
+#[diesel(table_name = projects, treat_none_as_null = true)]
 pub struct Project {
     /// The organization.
     #[schema(example = "acme")]

@@ -1,0 +1,166 @@
+//! The `tokend` binary as an operator uses it: CLI output and exit codes, start-up checks, and
+//! a whole run whose logs and database file never contain a token value.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::TestResult;
+
+fn tokend(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokend"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TOKEND_DATA_DIR", data_dir)
+        .env("RUST_LOG", "debug");
+    command
+}
+
+#[test]
+fn production_without_secrets_refuses_to_start_and_names_them() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let output = tokend(dir.path()).env("TOKEND_ENV", "production").arg("serve").output()?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("TOKEND_PEPPERS"), "{stderr}");
+    assert!(stderr.contains("TOKEND_SESSION_JWT_SECRET"), "{stderr}");
+    assert!(!dir.path().join("dev-peppers").exists(), "no dev secret in production");
+
+    let output = tokend(dir.path())
+        .env("TOKEND_ENV", "production")
+        .env("TOKEND_SESSION_JWT_SECRET", "s".repeat(40))
+        .arg("serve")
+        .output()?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("TOKEND_PEPPERS") && !stderr.contains("TOKEND_SESSION_JWT_SECRET"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn help_lists_every_command() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let output = tokend(dir.path()).arg("--help").output()?;
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout)?;
+    for command in ["serve", "migrate", "openapi", "service-token", "check-token"] {
+        assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "{command} missing:\n{help}");
+    }
+    Ok(())
+}
+
+#[test]
+fn check_token_needs_no_database_and_sets_the_exit_code() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let value = tokend::tokens::secret::generate(&tokend::tokens::kind::Prefixes::default(), tokend::tokens::kind::TokenKind::Personal);
+    let valid = tokend(dir.path()).args(["check-token", value.expose()]).output()?;
+    assert_eq!(valid.status.code(), Some(0));
+    assert!(String::from_utf8(valid.stdout)?.starts_with("valid"));
+    let mut typo = value.expose().to_owned();
+    typo.replace_range(8..9, if &typo[8..9] == "x" { "y" } else { "x" });
+    let invalid = tokend(dir.path()).args(["check-token", &typo]).output()?;
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(String::from_utf8(invalid.stdout)?.starts_with("invalid"));
+    assert_eq!(tokend(dir.path()).args(["check-token", "hello"]).output()?.status.code(), Some(1));
+    assert!(std::fs::read_dir(dir.path())?.next().is_none(), "nothing was created");
+    Ok(())
+}
+
+#[test]
+fn openapi_command_prints_the_document() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let output = tokend(dir.path()).arg("openapi").output()?;
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout)?, tokend::openapi::document());
+    Ok(())
+}
+
+/// Kills the server when the test ends, even on failure.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let bind = format!("127.0.0.1:{port}");
+
+    let created = tokend(dir.path())
+        .args(["service-token", "create", "--name", "sync", "--permission", "directory", "--permission", "audit"])
+        .output()?;
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let stdout = String::from_utf8(created.stdout)?;
+    let value = stdout.trim_end_matches('\n');
+    assert_eq!(stdout.lines().count(), 1, "the value alone on stdout");
+    assert_eq!(value.len(), 43);
+    assert!(value.starts_with("tols_"));
+    let meta = String::from_utf8(created.stderr)?;
+    assert!(meta.contains("created service token") && meta.contains("directory,audit") || meta.contains("audit,directory"), "{meta}");
+    assert!(!meta.contains(value));
+
+    let log_path = dir.path().join("serve.log");
+    let server = tokend(dir.path())
+        .env("TOKEND_BIND", &bind)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path)?)
+        .spawn()?;
+    let server = Killed(server);
+
+    let client = reqwest::Client::new();
+    let base = format!("http://{bind}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server did not come up");
+
+    let put = client
+        .put(format!("{base}/v1/directory/organizations/acme"))
+        .bearer_auth(value)
+        .json(&serde_json::json!({"name": "Acme"}))
+        .send()
+        .await?;
+    assert_eq!(put.status(), 201);
+    // The value shows up in places a careless server would echo: a bad body, a bad path.
+    let bad = client
+        .put(format!("{base}/v1/directory/organizations/{value}x"))
+        .bearer_auth(value)
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\": \"{value}"))
+        .send()
+        .await?;
+    assert_eq!(bad.status(), 400);
+    let bad_body = bad.text().await?;
+    assert!(!bad_body.contains(value), "{bad_body}");
+    let wrong_scheme = client
+        .get(format!("{base}/v1/directory/organizations/acme"))
+        .header("Authorization", format!("Basic {value}"))
+        .send()
+        .await?;
+    assert_eq!(wrong_scheme.status(), 401);
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path)?;
+    assert!(log.contains("/v1/directory/organizations/acme"), "requests were logged:\n{log}");
+    let leaked: Vec<&str> = log.lines().filter(|l| l.contains(&value[5..])).collect();
+    assert!(leaked.is_empty(), "a token value reached the log: {leaked:#?}");
+    for file in ["tokend.db", "tokend.db-wal"] {
+        let path = dir.path().join(file);
+        if path.exists() {
+            let bytes = std::fs::read(&path)?;
+            assert!(!bytes.windows(value.len() - 5).any(|w| w == value[5..].as_bytes()), "a token value reached {file}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! `spawn_app()`: the real server on port 0 over a fresh database, on either backend.
+
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use tokend::audit::{Actor, RequestContext};
+use tokend::auth::Permission;
+use tokend::config::RawConfig;
+use tokend::db::{DatabaseUrl, DbConnection};
+use tokend::tokens::service::{self, NewServiceToken};
+
+/// Test result: `?` on anything.
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// The two storage engines every test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Peppers of the test deployment (`current` first).
+pub const TEST_PEPPERS: &str = "current:test-pepper-current-0123456789abcdefghij";
+/// The HS256 session secret of the test deployment.
+pub const TEST_SESSION_SECRET: &str = "test-session-secret-0123456789abcdefghij";
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    handle: Option<ServerHandle>,
+    pg: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database created for one test and dropped after it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(DbConnection::Pg(mut conn)) =
+            DatabaseUrl::Postgres(self.admin_url.clone()).connect(false)
+        {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// The admin URL of the test PostgreSQL server. Under `CI=true` a missing URL is an error;
+/// elsewhere PostgreSQL tests are skipped (with a note on stderr).
+pub fn postgres_admin_url() -> TestResult<Option<String>> {
+    match std::env::var("TOKEND_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Ok(Some(url)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            Err("CI=true but TOKEND_TEST_POSTGRES_URL is not set: PostgreSQL tests must run".into())
+        }
+        _ => {
+            eprintln!("skipping PostgreSQL test: TOKEND_TEST_POSTGRES_URL is not set");
+            Ok(None)
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts a server on `backend` over a fresh database; `None` when PostgreSQL tests are
+    /// skipped.
+    pub async fn spawn(backend: Backend) -> TestResult<Option<Self>> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// [`TestApp::spawn`] with extra `TOKEND_*` settings.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestResult<Option<Self>> {
+        let data_dir = tempfile::tempdir()?;
+        let (database_url, pg) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", data_dir.path().join("tokend.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let Some(admin_url) = postgres_admin_url()? else {
+                    return Ok(None);
+                };
+                let name = format!("tokend_test_{}", uuid::Uuid::now_v7().simple());
+                let DbConnection::Pg(mut admin) =
+                    DatabaseUrl::Postgres(admin_url.clone()).connect(false)?
+                else {
+                    return Err("expected a PostgreSQL connection".into());
+                };
+                admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                (format!("{base}/{name}"), Some(PgDatabase { admin_url, name }))
+            }
+        };
+        let mut app = Self {
+            address: String::new(),
+            client: reqwest::Client::new(),
+            database_url,
+            data_dir,
+            handle: None,
+            pg,
+        };
+        app.start(extra)?;
+        Ok(Some(app))
+    }
+
+    fn settings(&self, extra: &[(&str, &str)]) -> TestResult<tokend::config::Settings> {
+        let mut pairs = vec![
+            ("TOKEND_DATA_DIR".to_owned(), self.data_dir.path().display().to_string()),
+            ("TOKEND_DATABASE_URL".to_owned(), self.database_url.clone()),
+            ("TOKEND_PEPPERS".to_owned(), TEST_PEPPERS.to_owned()),
+            ("TOKEND_SESSION_JWT_SECRET".to_owned(), TEST_SESSION_SECRET.to_owned()),
+            ("TOKEND_DATABASE_TIMEOUT_MS".to_owned(), "1000".to_owned()),
+            ("TOKEND_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Ok(RawConfig::from_sources(None, pairs)?.into_settings()?.settings)
+    }
+
+    fn start(&mut self, extra: &[(&str, &str)]) -> TestResult {
+        let settings = self.settings(extra)?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let running = tokend::app::start(settings, listener)?;
+        self.address = format!("http://127.0.0.1:{}", running.port);
+        self.handle = Some(running.server.handle());
+        actix_web::rt::spawn(running.server);
+        Ok(())
+    }
+
+    /// Stops the server gracefully and starts a new one over the same database with `extra`
+    /// settings.
+    pub async fn restart_with(&mut self, extra: &[(&str, &str)]) -> TestResult {
+        if let Some(handle) = self.handle.take() {
+            handle.stop(true).await;
+        }
+        self.start(extra)
+    }
+
+    /// A direct connection to the test database (for checking rows).
+    pub fn connection(&self) -> TestResult<DbConnection> {
+        Ok(DatabaseUrl::parse(&self.database_url)?.connect(false)?)
+    }
+
+    /// Mints a service token with `permissions` and returns its value.
+    pub fn service_token(&self, name: &str, permissions: &[Permission]) -> TestResult<String> {
+        let settings = self.settings(&[])?;
+        let mut conn = self.connection()?;
+        let (_, value) = diesel::Connection::transaction(&mut conn, |conn| {
+            service::create(
+                conn,
+                &settings.peppers,
+                &settings.prefixes,
+                &NewServiceToken { name, permissions },
+                &Actor::cli(),
+                &RequestContext::cli(),
+            )
+        })?;
+        Ok(value.into_exposed())
+    }
+
+    /// A URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Makes the database unreachable: drops the PostgreSQL database, or deletes the SQLite
+    /// files.
+    pub fn break_database(&mut self) -> TestResult {
+        match self.pg.take() {
+            Some(pg) => drop(pg),
+            None => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let path = self.data_dir.path().join(format!("tokend.db{suffix}"));
+                    if path.exists() {
+                        std::fs::remove_file(path)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a problem+json response and checks its status, content type and `code`.
+pub async fn expect_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> TestResult<serde_json::Value> {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: serde_json::Value = response.json().await?;
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    Ok(body)
+}
+
+/// Declares each listed `async fn name(app: TestApp) -> TestResult` as two tests,
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() -> $crate::helpers::TestResult {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await? {
+                        Some(app) => super::$name(app).await,
+                        None => Ok(()),
+                    }
+                }
+
+                #[actix_web::test]
+                async fn postgres() -> $crate::helpers::TestResult {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await? {
+                        Some(app) => super::$name(app).await,
+                        None => Ok(()),
+                    }
+                }
+            }
+        )*
+    };
+}

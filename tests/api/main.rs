@@ -1,0 +1,10 @@
+//! Integration tests: the real server over HTTP, every test on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod binary;
+mod directory;
+mod errors;
+mod migrations;
+mod openapi;
+mod secrets;

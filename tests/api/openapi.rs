@@ -1,0 +1,54 @@
+//! The committed OpenAPI document matches the code, and the docs page is served from the
+//! binary.
+
+use crate::helpers::{Backend, TestApp, TestResult};
+
+#[test]
+fn committed_openapi_document_is_current() -> TestResult {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))?;
+    assert!(
+        committed == tokend::openapi::document(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+    );
+    Ok(())
+}
+
+#[test]
+fn document_is_openapi_3_1_with_the_three_security_schemes() -> TestResult {
+    let doc: serde_json::Value = serde_json::from_str(&tokend::openapi::document())?;
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    let schemes = &doc["components"]["securitySchemes"];
+    for scheme in ["session", "service", "token"] {
+        assert_eq!(schemes[scheme]["type"], "http", "{scheme}");
+        assert_eq!(schemes[scheme]["scheme"], "bearer", "{scheme}");
+    }
+    let put = &doc["paths"]["/v1/directory/organizations/{id}"]["put"];
+    assert_eq!(put["security"][0]["service"], serde_json::json!([]));
+    Ok(())
+}
+
+#[actix_web::test]
+async fn openapi_json_and_docs_are_served_without_network() -> TestResult {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let served = app.client.get(app.url("/openapi.json")).send().await?;
+    assert_eq!(served.status(), 200);
+    let served: serde_json::Value = served.json().await?;
+    let expected: serde_json::Value = serde_json::from_str(&tokend::openapi::document())?;
+    assert_eq!(served, expected);
+
+    let page = app.client.get(app.url("/docs/")).send().await?;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await?;
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://") && !html.contains("http://"), "the page loads nothing from the network");
+    let init = app.client.get(app.url("/docs/swagger-initializer.js")).send().await?.text().await?;
+    assert!(init.contains("/openapi.json"), "{init}");
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"] {
+        let response = app.client.get(app.url(&format!("/docs/{asset}"))).send().await?;
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(response.bytes().await?.len() > 1000, "{asset} is embedded");
+    }
+    Ok(())
+}
