@@ -266,6 +266,7 @@ pub fn query_error(error: actix_error::QueryPayloadError, req: &HttpRequest) -> 
 }
 
 /// A 400 whose detail has any token-shaped text masked (details are logged too).
+#[must_use]
 pub fn bad_request(req: &HttpRequest, detail: &str) -> ApiError {
     let detail = match req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
         Some(state) => crate::redact::tokens(detail, &state.settings.prefixes).into_owned(),

@@ -24,10 +24,7 @@ pub fn tokens<'a>(text: &'a str, prefixes: &Prefixes) -> Cow<'a, str> {
     {
         out.push_str(&rest[..at + prefix.len()]);
         let tail = &rest[at + prefix.len()..];
-        let secret_len = tail
-            .bytes()
-            .take_while(u8::is_ascii_alphanumeric)
-            .count();
+        let secret_len = tail.bytes().take_while(u8::is_ascii_alphanumeric).count();
         if secret_len > 0 {
             out.push_str(MASK);
         }
@@ -49,6 +46,9 @@ mod tests {
             tokens("/x/tols_abcDEF123x?q=tolp_Zz9&k=tola_", &p),
             "/x/tols_[redacted]?q=tolp_[redacted]&k=tola_"
         );
-        assert_eq!(tokens("unknown field `tolg_AAAA`", &p), "unknown field `tolg_[redacted]`");
+        assert_eq!(
+            tokens("unknown field `tolg_AAAA`", &p),
+            "unknown field `tolg_[redacted]`"
+        );
     }
 }

@@ -19,12 +19,18 @@ fn tokend(data_dir: &std::path::Path) -> Command {
 #[test]
 fn production_without_secrets_refuses_to_start_and_names_them() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let output = tokend(dir.path()).env("TOKEND_ENV", "production").arg("serve").output()?;
+    let output = tokend(dir.path())
+        .env("TOKEND_ENV", "production")
+        .arg("serve")
+        .output()?;
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr)?;
     assert!(stderr.contains("TOKEND_PEPPERS"), "{stderr}");
     assert!(stderr.contains("TOKEND_SESSION_JWT_SECRET"), "{stderr}");
-    assert!(!dir.path().join("dev-peppers").exists(), "no dev secret in production");
+    assert!(
+        !dir.path().join("dev-peppers").exists(),
+        "no dev secret in production"
+    );
 
     let output = tokend(dir.path())
         .env("TOKEND_ENV", "production")
@@ -33,7 +39,10 @@ fn production_without_secrets_refuses_to_start_and_names_them() -> TestResult {
         .output()?;
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr)?;
-    assert!(stderr.contains("TOKEND_PEPPERS") && !stderr.contains("TOKEND_SESSION_JWT_SECRET"), "{stderr}");
+    assert!(
+        stderr.contains("TOKEND_PEPPERS") && !stderr.contains("TOKEND_SESSION_JWT_SECRET"),
+        "{stderr}"
+    );
     Ok(())
 }
 
@@ -43,8 +52,17 @@ fn help_lists_every_command() -> TestResult {
     let output = tokend(dir.path()).arg("--help").output()?;
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout)?;
-    for command in ["serve", "migrate", "openapi", "service-token", "check-token"] {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "{command} missing:\n{help}");
+    for command in [
+        "serve",
+        "migrate",
+        "openapi",
+        "service-token",
+        "check-token",
+    ] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} missing:\n{help}"
+        );
     }
     Ok(())
 }
@@ -52,8 +70,13 @@ fn help_lists_every_command() -> TestResult {
 #[test]
 fn check_token_needs_no_database_and_sets_the_exit_code() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let value = tokend::tokens::secret::generate(&tokend::tokens::kind::Prefixes::default(), tokend::tokens::kind::TokenKind::Personal);
-    let valid = tokend(dir.path()).args(["check-token", value.expose()]).output()?;
+    let value = tokend::tokens::secret::generate(
+        &tokend::tokens::kind::Prefixes::default(),
+        tokend::tokens::kind::TokenKind::Personal,
+    );
+    let valid = tokend(dir.path())
+        .args(["check-token", value.expose()])
+        .output()?;
     assert_eq!(valid.status.code(), Some(0));
     assert!(String::from_utf8(valid.stdout)?.starts_with("valid"));
     let mut typo = value.expose().to_owned();
@@ -61,8 +84,18 @@ fn check_token_needs_no_database_and_sets_the_exit_code() -> TestResult {
     let invalid = tokend(dir.path()).args(["check-token", &typo]).output()?;
     assert_eq!(invalid.status.code(), Some(1));
     assert!(String::from_utf8(invalid.stdout)?.starts_with("invalid"));
-    assert_eq!(tokend(dir.path()).args(["check-token", "hello"]).output()?.status.code(), Some(1));
-    assert!(std::fs::read_dir(dir.path())?.next().is_none(), "nothing was created");
+    assert_eq!(
+        tokend(dir.path())
+            .args(["check-token", "hello"])
+            .output()?
+            .status
+            .code(),
+        Some(1)
+    );
+    assert!(
+        std::fs::read_dir(dir.path())?.next().is_none(),
+        "nothing was created"
+    );
     Ok(())
 }
 
@@ -71,7 +104,10 @@ fn openapi_command_prints_the_document() -> TestResult {
     let dir = tempfile::tempdir()?;
     let output = tokend(dir.path()).arg("openapi").output()?;
     assert!(output.status.success());
-    assert_eq!(String::from_utf8(output.stdout)?, tokend::openapi::document());
+    assert_eq!(
+        String::from_utf8(output.stdout)?,
+        tokend::openapi::document()
+    );
     Ok(())
 }
 
@@ -88,20 +124,39 @@ impl Drop for Killed {
 #[actix_web::test]
 async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let bind = format!("127.0.0.1:{port}");
 
     let created = tokend(dir.path())
-        .args(["service-token", "create", "--name", "sync", "--permission", "directory", "--permission", "audit"])
+        .args([
+            "service-token",
+            "create",
+            "--name",
+            "sync",
+            "--permission",
+            "directory",
+            "--permission",
+            "audit",
+        ])
         .output()?;
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let stdout = String::from_utf8(created.stdout)?;
     let value = stdout.trim_end_matches('\n');
     assert_eq!(stdout.lines().count(), 1, "the value alone on stdout");
     assert_eq!(value.len(), 43);
     assert!(value.starts_with("tols_"));
     let meta = String::from_utf8(created.stderr)?;
-    assert!(meta.contains("created service token") && meta.contains("directory,audit") || meta.contains("audit,directory"), "{meta}");
+    assert!(
+        meta.contains("created service token") && meta.contains("directory,audit")
+            || meta.contains("audit,directory"),
+        "{meta}"
+    );
     assert!(!meta.contains(value));
 
     let log_path = dir.path().join("serve.log");
@@ -152,14 +207,25 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
     drop(server);
 
     let log = std::fs::read_to_string(&log_path)?;
-    assert!(log.contains("/v1/directory/organizations/acme"), "requests were logged:\n{log}");
+    assert!(
+        log.contains("/v1/directory/organizations/acme"),
+        "requests were logged:\n{log}"
+    );
     let leaked: Vec<&str> = log.lines().filter(|l| l.contains(&value[5..])).collect();
-    assert!(leaked.is_empty(), "a token value reached the log: {leaked:#?}");
+    assert!(
+        leaked.is_empty(),
+        "a token value reached the log: {leaked:#?}"
+    );
     for file in ["tokend.db", "tokend.db-wal"] {
         let path = dir.path().join(file);
         if path.exists() {
             let bytes = std::fs::read(&path)?;
-            assert!(!bytes.windows(value.len() - 5).any(|w| w == value[5..].as_bytes()), "a token value reached {file}");
+            assert!(
+                !bytes
+                    .windows(value.len() - 5)
+                    .any(|w| w == &value.as_bytes()[5..]),
+                "a token value reached {file}"
+            );
         }
     }
     Ok(())

@@ -72,12 +72,12 @@ pub fn postgres_admin_url() -> TestResult<Option<String>> {
 impl TestApp {
     /// Starts a server on `backend` over a fresh database; `None` when PostgreSQL tests are
     /// skipped.
-    pub async fn spawn(backend: Backend) -> TestResult<Option<Self>> {
-        Self::spawn_with(backend, &[]).await
+    pub fn spawn(backend: Backend) -> TestResult<Option<Self>> {
+        Self::spawn_with(backend, &[])
     }
 
     /// [`TestApp::spawn`] with extra `TOKEND_*` settings.
-    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestResult<Option<Self>> {
+    pub fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestResult<Option<Self>> {
         let data_dir = tempfile::tempdir()?;
         let (database_url, pg) = match backend {
             Backend::Sqlite => (
@@ -98,7 +98,10 @@ impl TestApp {
                 let base = admin_url
                     .rsplit_once('/')
                     .map_or(admin_url.as_str(), |(base, _)| base);
-                (format!("{base}/{name}"), Some(PgDatabase { admin_url, name }))
+                (
+                    format!("{base}/{name}"),
+                    Some(PgDatabase { admin_url, name }),
+                )
             }
         };
         let mut app = Self {
@@ -115,15 +118,27 @@ impl TestApp {
 
     fn settings(&self, extra: &[(&str, &str)]) -> TestResult<tokend::config::Settings> {
         let mut pairs = vec![
-            ("TOKEND_DATA_DIR".to_owned(), self.data_dir.path().display().to_string()),
+            (
+                "TOKEND_DATA_DIR".to_owned(),
+                self.data_dir.path().display().to_string(),
+            ),
             ("TOKEND_DATABASE_URL".to_owned(), self.database_url.clone()),
             ("TOKEND_PEPPERS".to_owned(), TEST_PEPPERS.to_owned()),
-            ("TOKEND_SESSION_JWT_SECRET".to_owned(), TEST_SESSION_SECRET.to_owned()),
+            (
+                "TOKEND_SESSION_JWT_SECRET".to_owned(),
+                TEST_SESSION_SECRET.to_owned(),
+            ),
             ("TOKEND_DATABASE_TIMEOUT_MS".to_owned(), "1000".to_owned()),
             ("TOKEND_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
         ];
-        pairs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Ok(RawConfig::from_sources(None, pairs)?.into_settings()?.settings)
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Ok(RawConfig::from_sources(None, pairs)?
+            .into_settings()?
+            .settings)
     }
 
     fn start(&mut self, extra: &[(&str, &str)]) -> TestResult {
@@ -207,8 +222,14 @@ pub async fn expect_problem(
     let body: serde_json::Value = response.json().await?;
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["type"].is_string() && body["title"].is_string(),
+        "{body}"
+    );
     Ok(body)
 }
 
@@ -221,7 +242,7 @@ macro_rules! on_both_backends {
             mod $name {
                 #[actix_web::test]
                 async fn sqlite() -> $crate::helpers::TestResult {
-                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await? {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)? {
                         Some(app) => super::$name(app).await,
                         None => Ok(()),
                     }
@@ -229,7 +250,7 @@ macro_rules! on_both_backends {
 
                 #[actix_web::test]
                 async fn postgres() -> $crate::helpers::TestResult {
-                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await? {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres)? {
                         Some(app) => super::$name(app).await,
                         None => Ok(()),
                     }

@@ -30,7 +30,8 @@ struct Count {
 
 fn count_rows(app: &TestApp, table: &str) -> TestResult<i64> {
     let mut conn = app.connection()?;
-    let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(&mut conn)?;
+    let row: Count =
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(&mut conn)?;
     Ok(row.n)
 }
 
@@ -44,13 +45,20 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     let reverted = revert_all(&url)?;
     assert_eq!(reverted.len(), 1);
     for table in TABLES {
-        assert!(count_rows(&app, table).is_err(), "{table} still exists after revert");
+        assert!(
+            count_rows(&app, table).is_err(),
+            "{table} still exists after revert"
+        );
     }
 
     let applied = run_pending(&url)?;
     assert_eq!(applied, reverted);
     for table in TABLES {
-        assert_eq!(count_rows(&app, table)?, 0, "{table} missing after re-apply");
+        assert_eq!(
+            count_rows(&app, table)?,
+            0,
+            "{table} missing after re-apply"
+        );
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ use crate::helpers::{Backend, TestApp, TestResult};
 
 #[test]
 fn committed_openapi_document_is_current() -> TestResult {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))?;
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))?;
     assert!(
         committed == tokend::openapi::document(),
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
@@ -16,7 +17,13 @@ fn committed_openapi_document_is_current() -> TestResult {
 #[test]
 fn document_is_openapi_3_1_with_the_three_security_schemes() -> TestResult {
     let doc: serde_json::Value = serde_json::from_str(&tokend::openapi::document())?;
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
     let schemes = &doc["components"]["securitySchemes"];
     for scheme in ["session", "service", "token"] {
         assert_eq!(schemes[scheme]["type"], "http", "{scheme}");
@@ -29,7 +36,7 @@ fn document_is_openapi_3_1_with_the_three_security_schemes() -> TestResult {
 
 #[actix_web::test]
 async fn openapi_json_and_docs_are_served_without_network() -> TestResult {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await? else {
+    let Some(app) = TestApp::spawn(Backend::Sqlite)? else {
         return Ok(());
     };
     let served = app.client.get(app.url("/openapi.json")).send().await?;
@@ -42,11 +49,28 @@ async fn openapi_json_and_docs_are_served_without_network() -> TestResult {
     assert_eq!(page.status(), 200);
     let html = page.text().await?;
     assert!(html.contains("swagger-ui"), "{html}");
-    assert!(!html.contains("https://") && !html.contains("http://"), "the page loads nothing from the network");
-    let init = app.client.get(app.url("/docs/swagger-initializer.js")).send().await?.text().await?;
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "the page loads nothing from the network"
+    );
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(init.contains("/openapi.json"), "{init}");
-    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"] {
-        let response = app.client.get(app.url(&format!("/docs/{asset}"))).send().await?;
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/docs/{asset}")))
+            .send()
+            .await?;
         assert_eq!(response.status(), 200, "{asset}");
         assert!(response.bytes().await?.len() > 1000, "{asset} is embedded");
     }

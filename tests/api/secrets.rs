@@ -1,5 +1,7 @@
 //! Token secrets at rest: pepper rotation re-digests, and no value is ever stored.
 
+use std::fmt::Write;
+
 use diesel::prelude::*;
 use tokend::auth::Permission;
 use tokend::db::schema::{audit_events, token_scopes, tokens};
@@ -12,6 +14,9 @@ on_both_backends!(
     a_value_under_an_old_pepper_verifies_and_is_re_digested,
     no_token_value_is_stored
 );
+
+/// id, name, hint, description, digest of a stored token.
+type StoredToken = (String, String, String, Option<String>, Vec<u8>);
 
 const NEXT_PEPPER: &str = "next:next-pepper-secret-0123456789abcdefghijkl";
 
@@ -39,7 +44,11 @@ async fn a_value_under_an_old_pepper_verifies_and_is_re_digested(mut app: TestAp
     // Rotate: a new current pepper, the old one still configured.
     let rotated = format!("{NEXT_PEPPER},{TEST_PEPPERS}");
     app.restart_with(&[("TOKEND_PEPPERS", &rotated)]).await?;
-    assert_eq!(status_with(&app, &token).await?, 404, "authenticated (the org is just absent)");
+    assert_eq!(
+        status_with(&app, &token).await?,
+        404,
+        "authenticated (the org is just absent)"
+    );
 
     let (pepper_id, digest) = stored_digest(&app)?;
     assert_eq!(pepper_id, "next");
@@ -50,7 +59,8 @@ async fn a_value_under_an_old_pepper_verifies_and_is_re_digested(mut app: TestAp
     app.restart_with(&[("TOKEND_PEPPERS", NEXT_PEPPER)]).await?;
     assert_eq!(status_with(&app, &token).await?, 404);
     // A token whose pepper is no longer configured does not verify.
-    app.restart_with(&[("TOKEND_PEPPERS", TEST_PEPPERS)]).await?;
+    app.restart_with(&[("TOKEND_PEPPERS", TEST_PEPPERS)])
+        .await?;
     assert_eq!(status_with(&app, &token).await?, 401);
     Ok(())
 }
@@ -61,19 +71,36 @@ async fn no_token_value_is_stored(app: TestApp) -> TestResult {
         app.service_token("two", &[Permission::Introspect, Permission::Audit])?,
     ];
     for value in &values {
-        assert_eq!(status_with(&app, value).await?, if value == &values[0] { 404 } else { 403 });
+        assert_eq!(
+            status_with(&app, value).await?,
+            if value == &values[0] { 404 } else { 403 }
+        );
     }
     let mut conn = app.connection()?;
-    let rows: Vec<(String, String, String, Option<String>, Vec<u8>)> = tokens::table
-        .select((tokens::id, tokens::name, tokens::hint, tokens::description, tokens::digest))
+    let rows: Vec<StoredToken> = tokens::table
+        .select((
+            tokens::id,
+            tokens::name,
+            tokens::hint,
+            tokens::description,
+            tokens::digest,
+        ))
         .load(&mut conn)?;
-    let scopes: Vec<String> = token_scopes::table.select(token_scopes::scope).load(&mut conn)?;
-    let events: Vec<Option<String>> = audit_events::table.select(audit_events::detail).load(&mut conn)?;
+    let scopes: Vec<String> = token_scopes::table
+        .select(token_scopes::scope)
+        .load(&mut conn)?;
+    let events: Vec<Option<String>> = audit_events::table
+        .select(audit_events::detail)
+        .load(&mut conn)?;
     assert_eq!(rows.len(), 2);
     assert_eq!(events.len(), 2);
     let mut stored = String::new();
     for (id, name, hint, description, digest) in &rows {
-        stored.push_str(&format!("{id} {name} {hint} {description:?} {} ", String::from_utf8_lossy(digest)));
+        write!(
+            stored,
+            "{id} {name} {hint} {description:?} {} ",
+            String::from_utf8_lossy(digest)
+        )?;
         assert_eq!(hint.len(), "tols_".len() + 4);
     }
     stored.push_str(&scopes.join(" "));
