@@ -10,6 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::auth::session::SessionVerifier;
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::error::{self, BODY_LIMIT};
@@ -22,6 +23,8 @@ pub struct AppState {
     pub db: Database,
     /// The validated settings.
     pub settings: Arc<Settings>,
+    /// Verifies session JWTs.
+    pub sessions: SessionVerifier,
 }
 
 /// Why the service could not start.
@@ -30,6 +33,9 @@ pub enum StartError {
     /// Migrations failed.
     #[error(transparent)]
     Migrations(#[from] db::MigrationError),
+    /// The session key could not be read.
+    #[error("{0}")]
+    SessionKey(String),
     /// The listen address could not be bound.
     #[error("could not listen on {address}: {source}")]
     Bind {
@@ -55,9 +61,11 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         tracing::info!(?applied, "applied migrations");
     }
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
     let state = web::Data::new(AppState {
         db: Database::new(&settings.database_url, settings.pool),
         settings: Arc::new(settings),
+        sessions,
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `openapi`, `service-token create`, `check-token`.
+//! The command line: `serve`, `migrate`, `openapi`, `service-token create`, `dev-session`,
+//! `check-token`.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::{Actor, RequestContext};
 use crate::auth::Permission;
+use crate::auth::session::{Claims, sign_dev_session};
 use crate::config::{Loaded, RawConfig};
 use crate::tokens::secret;
 use crate::tokens::service::{self, NewServiceToken};
@@ -37,6 +39,24 @@ pub enum Command {
     /// Manage service tokens.
     #[command(subcommand)]
     ServiceToken(ServiceTokenCommand),
+    /// Print a session JWT signed with the configured HS256 key (development only).
+    DevSession {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// The email claim (default: USER@example.test).
+        #[arg(long)]
+        email: Option<String>,
+        /// Mark the email as not verified.
+        #[arg(long)]
+        unverified: bool,
+        /// An organization signed into with SSO in this session (repeatable).
+        #[arg(long = "sso-org", value_name = "ORG")]
+        sso_orgs: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
     /// Check a token value's format and checksum offline (exit 0 valid, 1 invalid).
     CheckToken {
         /// The value, or `-` to read it from stdin (keeps it out of shell history).
@@ -100,6 +120,13 @@ fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
         Command::ServiceToken(ServiceTokenCommand::Create { name, permissions }) => {
             create_service_token(&settings, &name, &permissions)
         }
+        Command::DevSession {
+            user,
+            email,
+            unverified,
+            sso_orgs,
+            ttl,
+        } => dev_session(&settings, user, email, !unverified, sso_orgs, ttl),
         Command::Openapi | Command::CheckToken { .. } => Ok(()),
     };
     match result {
@@ -149,6 +176,37 @@ fn create_service_token(
         row.hint,
         permissions.join(",")
     );
+    Ok(())
+}
+
+fn dev_session(
+    settings: &crate::config::Settings,
+    user: String,
+    email: Option<String>,
+    email_verified: bool,
+    sso_orgs: Vec<String>,
+    ttl: i64,
+) -> Result<(), String> {
+    if settings.environment == crate::config::Environment::Production {
+        return Err("dev-session is refused when TOKEND_ENV=production".into());
+    }
+    if ttl <= 0 {
+        return Err("--ttl must be a positive number of seconds".into());
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        email: Some(email.unwrap_or_else(|| format!("{user}@example.test"))),
+        sub: user,
+        email_verified,
+        auth_time: Some(now),
+        sso_orgs,
+        exp: now + ttl,
+        iat: Some(now),
+        iss: settings.session_issuer.clone(),
+        aud: settings.session_audience.clone(),
+    };
+    let jwt = sign_dev_session(settings, &claims)?;
+    println!("{jwt}");
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use rand::RngCore;
 
 use crate::db::{DatabaseUrl, PoolOptions};
 use crate::tokens::kind::Prefixes;
+use crate::tokens::scopes::Catalog;
 use crate::tokens::secret::{Peppers, parse_pepper_list};
 
 /// `development` (dev secrets generated on first start) or `production` (secrets required).
@@ -88,6 +89,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Token prefixes of this deployment.
     pub prefixes: Prefixes,
+    /// Scope resources and presets.
+    pub scope_catalog: Catalog,
 }
 
 /// Everything wrong with the configuration, each message naming its variable.
@@ -153,6 +156,9 @@ impl RawConfig {
                         })
                         .collect::<Vec<_>>()
                         .join(","),
+                    table @ toml::Value::Table(_) => {
+                        serde_json::to_string(&table).unwrap_or_default()
+                    }
                     other => other.to_string(),
                 };
                 map.insert(normalize_key(&key), value);
@@ -186,6 +192,19 @@ impl RawConfig {
             .validate()
             .map_err(|e| ConfigError::one(format!("TOKEND_PREFIX_*: {e}")))?;
         Ok(prefixes)
+    }
+
+    /// The scope catalog: JSON in `TOKEND_SCOPE_CATALOG` (or a `[scope_catalog]` TOML table).
+    fn scope_catalog(&self) -> Result<Catalog, String> {
+        let Some(json) = self.get("TOKEND_SCOPE_CATALOG") else {
+            return Ok(Catalog::default());
+        };
+        let catalog: Catalog =
+            serde_json::from_str(json).map_err(|e| format!("TOKEND_SCOPE_CATALOG: {e}"))?;
+        catalog
+            .validate()
+            .map_err(|e| format!("TOKEND_SCOPE_CATALOG: {e}"))?;
+        Ok(catalog)
     }
 
     fn string_or(&self, key: &str, default: &str) -> String {
@@ -262,6 +281,10 @@ impl RawConfig {
             Prefixes::default()
         });
 
+        let scope_catalog = self.scope_catalog().unwrap_or_else(|problem| {
+            problems.push(problem);
+            Catalog::default()
+        });
         let (peppers, session_key) =
             self.secrets(environment, &data_dir, &mut problems, &mut warnings);
 
@@ -280,6 +303,7 @@ impl RawConfig {
                     usage_flush_interval: Duration::from_millis(usage_ms),
                     log_format,
                     prefixes,
+                    scope_catalog,
                 },
                 warnings,
             }),
@@ -497,6 +521,32 @@ mod tests {
             before
         );
         assert!(!format!("{:?}", first.settings).contains(&before));
+    }
+
+    #[test]
+    fn scope_catalog_comes_from_a_toml_table() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let toml = format!(
+            "data_dir = {:?}\n[scope_catalog]\nresources = [{{ name = \"widgets\", description = \"Widgets\" }}]\npresets = [{{ id = \"w\", name = \"W\", scopes = [\"read:widgets\"] }}]\n",
+            dir.path().display().to_string()
+        );
+        let loaded = RawConfig::from_sources(Some(&toml), Vec::new())
+            .and_then(RawConfig::into_settings)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let catalog = loaded.settings.scope_catalog;
+        assert!(catalog.known("read:widgets").is_some());
+        assert!(catalog.known("read:projects").is_none());
+        assert_eq!(
+            catalog.preset("w").map(|p| p.scopes.clone()),
+            Some(vec!["read:widgets".to_owned()])
+        );
+
+        let bad = RawConfig::from_sources(None, pairs(&[("TOKEND_DATA_DIR", &dir.path().display().to_string()), ("TOKEND_SCOPE_CATALOG", "{\"resources\": [], \"presets\": [{\"id\": \"x\", \"name\": \"X\", \"scopes\": [\"read:nothing\"]}]}")]))
+            .and_then(RawConfig::into_settings)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("TOKEND_SCOPE_CATALOG"), "{bad}");
     }
 
     #[test]

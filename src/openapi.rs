@@ -3,12 +3,22 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{directory, error, ops};
+use crate::{directory, error, introspection, ops, tokens};
 
 /// The `/v1` routes.
 #[derive(OpenApi)]
 #[openapi(
     paths(
+        tokens::handlers::create_token,
+        tokens::handlers::list_tokens,
+        tokens::handlers::get_token,
+        tokens::handlers::update_token,
+        tokens::handlers::delete_token,
+        tokens::handlers::revoke_token,
+        tokens::handlers::list_scopes,
+        introspection::handler::introspect,
+        introspection::me::me,
+        introspection::revoke::revoke,
         directory::handlers::put_organization,
         directory::handlers::get_organization,
         directory::handlers::delete_organization,
@@ -39,6 +49,8 @@ struct V1;
     nest((path = "/v1", api = V1)),
     modifiers(&SecuritySchemes),
     tags(
+        (name = "tokens", description = "Token management (signed-in users)"),
+        (name = "introspection", description = "Introspection, `/v1/me` and revocation by value"),
         (name = "directory", description = "Directory sync (service tokens with `directory`)"),
         (name = "operations", description = "Health, readiness and documentation"),
     )

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::openapi::ApiDoc;
-use crate::{directory, ops};
+use crate::{directory, introspection, ops, tokens};
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,6 +15,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/docs", "/docs/"))
         .service(
             web::scope("/v1")
+                .service(tokens::handlers::create_token)
+                .service(tokens::handlers::list_tokens)
+                .service(tokens::handlers::get_token)
+                .service(tokens::handlers::update_token)
+                .service(tokens::handlers::delete_token)
+                .service(tokens::handlers::revoke_token)
+                .service(tokens::handlers::list_scopes)
+                .service(introspection::handler::introspect)
+                .service(introspection::me::me)
+                .service(introspection::revoke::revoke)
                 .service(directory::handlers::put_organization)
                 .service(directory::handlers::get_organization)
                 .service(directory::handlers::delete_organization)

@@ -48,6 +48,24 @@ impl Actor {
         }
     }
 
+    /// A signed-in user.
+    #[must_use]
+    pub fn user(user_id: &str) -> Self {
+        Self {
+            kind: ActorType::User,
+            id: user_id.to_owned(),
+        }
+    }
+
+    /// The directory sync or tokend itself acting on a rule (cascades).
+    #[must_use]
+    pub fn system(name: &str) -> Self {
+        Self {
+            kind: ActorType::System,
+            id: name.to_owned(),
+        }
+    }
+
     /// A service token.
     #[must_use]
     pub fn service(token_id: &str) -> Self {

@@ -16,6 +16,7 @@ use crate::auth::ServiceCaller;
 use crate::auth::permission::need;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::tokens::cascade;
 
 type Directory = ServiceCaller<need::Directory>;
 
@@ -177,7 +178,8 @@ pub async fn get_organization(
 
 /// Delete an organization.
 ///
-/// Its memberships and projects go with it, and it is removed from token authorizations.
+/// Its memberships and projects go with it, its api tokens and agent tokens are revoked, and it
+/// is removed from personal tokens' authorizations.
 /// Idempotent: 204 whether or not it existed.
 #[utoipa::path(
     tag = "directory",
@@ -200,6 +202,7 @@ pub async fn delete_organization(
     check_ids(&[("id", &id)])?;
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
+        cascade::organization_deleted(conn, &context, &actor, &id)?;
         if repo::delete_organization(conn, &id)? {
             audit_deleted(
                 conn,
@@ -326,7 +329,8 @@ pub async fn get_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
-/// Delete a user (and their memberships). Idempotent: 204 whether or not it existed.
+/// Delete a user and their memberships; their tokens are revoked. Idempotent: 204 whether or
+/// not it existed.
 #[utoipa::path(
     tag = "directory",
     params(("id" = String, Path, description = "User id")),
@@ -348,6 +352,7 @@ pub async fn delete_user(
     check_ids(&[("id", &id)])?;
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
+        cascade::user_deleted(conn, &context, &actor, &id)?;
         if repo::delete_user(conn, &id)? {
             audit_deleted(
                 conn,

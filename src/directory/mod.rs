@@ -7,4 +7,4 @@ pub mod repo;
 pub mod role;
 mod validate;
 
-pub use role::Role;
+pub use role::{Role, Roles};

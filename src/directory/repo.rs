@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::model::{Membership, Organization, Project, User};
+use crate::auth::session::Claims;
 use crate::db::DbConnection;
 use crate::db::schema::{memberships, organizations, projects, users};
 
@@ -156,4 +157,67 @@ pub fn delete_project(
     project_id: &str,
 ) -> QueryResult<bool> {
     Ok(diesel::delete(projects::table.find((org_id, project_id))).execute(conn)? > 0)
+}
+
+/// The user a session names, created from its claims on first sight (no memberships: those
+/// come only from the directory). `None` when `sub` is not a valid external id.
+pub fn ensure_user(conn: &mut DbConnection, claims: &Claims) -> QueryResult<Option<User>> {
+    let mut errors = Vec::new();
+    super::validate::id("sub", &claims.sub, &mut errors);
+    if !errors.is_empty() {
+        return Ok(None);
+    }
+    if let Some(found) = user(conn, &claims.sub)? {
+        return Ok(Some(found));
+    }
+    let now = crate::time::now();
+    let created = User {
+        id: claims.sub.clone(),
+        email: claims.email.clone().unwrap_or_default(),
+        email_verified: claims.email_verified,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    // Two first requests of the same new user may race; the loser reads the winner's row.
+    match diesel::insert_into(users::table)
+        .values(&created)
+        .execute(conn)
+    {
+        Ok(_) => Ok(Some(created)),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => user(conn, &claims.sub),
+        Err(other) => Err(other),
+    }
+}
+
+/// The roles of a user, by organization.
+pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(String, String)>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select((memberships::organization_id, memberships::role))
+        .load(conn)
+}
+
+/// Organizations by id.
+pub fn organizations(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Organization>> {
+    organizations::table
+        .filter(organizations::id.eq_any(ids))
+        .select(Organization::as_select())
+        .load(conn)
+}
+
+/// Which of `project_ids` exist in any of `org_ids`.
+pub fn existing_projects(
+    conn: &mut DbConnection,
+    org_ids: &[String],
+    project_ids: &[String],
+) -> QueryResult<Vec<String>> {
+    projects::table
+        .filter(projects::organization_id.eq_any(org_ids))
+        .filter(projects::id.eq_any(project_ids))
+        .select(projects::id)
+        .load(conn)
 }

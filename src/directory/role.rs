@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// A user's current role in each organization they belong to.
+pub type Roles = std::collections::BTreeMap<String, Role>;
+
 /// A member's role in an organization.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,

@@ -1,11 +1,12 @@
 //! Token storage: insert, lookup by digest (with pepper rotation), scopes.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{NewToken, TokenRow};
 use super::secret::digests_equal;
 use crate::db::DbConnection;
-use crate::db::schema::{token_scopes, tokens};
+use crate::db::schema::{token_organizations, token_projects, token_scopes, tokens};
 
 /// Stores a token and its scopes (or permissions).
 pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>, scopes: &[&str]) -> QueryResult<()> {
@@ -65,5 +66,198 @@ pub fn scopes_of(conn: &mut DbConnection, token_id: &str) -> QueryResult<Vec<Str
         .filter(token_scopes::token_id.eq(token_id))
         .select(token_scopes::scope)
         .order(token_scopes::scope)
+        .load(conn)
+}
+
+/// Stores the organization authorizations and project restriction of a new token.
+pub fn insert_links(
+    conn: &mut DbConnection,
+    token_id: &str,
+    organization_ids: &[String],
+    project_ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for org in organization_ids {
+        diesel::insert_into(token_organizations::table)
+            .values((
+                token_organizations::token_id.eq(token_id),
+                token_organizations::organization_id.eq(org),
+                token_organizations::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    replace_projects(conn, token_id, project_ids)
+}
+
+/// Replaces a token's scopes.
+pub fn replace_scopes(
+    conn: &mut DbConnection,
+    token_id: &str,
+    scopes: &[String],
+) -> QueryResult<()> {
+    diesel::delete(token_scopes::table.filter(token_scopes::token_id.eq(token_id)))
+        .execute(conn)?;
+    for scope in scopes {
+        diesel::insert_into(token_scopes::table)
+            .values((
+                token_scopes::token_id.eq(token_id),
+                token_scopes::scope.eq(scope),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces a token's project restriction.
+pub fn replace_projects(
+    conn: &mut DbConnection,
+    token_id: &str,
+    project_ids: &[String],
+) -> QueryResult<()> {
+    diesel::delete(token_projects::table.filter(token_projects::token_id.eq(token_id)))
+        .execute(conn)?;
+    for project in project_ids {
+        diesel::insert_into(token_projects::table)
+            .values((
+                token_projects::token_id.eq(token_id),
+                token_projects::project_id.eq(project),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A token by id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TokenRow>> {
+    tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The organizations a token is authorized for, with SSO authorization times.
+pub fn organizations_of(
+    conn: &mut DbConnection,
+    token_ids: &[String],
+) -> QueryResult<Vec<(String, String, Option<NaiveDateTime>)>> {
+    token_organizations::table
+        .filter(token_organizations::token_id.eq_any(token_ids))
+        .order((
+            token_organizations::token_id,
+            token_organizations::organization_id,
+        ))
+        .select((
+            token_organizations::token_id,
+            token_organizations::organization_id,
+            token_organizations::sso_authorized_at,
+        ))
+        .load(conn)
+}
+
+/// `(token id, scope)` for several tokens.
+pub fn scopes_of_many(
+    conn: &mut DbConnection,
+    token_ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    token_scopes::table
+        .filter(token_scopes::token_id.eq_any(token_ids))
+        .order((token_scopes::token_id, token_scopes::scope))
+        .select((token_scopes::token_id, token_scopes::scope))
+        .load(conn)
+}
+
+/// `(token id, project id)` for several tokens.
+pub fn projects_of_many(
+    conn: &mut DbConnection,
+    token_ids: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    token_projects::table
+        .filter(token_projects::token_id.eq_any(token_ids))
+        .order((token_projects::token_id, token_projects::project_id))
+        .select((token_projects::token_id, token_projects::project_id))
+        .load(conn)
+}
+
+/// The tokens a user manages (their own personal and agent tokens, and the api tokens of the
+/// organizations they administer), newest first, at most `limit`, and how many there are.
+pub fn list_managed(
+    conn: &mut DbConnection,
+    user_id: &str,
+    admin_of: &[String],
+    limit: i64,
+) -> QueryResult<(Vec<TokenRow>, i64)> {
+    let managed = || {
+        tokens::table
+            .filter(tokens::kind.ne("service"))
+            .filter(
+                tokens::owner_type
+                    .eq("user")
+                    .and(tokens::owner_id.eq(user_id.to_owned()))
+                    .or(tokens::owner_type
+                        .eq("organization")
+                        .and(tokens::owner_id.eq_any(admin_of.to_vec()))),
+            )
+            .into_boxed()
+    };
+    let rows = managed()
+        .order((tokens::created_at.desc(), tokens::id.desc()))
+        .limit(limit)
+        .select(TokenRow::as_select())
+        .load(conn)?;
+    let total = managed().count().get_result(conn)?;
+    Ok((rows, total))
+}
+
+/// Marks a token revoked now. Returns false when it already was.
+pub fn revoke(
+    conn: &mut DbConnection,
+    token_id: &str,
+    by: &str,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        tokens::table
+            .find(token_id)
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set((
+        tokens::revoked_at.eq(now),
+        tokens::revoked_by.eq(by),
+        tokens::revoked_reason.eq(reason),
+        tokens::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Deletes a token and everything attached to it.
+pub fn delete(conn: &mut DbConnection, token_id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(tokens::table.find(token_id)).execute(conn)? > 0)
+}
+
+/// Ids of the live tokens owned by `(owner_type, owner_id)`.
+pub fn live_owned_by(
+    conn: &mut DbConnection,
+    owner_type: &str,
+    owner_id: &str,
+) -> QueryResult<Vec<String>> {
+    tokens::table
+        .filter(tokens::owner_type.eq(owner_type))
+        .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::revoked_at.is_null())
+        .select(tokens::id)
+        .load(conn)
+}
+
+/// Ids of the live agent tokens authorized for `org_id`.
+pub fn live_agents_in(conn: &mut DbConnection, org_id: &str) -> QueryResult<Vec<String>> {
+    tokens::table
+        .inner_join(token_organizations::table)
+        .filter(token_organizations::organization_id.eq(org_id))
+        .filter(tokens::kind.eq("agent"))
+        .filter(tokens::revoked_at.is_null())
+        .select(tokens::id)
         .load(conn)
 }

@@ -1,11 +1,9 @@
 //! Minting `service` tokens (by an operator through the CLI, later by services).
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-
+use super::issue::{self, Spec};
 use super::kind::{Prefixes, TokenKind};
-use super::model::{NewToken, TokenRow};
-use super::repo;
-use super::secret::{self, Peppers, TokenValue};
+use super::model::TokenRow;
+use super::secret::{Peppers, TokenValue};
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::auth::Permission;
 use crate::db::DbConnection;
@@ -39,53 +37,37 @@ pub fn create(
             "at least one permission is required",
         ));
     }
-    let value = secret::generate(prefixes, TokenKind::Service);
-    let digest = peppers.digest(value.expose());
-    let hint = secret::hint(value.expose(), prefixes.prefix(TokenKind::Service));
-    let now = chrono::Utc::now().naive_utc();
-    let id = uuid::Uuid::now_v7().to_string();
-    let mut permissions: Vec<&str> = request.permissions.iter().map(|p| p.as_str()).collect();
-    permissions.sort_unstable();
-    permissions.dedup();
-    let new = NewToken {
-        id: &id,
-        kind: TokenKind::Service.as_str(),
-        name,
-        description: None,
-        hint: &hint,
-        digest: &digest,
-        pepper_id: peppers.current_id(),
-        owner_type: "service",
-        owner_id: &actor.id,
-        created_by: Some(&actor.id),
-        expires_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    repo::insert(conn, &new, &permissions).map_err(|error| match error {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            ApiError::NameTaken(format!("a service token named {name:?} already exists"))
-        }
-        other => other.into(),
-    })?;
+    let permissions =
+        super::scopes::normalized(request.permissions.iter().map(|p| p.as_str().to_owned()));
+    let (row, value) = issue::issue(
+        conn,
+        peppers,
+        prefixes,
+        &Spec {
+            kind: TokenKind::Service,
+            name,
+            description: None,
+            scopes: &permissions,
+            organization_ids: &[],
+            project_ids: &[],
+            owner_type: "service",
+            owner_id: &actor.id,
+            created_by: Some(&actor.id),
+            expires_at: None,
+        },
+    )?;
     audit::record(
         conn,
         context,
         &Event {
             event_type: "token.created",
             actor,
-            token_id: Some(&id),
+            token_id: Some(&row.id),
             organization_id: None,
             detail: Some(
                 serde_json::json!({ "kind": "service", "name": name, "permissions": permissions }),
             ),
         },
     )?;
-    let row = repo::find_by_digests(
-        conn,
-        &[(peppers.current_id().to_owned(), digest)],
-        peppers.current_id(),
-    )?
-    .ok_or(ApiError::Internal)?;
     Ok((row, value))
 }

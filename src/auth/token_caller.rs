@@ -1,0 +1,38 @@
+//! The `token` scheme: a user or organization token calling about itself (`/v1/me`,
+//! self-revocation).
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use futures_util::future::LocalBoxFuture;
+
+use super::lookup::{self, Presented};
+use crate::error::ApiError;
+use crate::tokens::kind::TokenKind;
+use crate::tokens::model::TokenRow;
+
+/// A live personal, agent or api token.
+pub struct TokenCaller {
+    /// The token.
+    pub token: TokenRow,
+}
+
+impl FromRequest for TokenCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let presented = lookup::presented(req);
+        Box::pin(async move {
+            let (state, presented) = presented?;
+            let Presented::Token { kind, candidates } = presented else {
+                return Err(ApiError::Forbidden("this route needs a token".into()));
+            };
+            let (token, _) = lookup::live_token(&state, candidates).await?;
+            if kind == TokenKind::Service {
+                return Err(ApiError::Forbidden(
+                    "this route needs a personal, agent or api token".into(),
+                ));
+            }
+            Ok(Self { token })
+        })
+    }
+}

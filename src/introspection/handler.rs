@@ -1,0 +1,162 @@
+//! `POST /v1/introspect`: checksum first, one lookup by digest, then the rules.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::evaluate::{self, Question, Reason};
+use super::request::{self, IntrospectRequest};
+use super::snapshot::{self, Snapshot};
+use crate::app::AppState;
+use crate::auth::permission::need;
+use crate::auth::{Permission, ServiceCaller, lookup};
+use crate::db;
+use crate::directory::Role;
+use crate::error::{ApiError, Problem};
+use crate::tokens::kind::TokenKind;
+use crate::tokens::secret;
+
+/// The answer (RFC 7662). Inactive answers carry `active: false` only, plus `reason` for
+/// callers with `introspect_reasons`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Introspection {
+    /// Whether the token may be used for this request's organization.
+    pub active: bool,
+    /// Why it is inactive (`introspect_reasons` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// The token kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<TokenKind>,
+    /// Token name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Who it acts for: the user id, or the organization id for api tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The user (user tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The organization context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// The user's current role there (user tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Effective scopes, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "read:projects write:deployments")]
+    pub scope: Option<String>,
+    /// Effective scopes (after role caps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Project restriction, when the token has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_ids: Option<Vec<String>>,
+    /// Expiry (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Whether `required_scopes` and `project_id` are allowed (when asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
+    /// Required scopes the token lacks (when `required_scopes` was asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_scopes: Option<Vec<String>>,
+}
+
+impl Introspection {
+    /// `{"active": false}`, with the reason only when the caller may know it.
+    #[must_use]
+    pub fn inactive(reason: Reason, tell: bool) -> Self {
+        Self {
+            reason: tell.then_some(reason),
+            ..Self::default()
+        }
+    }
+
+    /// The active answer for `snapshot` in `active`'s organization.
+    #[must_use]
+    pub fn active(snapshot: &Snapshot, active: evaluate::Active) -> Self {
+        let token = &snapshot.token;
+        let user_id = (token.owner_type == "user").then(|| token.owner_id.clone());
+        Self {
+            active: true,
+            reason: None,
+            token_id: Some(token.id.clone()),
+            token_type: token.kind.parse().ok(),
+            name: Some(token.name.clone()),
+            sub: Some(token.owner_id.clone()),
+            user_id,
+            organization_id: Some(active.organization_id),
+            role: active.role,
+            scope: Some(active.scopes.join(" ")),
+            scopes: Some(active.scopes),
+            project_ids: (!snapshot.project_ids.is_empty()).then(|| snapshot.project_ids.clone()),
+            exp: token.expires_at.map(|at| at.and_utc().timestamp()),
+            iat: Some(token.created_at.and_utc().timestamp()),
+            allowed: active.allowed,
+            missing_scopes: active.missing_scopes,
+        }
+    }
+}
+
+/// Introspect a token (RFC 7662).
+///
+/// JSON or `application/x-www-form-urlencoded`. Malformed values are rejected by their
+/// checksum without touching the database.
+#[utoipa::path(
+    tag = "introspection",
+    request_body(content = IntrospectRequest, content_type = "application/json"),
+    params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
+    responses(
+        (status = 200, description = "Active or inactive", body = Introspection),
+        (status = 401, description = "No valid service token", body = Problem),
+        (status = 403, description = "Missing the `introspect` permission", body = Problem),
+        (status = 413, description = "Body too large", body = Problem),
+        (status = 415, description = "Neither JSON nor a form", body = Problem),
+        (status = 422, description = "No `token`", body = Problem),
+    ),
+    security(("service" = []))
+)]
+#[post("/introspect")]
+pub async fn introspect(
+    state: web::Data<AppState>,
+    caller: ServiceCaller<need::Introspect>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut request = request::read(&req, payload).await?;
+    let tell = caller.identity.has(Permission::IntrospectReasons);
+    let Some(value) = request.token.take() else {
+        return Err(ApiError::field("token", "is required"));
+    };
+    if secret::parse(&state.settings.prefixes, &value).is_err() {
+        return Ok(HttpResponse::Ok().json(Introspection::inactive(Reason::Malformed, tell)));
+    }
+    let candidates = lookup::candidates(&state, &value);
+    drop(value);
+    let current = state.settings.peppers.current_id().to_owned();
+    let found = db::run(&state.db, move |conn| {
+        snapshot::load(conn, &candidates, &current)
+    })
+    .await?;
+    let Some(snapshot) = found else {
+        return Ok(HttpResponse::Ok().json(Introspection::inactive(Reason::Unknown, tell)));
+    };
+    let question = Question {
+        organization_id: request.organization_id.as_deref(),
+        project_id: request.project_id.as_deref(),
+        required_scopes: request.required_scopes.as_deref(),
+    };
+    let answer = match evaluate::evaluate(&snapshot, &question, crate::time::now()) {
+        Ok(active) => Introspection::active(&snapshot, active),
+        Err(reason) => Introspection::inactive(reason, tell),
+    };
+    Ok(HttpResponse::Ok().json(answer))
+}

@@ -1,0 +1,81 @@
+//! Minting a token of any kind: a fresh value, its digest, hint, scopes and links, stored in the
+//! caller's transaction. The value leaves only in the return value.
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::kind::{Prefixes, TokenKind};
+use super::model::{NewToken, TokenRow};
+use super::repo;
+use super::secret::{self, Peppers, TokenValue};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+
+/// Everything a new token is, except its value.
+pub struct Spec<'a> {
+    /// Kind.
+    pub kind: TokenKind,
+    /// Name (unique per owner among live tokens).
+    pub name: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Scopes or service permissions, normalized.
+    pub scopes: &'a [String],
+    /// Organizations it may be used in.
+    pub organization_ids: &'a [String],
+    /// Project restriction.
+    pub project_ids: &'a [String],
+    /// `user`, `organization` or `service`.
+    pub owner_type: &'a str,
+    /// Owner id.
+    pub owner_id: &'a str,
+    /// Who created it.
+    pub created_by: Option<&'a str>,
+    /// Expiry.
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Stores a new token with a fresh value; a name already used by the owner is 409.
+pub fn issue(
+    conn: &mut DbConnection,
+    peppers: &Peppers,
+    prefixes: &Prefixes,
+    spec: &Spec<'_>,
+) -> Result<(TokenRow, TokenValue), ApiError> {
+    let value = secret::generate(prefixes, spec.kind);
+    let digest = peppers.digest(value.expose());
+    let hint = secret::hint(value.expose(), prefixes.prefix(spec.kind));
+    let now = crate::time::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let scopes: Vec<&str> = spec.scopes.iter().map(String::as_str).collect();
+    let new = NewToken {
+        id: &id,
+        kind: spec.kind.as_str(),
+        name: spec.name,
+        description: spec.description,
+        hint: &hint,
+        digest: &digest,
+        pepper_id: peppers.current_id(),
+        owner_type: spec.owner_type,
+        owner_id: spec.owner_id,
+        created_by: spec.created_by,
+        expires_at: spec.expires_at,
+        created_at: now,
+        updated_at: now,
+    };
+    repo::insert(conn, &new, &scopes).map_err(|error| name_taken(error, spec.name))?;
+    repo::insert_links(conn, &id, spec.organization_ids, spec.project_ids, now)?;
+    let row = repo::find(conn, &id)?.ok_or(ApiError::Internal)?;
+    Ok((row, value))
+}
+
+/// Maps the owner/name unique index to 409 `name_taken`.
+#[must_use]
+pub fn name_taken(error: DieselError, name: &str) -> ApiError {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            ApiError::NameTaken(format!("you already have a token named {name:?}"))
+        }
+        other => other.into(),
+    }
+}

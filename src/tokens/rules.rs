@@ -1,0 +1,518 @@
+//! The rules of DESIGN §4 in one place: who may create which token, with which scopes,
+//! organizations, projects and expiry, and who may see and manage it.
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::dto::{CreateToken, Owner};
+use super::kind::TokenKind;
+use super::model::TokenRow;
+use super::scopes::{Action, Catalog, Scope, normalized};
+use crate::directory::model::Organization;
+use crate::directory::{Role, Roles};
+use crate::error::{ApiError, FieldError};
+
+/// Agent tokens expire after this many days unless asked otherwise.
+pub const AGENT_DEFAULT_LIFETIME_DAYS: i64 = 90;
+/// Longest name.
+pub const NAME_MAX: usize = 100;
+/// Longest description.
+pub const DESCRIPTION_MAX: usize = 1000;
+/// Longest revocation reason.
+pub const REASON_MAX: usize = 500;
+
+/// The signed-in user creating or managing tokens.
+pub struct Creator<'a> {
+    /// User id.
+    pub user_id: &'a str,
+    /// Verified email (session claim or directory).
+    pub email_verified: bool,
+    /// Current role per organization.
+    pub roles: &'a Roles,
+}
+
+/// A validated creation, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Kind.
+    pub kind: TokenKind,
+    /// Trimmed name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Normalized scopes.
+    pub scopes: Vec<String>,
+    /// Organizations it may be used in.
+    pub organization_ids: Vec<String>,
+    /// Project restriction.
+    pub project_ids: Vec<String>,
+    /// Expiry.
+    pub expires_at: Option<NaiveDateTime>,
+    /// Owner.
+    pub owner: Owner,
+}
+
+/// Checks a `POST /v1/tokens` against every rule. `orgs` are the requested organizations that
+/// exist; `known_projects` the requested project ids that exist in them.
+pub fn plan_creation(
+    request: &CreateToken,
+    creator: &Creator<'_>,
+    orgs: &[Organization],
+    known_projects: &[String],
+    catalog: &Catalog,
+    now: NaiveDateTime,
+) -> Result<Plan, ApiError> {
+    if request.kind == TokenKind::Service {
+        return Err(ApiError::field(
+            "kind",
+            "must be personal, agent or api (service tokens are minted by operators)",
+        ));
+    }
+    if !creator.email_verified {
+        return Err(ApiError::EmailNotVerified);
+    }
+    let mut errors = Vec::new();
+    let name = check_name(request.name.as_deref(), &mut errors);
+    let description = check_description(request.description.as_deref(), &mut errors);
+    let scopes = resolve_scopes(
+        request.scopes.as_deref(),
+        request.preset.as_deref(),
+        catalog,
+        &mut errors,
+    );
+    let organization_ids = requested_organizations(request, &mut errors);
+    let project_ids = check_project_ids(
+        request.project_ids.as_deref().unwrap_or_default(),
+        &mut errors,
+    );
+    finish(errors)?;
+
+    let find = |id: &str| orgs.iter().find(|o| o.id == id);
+    if request.kind == TokenKind::Api {
+        let org_id = &organization_ids[0];
+        let role = creator.roles.get(org_id).copied();
+        let Some(org) = find(org_id).filter(|_| role >= Some(Role::Admin)) else {
+            return Err(ApiError::Forbidden(format!(
+                "only admins and owners of organization {org_id:?} may create api tokens for it"
+            )));
+        };
+        if !org.api_tokens_enabled {
+            return Err(ApiError::ApiTokensDisabled);
+        }
+    } else {
+        for org_id in &organization_ids {
+            if find(org_id).is_none() || !creator.roles.contains_key(org_id) {
+                return Err(ApiError::field(
+                    "organization_ids",
+                    format!("you are not a member of organization {org_id:?}"),
+                ));
+            }
+            check_role_caps(&scopes, org_id, creator.roles[org_id])?;
+        }
+    }
+    if let Some(unknown) = project_ids.iter().find(|p| !known_projects.contains(p)) {
+        return Err(ApiError::field(
+            "project_ids",
+            format!("no project {unknown:?} in the token's organizations"),
+        ));
+    }
+
+    let token_orgs: Vec<&Organization> =
+        organization_ids.iter().filter_map(|id| find(id)).collect();
+    let expires_at = match request.expires_at {
+        Some(explicit) => explicit.map(|at| at.naive_utc()),
+        None if request.kind == TokenKind::Agent => Some(default_agent_expiry(&token_orgs, now)),
+        None => None,
+    };
+    check_expiry(expires_at, &token_orgs, now)?;
+
+    let owner = match request.kind {
+        TokenKind::Api => Owner {
+            owner_type: "organization".into(),
+            id: organization_ids[0].clone(),
+        },
+        _ => Owner {
+            owner_type: "user".into(),
+            id: creator.user_id.to_owned(),
+        },
+    };
+    Ok(Plan {
+        kind: request.kind,
+        name,
+        description,
+        scopes,
+        organization_ids,
+        project_ids,
+        expires_at,
+        owner,
+    })
+}
+
+/// Names: 1–100 characters after trimming.
+pub fn check_name(name: Option<&str>, errors: &mut Vec<FieldError>) -> String {
+    match name.map(str::trim) {
+        Some(n) if !n.is_empty() && n.chars().count() <= NAME_MAX => n.to_owned(),
+        Some(_) => {
+            errors.push(FieldError::new("name", "must be 1-100 characters"));
+            String::new()
+        }
+        None => {
+            errors.push(FieldError::new("name", "is required"));
+            String::new()
+        }
+    }
+}
+
+/// Descriptions: at most 1000 characters; blank is none.
+pub fn check_description(
+    description: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let description = description.map(str::trim).filter(|d| !d.is_empty())?;
+    if description.chars().count() > DESCRIPTION_MAX {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 1000 characters",
+        ));
+    }
+    Some(description.to_owned())
+}
+
+/// Scopes from the list or the preset (exactly one of them), each in the catalog.
+pub fn resolve_scopes(
+    scopes: Option<&[String]>,
+    preset: Option<&str>,
+    catalog: &Catalog,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    match (scopes, preset) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "preset",
+                "give scopes or a preset, not both",
+            ));
+            Vec::new()
+        }
+        (None, None) => {
+            errors.push(FieldError::new(
+                "scopes",
+                "give at least one scope, or a preset",
+            ));
+            Vec::new()
+        }
+        (None, Some(id)) => {
+            if let Some(preset) = catalog.preset(id) {
+                normalized(preset.scopes.iter().cloned())
+            } else {
+                errors.push(FieldError::new("preset", format!("unknown preset {id:?}")));
+                Vec::new()
+            }
+        }
+        (Some(list), None) => check_scopes(list, catalog, errors),
+    }
+}
+
+/// A non-empty list of catalog scopes, normalized.
+pub fn check_scopes(
+    list: &[String],
+    catalog: &Catalog,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    if list.is_empty() {
+        errors.push(FieldError::new("scopes", "give at least one scope"));
+    }
+    for (index, scope) in list.iter().enumerate() {
+        if catalog.known(scope).is_none() {
+            errors.push(FieldError::new(
+                format!("scopes[{index}]"),
+                format!("unknown scope {scope:?} (see GET /v1/scopes)"),
+            ));
+        }
+    }
+    normalized(list.iter().cloned())
+}
+
+fn requested_organizations(request: &CreateToken, errors: &mut Vec<FieldError>) -> Vec<String> {
+    let mut ids: Vec<String> = match (&request.organization_ids, &request.organization_id) {
+        (Some(list), None) => list.clone(),
+        (None, Some(one)) => vec![one.clone()],
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "organization_id",
+                "give organization_id or organization_ids, not both",
+            ));
+            return Vec::new();
+        }
+        (None, None) => Vec::new(),
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    let (field, ok) = match request.kind {
+        TokenKind::Personal => ("organization_ids", !ids.is_empty()),
+        _ => ("organization_id", ids.len() == 1),
+    };
+    if !ok {
+        let message = if request.kind == TokenKind::Personal {
+            "a personal token needs at least one organization"
+        } else {
+            "agent and api tokens need exactly one organization"
+        };
+        errors.push(FieldError::new(field, message));
+    }
+    ids
+}
+
+/// Project ids: well-formed external ids, sorted and deduplicated.
+pub fn check_project_ids(ids: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    for id in ids {
+        if id.is_empty() || id.len() > 64 {
+            errors.push(FieldError::new(
+                "project_ids",
+                format!("{id:?} is not a project id"),
+            ));
+        }
+    }
+    normalized(ids.iter().cloned())
+}
+
+/// A user token may not hold a scope its owner's role in `org_id` could not use.
+pub fn check_role_caps(scopes: &[String], org_id: &str, role: Role) -> Result<(), ApiError> {
+    let cap = Action::cap_of(role);
+    match scopes
+        .iter()
+        .find(|s| Scope::parse(s).is_some_and(|s| s.action > cap))
+    {
+        Some(scope) => Err(ApiError::PolicyViolation(format!(
+            "scope {scope:?} exceeds your role ({}) in organization {org_id:?}",
+            role.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn default_agent_expiry(orgs: &[&Organization], now: NaiveDateTime) -> NaiveDateTime {
+    let days = orgs
+        .iter()
+        .filter_map(|o| o.max_token_lifetime_days)
+        .fold(AGENT_DEFAULT_LIFETIME_DAYS, i64::min);
+    now + TimeDelta::days(days)
+}
+
+/// Expiry rules: in the future; present where an organization requires it; within each
+/// organization's maximum lifetime.
+pub fn check_expiry(
+    expires_at: Option<NaiveDateTime>,
+    orgs: &[&Organization],
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::field("expires_at", "must be in the future"));
+    }
+    for org in orgs {
+        if org.require_expiry && expires_at.is_none() {
+            return Err(ApiError::PolicyViolation(format!(
+                "organization {:?} requires tokens to expire: set expires_at",
+                org.id
+            )));
+        }
+        if let Some(days) = org.max_token_lifetime_days {
+            let latest = now + TimeDelta::days(days);
+            if expires_at.is_none_or(|at| at > latest) {
+                return Err(ApiError::PolicyViolation(format!(
+                    "organization {:?} allows tokens to live at most {days} days",
+                    org.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who may see and manage a token: its user owner, or an admin/owner of its organization for
+/// api tokens. Everyone else is told it does not exist.
+#[must_use]
+pub fn can_manage(user_id: &str, roles: &Roles, token: &TokenRow) -> bool {
+    match token.owner_type.as_str() {
+        "user" => token.owner_id == user_id,
+        "organization" => roles
+            .get(&token.owner_id)
+            .is_some_and(|r| *r >= Role::Admin),
+        _ => false,
+    }
+}
+
+fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(id: &str) -> Organization {
+        Organization {
+            id: id.into(),
+            name: id.into(),
+            sso_enforced: false,
+            api_tokens_enabled: true,
+            require_expiry: false,
+            max_token_lifetime_days: None,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn now() -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default()
+    }
+
+    fn request(kind: TokenKind, scopes: &[&str]) -> CreateToken {
+        CreateToken {
+            kind,
+            name: Some("ci".into()),
+            description: None,
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            preset: None,
+            expires_at: None,
+            organization_ids: (kind == TokenKind::Personal).then(|| vec!["acme".into()]),
+            organization_id: (kind != TokenKind::Personal).then(|| "acme".into()),
+            project_ids: None,
+        }
+    }
+
+    fn plan(
+        req: &CreateToken,
+        role: Option<Role>,
+        orgs: &[Organization],
+    ) -> Result<Plan, ApiError> {
+        let roles: Roles = role.map(|r| ("acme".to_owned(), r)).into_iter().collect();
+        let creator = Creator {
+            user_id: "u1",
+            email_verified: true,
+            roles: &roles,
+        };
+        plan_creation(req, &creator, orgs, &[], &Catalog::default(), now())
+    }
+
+    #[test]
+    fn agent_tokens_default_to_90_days_clamped_by_policy() {
+        let planned = plan(
+            &request(TokenKind::Agent, &["read"]),
+            Some(Role::Member),
+            &[org("acme")],
+        );
+        assert_eq!(
+            planned.ok().and_then(|p| p.expires_at),
+            Some(now() + TimeDelta::days(90))
+        );
+        let mut strict = org("acme");
+        strict.max_token_lifetime_days = Some(30);
+        let planned = plan(
+            &request(TokenKind::Agent, &["read"]),
+            Some(Role::Member),
+            &[strict],
+        );
+        assert_eq!(
+            planned.ok().and_then(|p| p.expires_at),
+            Some(now() + TimeDelta::days(30))
+        );
+    }
+
+    #[test]
+    fn scopes_above_the_role_are_a_policy_violation() {
+        let err = plan(
+            &request(TokenKind::Personal, &["admin:projects"]),
+            Some(Role::Member),
+            &[org("acme")],
+        );
+        assert!(matches!(err, Err(ApiError::PolicyViolation(_))));
+        assert!(
+            plan(
+                &request(TokenKind::Personal, &["write:projects"]),
+                Some(Role::Member),
+                &[org("acme")]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn api_tokens_need_admin_and_enabled_org() {
+        assert!(matches!(
+            plan(
+                &request(TokenKind::Api, &["read"]),
+                Some(Role::Member),
+                &[org("acme")]
+            ),
+            Err(ApiError::Forbidden(_))
+        ));
+        let mut disabled = org("acme");
+        disabled.api_tokens_enabled = false;
+        assert!(matches!(
+            plan(
+                &request(TokenKind::Api, &["read"]),
+                Some(Role::Owner),
+                &[disabled]
+            ),
+            Err(ApiError::ApiTokensDisabled)
+        ));
+        let planned = plan(
+            &request(TokenKind::Api, &["admin"]),
+            Some(Role::Admin),
+            &[org("acme")],
+        );
+        assert_eq!(
+            planned.ok().map(|p| p.owner.owner_type),
+            Some("organization".to_owned())
+        );
+    }
+
+    #[test]
+    fn expiry_must_be_future_and_within_policy() {
+        let mut policy = org("acme");
+        policy.require_expiry = true;
+        assert!(matches!(
+            check_expiry(None, &[&policy], now()),
+            Err(ApiError::PolicyViolation(_))
+        ));
+        assert!(matches!(
+            check_expiry(Some(now()), &[], now()),
+            Err(ApiError::Validation(_))
+        ));
+        policy.max_token_lifetime_days = Some(7);
+        assert!(check_expiry(Some(now() + TimeDelta::days(7)), &[&policy], now()).is_ok());
+        assert!(check_expiry(Some(now() + TimeDelta::days(8)), &[&policy], now()).is_err());
+    }
+
+    #[test]
+    fn non_members_and_unverified_users_cannot_create() {
+        assert!(matches!(
+            plan(
+                &request(TokenKind::Personal, &["read"]),
+                None,
+                &[org("acme")]
+            ),
+            Err(ApiError::Validation(_))
+        ));
+        let roles = Roles::new();
+        let creator = Creator {
+            user_id: "u1",
+            email_verified: false,
+            roles: &roles,
+        };
+        let err = plan_creation(
+            &request(TokenKind::Personal, &["read"]),
+            &creator,
+            &[],
+            &[],
+            &Catalog::default(),
+            now(),
+        );
+        assert!(matches!(err, Err(ApiError::EmailNotVerified)));
+    }
+}
