@@ -61,6 +61,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         tracing::info!(?applied, "applied migrations");
     }
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    crate::redact::install(&settings.prefixes);
     let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
     let state = web::Data::new(AppState {
         db: Database::new(&settings.database_url, settings.pool),

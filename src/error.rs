@@ -155,6 +155,7 @@ impl ApiError {
                 .join("; "),
             other => other.to_string(),
         };
+        let detail = crate::redact::configured(&detail).into_owned();
         Problem {
             problem_type: format!("https://tokend.dev/problems/{}", self.code()),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -265,12 +266,8 @@ pub fn query_error(error: actix_error::QueryPayloadError, req: &HttpRequest) -> 
     bad_request(req, &format!("invalid query string: {error}")).into()
 }
 
-/// A 400 whose detail has any token-shaped text masked (details are logged too).
+/// A 400 for an unreadable request (its detail is masked when rendered and logged).
 #[must_use]
-pub fn bad_request(req: &HttpRequest, detail: &str) -> ApiError {
-    let detail = match req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
-        Some(state) => crate::redact::tokens(detail, &state.settings.prefixes).into_owned(),
-        None => detail.to_owned(),
-    };
-    ApiError::BadRequest(detail)
+pub fn bad_request(_req: &HttpRequest, detail: &str) -> ApiError {
+    ApiError::BadRequest(detail.to_owned())
 }

@@ -45,13 +45,10 @@ pub async fn readyz(state: actix_web::web::Data<AppState>) -> Result<HttpRespons
 }
 
 /// Any route that does not exist.
-pub async fn not_found(
-    state: actix_web::web::Data<AppState>,
-    req: actix_web::HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let path = crate::redact::tokens(req.path(), &state.settings.prefixes);
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
-        "no route for {} {path}",
-        req.method()
+        "no route for {} {}",
+        req.method(),
+        req.path()
     )))
 }

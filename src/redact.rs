@@ -2,8 +2,25 @@
 //! (a client that puts a token in a URL or a JSON key must not have it echoed or logged).
 
 use std::borrow::Cow;
+use std::sync::{LazyLock, OnceLock};
 
 use crate::tokens::kind::{Prefixes, TokenKind};
+
+static INSTALLED: OnceLock<Prefixes> = OnceLock::new();
+static DEFAULT: LazyLock<Prefixes> = LazyLock::new(Prefixes::default);
+
+/// Sets the deployment's prefixes for [`configured`] (once, at start-up; later calls keep the
+/// first).
+pub fn install(prefixes: &Prefixes) {
+    let _ = INSTALLED.set(prefixes.clone());
+}
+
+/// [`tokens`] with the installed prefixes (the defaults before start-up): for error details
+/// and log fields, which are rendered where no configuration is at hand.
+#[must_use]
+pub fn configured(text: &str) -> Cow<'_, str> {
+    tokens(text, INSTALLED.get().unwrap_or(&DEFAULT))
+}
 
 /// What a masked value is replaced with, after its prefix.
 pub const MASK: &str = "[redacted]";

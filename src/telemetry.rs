@@ -1,15 +1,14 @@
 //! Logging through `tracing`, to stderr (stdout belongs to command output such as a new
 //! token value), pretty or JSON. Request spans carry the request id; nothing logs a token value.
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::{HttpMessage, web};
 use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-use crate::app::AppState;
 use crate::config::LogFormat;
 use crate::redact;
 
@@ -42,10 +41,7 @@ pub struct RequestSpan;
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let target = request.uri().path_and_query().map_or("", |p| p.as_str());
-        let target = match request.app_data::<web::Data<AppState>>() {
-            Some(state) => redact::tokens(target, &state.settings.prefixes).into_owned(),
-            None => String::new(),
-        };
+        let target = redact::configured(target);
         let request_id = request
             .extensions()
             .get::<RequestId>()
@@ -61,14 +57,33 @@ impl RootSpanBuilder for RequestSpan {
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
+    /// Records the status and, for errors, their masked message (never a `Debug` dump, which
+    /// could hold request input verbatim).
     fn on_request_end<B: MessageBody>(
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("http.status_code", status.as_u16());
+        span.record(
+            "otel.status_code",
+            if status.is_server_error() {
+                "ERROR"
+            } else {
+                "OK"
+            },
+        );
+        if let Some(error) = error {
+            span.record(
+                "exception.message",
+                tracing::field::display(redact::configured(&error.to_string())),
+            );
+        }
     }
 }

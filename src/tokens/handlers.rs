@@ -40,7 +40,7 @@ pub fn managed(
     let roles = roles_of(conn, user_id)?;
     match repo::find(conn, token_id)? {
         Some(token) if rules::can_manage(user_id, &roles, &token) => Ok((token, roles)),
-        _ => Err(ApiError::NotFound(format!("token {token_id:?} not found"))),
+        _ => Err(ApiError::NotFound("token not found".into())),
     }
 }
 

@@ -204,9 +204,15 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
         .send()
         .await?;
     assert_eq!(wrong_scheme.status(), 401);
+    let pat = use_a_personal_token(&client, &base, dir.path(), value).await?;
     drop(server);
 
     let log = std::fs::read_to_string(&log_path)?;
+    let leaked: Vec<&str> = log.lines().filter(|l| l.contains(&pat[5..])).collect();
+    assert!(
+        leaked.is_empty(),
+        "a personal token value reached the log: {leaked:#?}"
+    );
     assert!(
         log.contains("/v1/directory/organizations/acme"),
         "requests were logged:\n{log}"
@@ -220,13 +226,99 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
         let path = dir.path().join(file);
         if path.exists() {
             let bytes = std::fs::read(&path)?;
-            assert!(
-                !bytes
-                    .windows(value.len() - 5)
-                    .any(|w| w == &value.as_bytes()[5..]),
-                "a token value reached {file}"
-            );
+            for secret in [value, pat.as_str()] {
+                assert!(
+                    !bytes
+                        .windows(secret.len() - 5)
+                        .any(|w| w == &secret.as_bytes()[5..]),
+                    "a token value reached {file}"
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Creates a personal token through the API and uses it everywhere a value can go: the
+/// introspection body, `/v1/me`, a management call, a URL. Returns its value.
+async fn use_a_personal_token(
+    client: &reqwest::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    directory: &str,
+) -> TestResult<String> {
+    for (path, body) in [
+        (
+            "/v1/directory/users/u1",
+            serde_json::json!({"email": "u1@example.com", "email_verified": true}),
+        ),
+        (
+            "/v1/directory/organizations/acme/members/u1",
+            serde_json::json!({"role": "member"}),
+        ),
+    ] {
+        let response = client
+            .put(format!("{base}{path}"))
+            .bearer_auth(directory)
+            .json(&body)
+            .send()
+            .await?;
+        assert!(response.status().is_success());
+    }
+    let session = tokend(data_dir)
+        .args(["dev-session", "--user", "u1"])
+        .output()?;
+    let session = String::from_utf8(session.stdout)?.trim().to_owned();
+    let created: serde_json::Value = client
+        .post(format!("{base}/v1/tokens"))
+        .bearer_auth(&session)
+        .json(&serde_json::json!({"kind": "personal", "name": "cli", "organization_ids": ["acme"], "scopes": ["read"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let pat = created["token"].as_str().unwrap_or_default().to_owned();
+    assert!(pat.starts_with("tolp_"), "{created}");
+    let gateway = tokend(data_dir)
+        .args([
+            "service-token",
+            "create",
+            "--name",
+            "gateway",
+            "--permission",
+            "introspect",
+        ])
+        .output()?;
+    let gateway = String::from_utf8(gateway.stdout)?.trim().to_owned();
+    let answer: serde_json::Value = client
+        .post(format!("{base}/v1/introspect"))
+        .bearer_auth(&gateway)
+        .json(&serde_json::json!({"token": pat}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["active"], true);
+    let me = client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&pat)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(me.contains("\"cli\"") && !me.contains(&pat[5..]));
+    let managed = client
+        .get(format!("{base}/v1/tokens"))
+        .bearer_auth(&pat)
+        .send()
+        .await?;
+    assert_eq!(managed.status(), 403);
+    let in_url = client
+        .get(format!("{base}/v1/tokens/{pat}?token={pat}"))
+        .bearer_auth(&session)
+        .send()
+        .await?;
+    assert_eq!(in_url.status(), 404);
+    assert!(!in_url.text().await?.contains(&pat[5..]));
+    Ok(pat)
 }

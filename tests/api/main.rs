@@ -10,3 +10,5 @@ mod introspection;
 mod migrations;
 mod openapi;
 mod secrets;
+mod sessions;
+mod tokens;
