@@ -4,10 +4,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
+use futures_util::future::LocalBoxFuture;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::session::SessionVerifier;
@@ -15,6 +18,7 @@ use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::error::{self, BODY_LIMIT};
 use crate::telemetry::RequestSpan;
+use crate::usage::{self, Recorder};
 use crate::{ops, routes};
 
 /// What every handler shares.
@@ -25,6 +29,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Verifies session JWTs.
     pub sessions: SessionVerifier,
+    /// Usage counted since the last flush.
+    pub usage: Recorder,
 }
 
 /// Why the service could not start.
@@ -46,10 +52,13 @@ pub enum StartError {
     },
 }
 
-/// A server ready to be awaited, and the port it listens on.
+/// A started server: its task (ends after a graceful shutdown and the final usage flush), a
+/// handle to stop it, and its port.
 pub struct Running {
-    /// The server future (resolves after a graceful shutdown).
-    pub server: Server,
+    /// Serves until stopped, then writes the last usage counts.
+    pub task: LocalBoxFuture<'static, std::io::Result<()>>,
+    /// Stops the server (gracefully with `stop(true)`).
+    pub handle: ServerHandle,
     /// The bound port (useful with port 0).
     pub port: u16,
 }
@@ -67,7 +76,16 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         db: Database::new(&settings.database_url, settings.pool),
         settings: Arc::new(settings),
         sessions,
+        usage: Recorder::default(),
     });
+    let flush_every = state.settings.usage_flush_interval;
+    let stopped = Arc::new(AtomicBool::new(false));
+    actix_web::rt::spawn(usage::run_flusher(
+        state.clone(),
+        flush_every,
+        Arc::clone(&stopped),
+    ));
+    let for_shutdown = state.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -95,7 +113,17 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         source,
     })?
     .run();
-    Ok(Running { server, port })
+    let handle = server.handle();
+    let task = Box::pin(async move {
+        let outcome = server.await;
+        stopped.store(true, Ordering::Relaxed);
+        match usage::flush(&for_shutdown).await {
+            Ok(tokens) => tracing::info!(tokens, "usage flushed at shutdown"),
+            Err(error) => tracing::error!(%error, "usage could not be flushed at shutdown"),
+        }
+        outcome
+    });
+    Ok(Running { task, handle, port })
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM.
@@ -108,7 +136,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let running = start(settings, listener)?;
     tracing::info!(%address, "tokend listening");
     running
-        .server
+        .task
         .await
         .map_err(|source| StartError::Bind { address, source })
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{directory, error, introspection, ops, tokens};
+use crate::{audit, directory, error, introspection, ops, tokens, usage};
 
 /// The `/v1` routes.
 #[derive(OpenApi)]
@@ -16,6 +16,16 @@ use crate::{directory, error, introspection, ops, tokens};
         tokens::handlers::delete_token,
         tokens::handlers::revoke_token,
         tokens::handlers::list_scopes,
+        tokens::handlers::organization_tokens,
+        usage::handler::token_usage,
+        audit::list::list_audit_events,
+        tokens::lifecycle::regenerate_token,
+        tokens::lifecycle::duplicate_token,
+        tokens::lifecycle::bulk_revoke,
+        tokens::lifecycle::bulk_delete,
+        tokens::lifecycle::add_organization,
+        tokens::lifecycle::remove_organization,
+        tokens::lifecycle::sso_authorize,
         introspection::handler::introspect,
         introspection::me::me,
         introspection::revoke::revoke,
@@ -51,6 +61,7 @@ struct V1;
     tags(
         (name = "tokens", description = "Token management (signed-in users)"),
         (name = "introspection", description = "Introspection, `/v1/me` and revocation by value"),
+        (name = "audit", description = "Audit events"),
         (name = "directory", description = "Directory sync (service tokens with `directory`)"),
         (name = "operations", description = "Health, readiness and documentation"),
     )

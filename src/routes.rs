@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::openapi::ApiDoc;
-use crate::{directory, introspection, ops, tokens};
+use crate::{audit, directory, introspection, ops, tokens, usage};
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,6 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/docs", "/docs/"))
         .service(
             web::scope("/v1")
+                .service(tokens::lifecycle::bulk_revoke)
+                .service(tokens::lifecycle::bulk_delete)
                 .service(tokens::handlers::create_token)
                 .service(tokens::handlers::list_tokens)
                 .service(tokens::handlers::get_token)
@@ -22,6 +24,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(tokens::handlers::delete_token)
                 .service(tokens::handlers::revoke_token)
                 .service(tokens::handlers::list_scopes)
+                .service(tokens::handlers::organization_tokens)
+                .service(usage::handler::token_usage)
+                .service(audit::list::list_audit_events)
+                .service(tokens::lifecycle::regenerate_token)
+                .service(tokens::lifecycle::duplicate_token)
+                .service(tokens::lifecycle::add_organization)
+                .service(tokens::lifecycle::remove_organization)
+                .service(tokens::lifecycle::sso_authorize)
                 .service(introspection::handler::introspect)
                 .service(introspection::me::me)
                 .service(introspection::revoke::revoke)

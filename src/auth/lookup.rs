@@ -45,6 +45,17 @@ pub fn presented(req: &HttpRequest) -> Result<(web::Data<AppState>, Presented), 
     Ok((state, presented))
 }
 
+/// The peer address of a request, for usage tracking.
+#[must_use]
+pub fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|addr| addr.ip().to_string())
+}
+
+/// Counts one authenticated use of a token (in memory; written in batches).
+pub fn record_use(state: &AppState, token_id: &str, ip: Option<&str>) {
+    state.usage.record(token_id, ip, crate::time::now());
+}
+
 /// Digests of `value` under every pepper.
 #[must_use]
 pub fn candidates(state: &AppState, value: &str) -> Candidates {

@@ -46,6 +46,7 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let presented = lookup::presented(req);
+        let ip = lookup::peer_ip(req);
         Box::pin(async move {
             let (state, presented) = presented?;
             let Presented::Token { candidates, .. } = presented else {
@@ -69,6 +70,7 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
                     P::PERMISSION.as_str()
                 )));
             }
+            lookup::record_use(&state, &identity.token_id, ip.as_deref());
             Ok(Self {
                 identity,
                 need: PhantomData,

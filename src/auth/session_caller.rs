@@ -7,6 +7,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::lookup::{self, Presented};
 use super::session::Claims;
+use crate::app::AppState;
 use crate::db;
 use crate::directory::model::User;
 use crate::directory::repo;
@@ -66,4 +67,18 @@ impl FromRequest for Session {
             }
         })
     }
+}
+
+/// The user a valid session names (created on first sight); 401 when disabled.
+pub async fn signed_in_user(state: &AppState, claims: &Claims) -> Result<User, ApiError> {
+    let claims = claims.clone();
+    let user = db::run(&state.db, move |conn| Ok(repo::ensure_user(conn, &claims)?))
+        .await?
+        .ok_or(ApiError::Unauthenticated(
+            "the session's subject is not a valid user id",
+        ))?;
+    if user.disabled {
+        return Err(ApiError::Unauthenticated("this user is disabled"));
+    }
+    Ok(user)
 }

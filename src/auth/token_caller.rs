@@ -21,6 +21,7 @@ impl FromRequest for TokenCaller {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let presented = lookup::presented(req);
+        let ip = lookup::peer_ip(req);
         Box::pin(async move {
             let (state, presented) = presented?;
             let Presented::Token { kind, candidates } = presented else {
@@ -32,6 +33,7 @@ impl FromRequest for TokenCaller {
                     "this route needs a personal, agent or api token".into(),
                 ));
             }
+            lookup::record_use(&state, &token.id, ip.as_deref());
             Ok(Self { token })
         })
     }

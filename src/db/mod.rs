@@ -15,6 +15,9 @@ pub use pool::{Pool, PoolOptions};
 
 use crate::error::ApiError;
 
+/// The backend type of [`DbConnection`], for boxed queries.
+pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
+
 /// The pool plus what the helpers need to use it well on each backend.
 #[derive(Clone)]
 pub struct Database {

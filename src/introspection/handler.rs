@@ -155,7 +155,16 @@ pub async fn introspect(
         required_scopes: request.required_scopes.as_deref(),
     };
     let answer = match evaluate::evaluate(&snapshot, &question, crate::time::now()) {
-        Ok(active) => Introspection::active(&snapshot, active),
+        Ok(active) => {
+            let ip = request
+                .client_ip
+                .as_deref()
+                .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+                .map(|ip| ip.to_string())
+                .or_else(|| lookup::peer_ip(&req));
+            lookup::record_use(&state, &snapshot.token.id, ip.as_deref());
+            Introspection::active(&snapshot, active)
+        }
         Err(reason) => Introspection::inactive(reason, tell),
     };
     Ok(HttpResponse::Ok().json(answer))

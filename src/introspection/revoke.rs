@@ -40,6 +40,7 @@ pub async fn revoke(
         ));
     };
     let (caller, permissions) = lookup::live_token(&state, candidates).await?;
+    lookup::record_use(&state, &caller.id, lookup::peer_ip(&req).as_deref());
     let (actor, only_self) = if kind == TokenKind::Service {
         if !permissions.iter().any(|p| p == Permission::Revoke.as_str()) {
             return Err(ApiError::Forbidden(

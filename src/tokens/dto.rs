@@ -184,30 +184,6 @@ impl std::fmt::Debug for CreatedToken {
     }
 }
 
-/// Cursor page metadata.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PageInfo {
-    /// More items after this page.
-    pub has_next_page: bool,
-    /// More items before this page.
-    pub has_previous_page: bool,
-    /// Cursor of the first item.
-    pub start_cursor: Option<String>,
-    /// Cursor of the last item.
-    pub end_cursor: Option<String>,
-}
-
-/// A page of tokens, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenPage {
-    /// The tokens.
-    pub items: Vec<TokenResource>,
-    /// Cursors.
-    pub page_info: PageInfo,
-    /// All tokens matching the filters.
-    pub total_count: i64,
-}
-
 /// `GET /v1/scopes`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScopeCatalogResponse {
@@ -215,4 +191,72 @@ pub struct ScopeCatalogResponse {
     pub scopes: Vec<super::scopes::ScopeEntry>,
     /// Named bundles.
     pub presets: Vec<super::scopes::Preset>,
+}
+
+/// `POST /v1/tokens/{id}/regenerate`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateToken {
+    /// New expiry (`null` = never, where policy allows). Omitted: unchanged, or for an
+    /// expired token its former lifetime from now.
+    #[serde(default, deserialize_with = "crate::serde_ext::present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// `POST /v1/tokens/{id}/duplicate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateToken {
+    /// The new token's name.
+    #[schema(example = "CI deploys (copy)")]
+    pub name: Option<String>,
+}
+
+/// `POST /v1/tokens/bulk-revoke`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRevoke {
+    /// 1–100 token ids.
+    pub ids: Vec<String>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/tokens/bulk-delete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDelete {
+    /// 1–100 token ids.
+    pub ids: Vec<String>,
+}
+
+/// What a bulk operation did to one id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkOutcome {
+    /// Revoked now.
+    Revoked,
+    /// Was revoked already.
+    AlreadyRevoked,
+    /// Deleted.
+    Deleted,
+    /// No such token, or not the caller's.
+    NotFound,
+}
+
+/// One id's result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkResult {
+    /// The id as sent.
+    pub id: String,
+    /// What happened.
+    pub result: BulkOutcome,
+}
+
+/// The per-id results, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResults {
+    /// One per id.
+    pub results: Vec<BulkResult>,
 }

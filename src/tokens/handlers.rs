@@ -2,14 +2,12 @@
 //! revoke, and the scope catalog.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::dto::{
-    CreateToken, CreatedToken, PageInfo, RevokeToken, ScopeCatalogResponse, TokenPage,
-    TokenResource, UpdateToken,
+    CreateToken, CreatedToken, RevokeToken, ScopeCatalogResponse, TokenResource, UpdateToken,
 };
 use super::issue::{self, Spec};
+use super::list::{self, Coverage, TokenQuery};
 use super::model::TokenRow;
 use super::rules::{self, Creator};
 use super::{repo, view};
@@ -21,6 +19,7 @@ use crate::directory::model::Organization;
 use crate::directory::repo as directory;
 use crate::directory::{Role, Roles};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::pagination::Page;
 
 /// The user's current role in each organization.
 pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> Result<Roles, ApiError> {
@@ -42,6 +41,24 @@ pub fn managed(
         Some(token) if rules::can_manage(user_id, &roles, &token) => Ok((token, roles)),
         _ => Err(ApiError::NotFound("token not found".into())),
     }
+}
+
+/// The token if the user may revoke it (its managers, and admins for agent tokens in their
+/// organization); `None` otherwise.
+pub fn revocable(
+    conn: &mut DbConnection,
+    user_id: &str,
+    roles: &Roles,
+    token_id: &str,
+) -> Result<Option<TokenRow>, ApiError> {
+    let Some(token) = repo::find(conn, token_id)? else {
+        return Ok(None);
+    };
+    let orgs: Vec<String> = repo::organizations_of(conn, std::slice::from_ref(&token.id))?
+        .into_iter()
+        .map(|(_, org, _)| org)
+        .collect();
+    Ok(rules::can_revoke(user_id, roles, &token, &orgs).then_some(token))
 }
 
 /// The organization a token event is filed under: its one organization, if it has one.
@@ -163,26 +180,19 @@ pub async fn create_token(
         .json(created))
 }
 
-/// `GET /v1/tokens` query.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, 1–100 (default 20).
-    pub limit: Option<i64>,
-}
-
 /// List the caller's tokens, newest first.
 ///
 /// The caller's personal and agent tokens, and the api tokens of the organizations they
-/// administer.
+/// administer. Filters combine; cursors are opaque.
 #[utoipa::path(
     tag = "tokens",
-    params(ListQuery),
+    params(TokenQuery),
     responses(
-        (status = 200, description = "A page of tokens", body = TokenPage),
+        (status = 200, description = "A page of tokens", body = Page<TokenResource>),
+        (status = 400, description = "Bad cursor", body = Problem),
         (status = 401, description = "No valid session", body = Problem),
         (status = 403, description = "`token_cannot_manage_tokens`", body = Problem),
-        (status = 422, description = "Bad `limit`", body = Problem),
+        (status = 422, description = "Bad `limit` or filter", body = Problem),
     ),
     security(("session" = []))
 )]
@@ -190,33 +200,22 @@ pub struct ListQuery {
 pub async fn list_tokens(
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<ListQuery>,
+    query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 100"));
-    }
+    let (filters, request) = query.validate()?;
     let user_id = session.user.id;
     let page = db::run(&state.db, move |conn| {
-        let roles = roles_of(conn, &user_id)?;
-        let admin_of: Vec<String> = roles
+        let admin_of: Vec<String> = roles_of(conn, &user_id)?
             .into_iter()
             .filter(|(_, role)| *role >= Role::Admin)
             .map(|(org, _)| org)
             .collect();
-        let (rows, total_count) = repo::list_managed(conn, &user_id, &admin_of, limit)?;
-        let items = view::resources(conn, rows)?;
-        let has_next_page = total_count > i64::try_from(items.len()).unwrap_or(i64::MAX);
-        Ok(TokenPage {
-            page_info: PageInfo {
-                has_next_page,
-                has_previous_page: false,
-                start_cursor: items.first().map(|t| t.id.clone()),
-                end_cursor: items.last().map(|t| t.id.clone()),
-            },
-            items,
-            total_count,
-        })
+        list::page(
+            conn,
+            &Coverage::Managed { user_id, admin_of },
+            &filters,
+            &request,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -451,7 +450,8 @@ pub async fn delete_token(
 
 /// Revoke a token: it stops working at once, on every instance, and stays listed as revoked.
 ///
-/// Revoking a revoked token changes nothing and returns it.
+/// Organization admins may revoke the agent tokens bound to their organization. Revoking a
+/// revoked token changes nothing and returns it.
 #[utoipa::path(
     tag = "tokens",
     params(("id" = String, Path, description = "Token id")),
@@ -486,7 +486,9 @@ pub async fn revoke_token(
     let user_id = session.user.id;
     let token_id = id.into_inner();
     let resource = db::transaction(&state.db, move |conn| {
-        let (row, _) = managed(conn, &user_id, &token_id)?;
+        let roles = roles_of(conn, &user_id)?;
+        let row = revocable(conn, &user_id, &roles, &token_id)?
+            .ok_or_else(|| ApiError::NotFound("token not found".into()))?;
         let now = crate::time::now();
         let revoked = repo::revoke(conn, &row.id, &user_id, reason.as_deref(), now)?;
         let resource = view::reload(conn, &row.id)?;
@@ -522,4 +524,42 @@ pub async fn list_scopes(state: web::Data<AppState>, _session: Session) -> HttpR
         scopes: catalog.entries(),
         presets: catalog.presets.clone(),
     })
+}
+
+/// An organization's tokens, for its admins and owners: its api tokens, its members' agent
+/// tokens and the metadata of the personal tokens authorized for it. Others get 404.
+#[utoipa::path(
+    tag = "tokens",
+    params(("org_id" = String, Path, description = "Organization id"), TokenQuery),
+    responses(
+        (status = 200, description = "A page of tokens", body = Page<TokenResource>),
+        (status = 400, description = "Bad cursor", body = Problem),
+        (status = 401, description = "No valid session", body = Problem),
+        (status = 403, description = "`token_cannot_manage_tokens`", body = Problem),
+        (status = 404, description = "No such organization, or not its admin", body = Problem),
+        (status = 422, description = "Bad `limit` or filter", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[get("/organizations/{org_id}/tokens")]
+pub async fn organization_tokens(
+    state: web::Data<AppState>,
+    session: Session,
+    org_id: web::Path<String>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filters, request) = query.validate()?;
+    let user_id = session.user.id;
+    let org_id = org_id.into_inner();
+    let page = db::run(&state.db, move |conn| {
+        let roles = roles_of(conn, &user_id)?;
+        if roles.get(&org_id).is_none_or(|role| *role < Role::Admin) {
+            return Err(ApiError::NotFound(format!(
+                "organization {org_id:?} not found"
+            )));
+        }
+        list::page(conn, &Coverage::Organization(org_id), &filters, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -5,6 +5,8 @@ pub mod dto;
 pub mod handlers;
 pub mod issue;
 pub mod kind;
+pub mod lifecycle;
+pub mod list;
 pub mod model;
 pub mod repo;
 pub mod rules;

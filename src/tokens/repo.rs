@@ -179,36 +179,6 @@ pub fn projects_of_many(
         .load(conn)
 }
 
-/// The tokens a user manages (their own personal and agent tokens, and the api tokens of the
-/// organizations they administer), newest first, at most `limit`, and how many there are.
-pub fn list_managed(
-    conn: &mut DbConnection,
-    user_id: &str,
-    admin_of: &[String],
-    limit: i64,
-) -> QueryResult<(Vec<TokenRow>, i64)> {
-    let managed = || {
-        tokens::table
-            .filter(tokens::kind.ne("service"))
-            .filter(
-                tokens::owner_type
-                    .eq("user")
-                    .and(tokens::owner_id.eq(user_id.to_owned()))
-                    .or(tokens::owner_type
-                        .eq("organization")
-                        .and(tokens::owner_id.eq_any(admin_of.to_vec()))),
-            )
-            .into_boxed()
-    };
-    let rows = managed()
-        .order((tokens::created_at.desc(), tokens::id.desc()))
-        .limit(limit)
-        .select(TokenRow::as_select())
-        .load(conn)?;
-    let total = managed().count().get_result(conn)?;
-    Ok((rows, total))
-}
-
 /// Marks a token revoked now. Returns false when it already was.
 pub fn revoke(
     conn: &mut DbConnection,

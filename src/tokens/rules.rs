@@ -340,6 +340,22 @@ pub fn can_manage(user_id: &str, roles: &Roles, token: &TokenRow) -> bool {
     }
 }
 
+/// Org admins and owners may also revoke the agent tokens bound to their organization (but not
+/// members' personal tokens).
+#[must_use]
+pub fn can_revoke(
+    user_id: &str,
+    roles: &Roles,
+    token: &TokenRow,
+    token_organizations: &[String],
+) -> bool {
+    can_manage(user_id, roles, token)
+        || (token.kind == TokenKind::Agent.as_str()
+            && token_organizations
+                .iter()
+                .any(|org| roles.get(org).is_some_and(|r| *r >= Role::Admin)))
+}
+
 fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
         Ok(())

@@ -32,6 +32,7 @@ pub struct TestApp {
     pub database_url: String,
     pub data_dir: tempfile::TempDir,
     handle: Option<ServerHandle>,
+    task: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pg: Option<PgDatabase>,
 }
 
@@ -110,6 +111,7 @@ impl TestApp {
             database_url,
             data_dir,
             handle: None,
+            task: None,
             pg,
         };
         app.start(extra)?;
@@ -146,18 +148,27 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let running = tokend::app::start(settings, listener)?;
         self.address = format!("http://127.0.0.1:{}", running.port);
-        self.handle = Some(running.server.handle());
-        actix_web::rt::spawn(running.server);
+        self.handle = Some(running.handle);
+        self.task = Some(actix_web::rt::spawn(running.task));
         Ok(())
     }
 
     /// Stops the server gracefully and starts a new one over the same database with `extra`
     /// settings.
     pub async fn restart_with(&mut self, extra: &[(&str, &str)]) -> TestResult {
+        self.stop().await?;
+        self.start(extra)
+    }
+
+    /// Stops the server gracefully and waits for its final usage flush.
+    pub async fn stop(&mut self) -> TestResult {
         if let Some(handle) = self.handle.take() {
             handle.stop(true).await;
         }
-        self.start(extra)
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
     }
 
     /// A direct connection to the test database (for checking rows).

@@ -1,0 +1,220 @@
+//! Keyset pagination, newest first: opaque cursors over `(created_at, id)`, the `limit`,
+//! `after`, `before` parameters, and the page shape of DESIGN §5.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: i64 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 100;
+
+/// A position in a list: the sort key of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The item's creation time.
+    pub created_at: NaiveDateTime,
+    /// The item's id (tie-breaker).
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque form handed to clients.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let micros = self.created_at.and_utc().timestamp_micros();
+        URL_SAFE_NO_PAD.encode(format!("{micros}:{}", self.id))
+    }
+
+    /// Reads a cursor a client sent back; anything else is 400.
+    pub fn decode(field: &str, text: &str) -> Result<Self, ApiError> {
+        let bad = || ApiError::BadRequest(format!("`{field}` is not a cursor from this API"));
+        let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (micros, id) = raw.split_once(':').ok_or_else(bad)?;
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let created_at = chrono::DateTime::from_timestamp_micros(micros)
+            .ok_or_else(bad)?
+            .naive_utc();
+        if id.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self {
+            created_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// `limit`, `after`, `before` as sent.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Items after (older than) this cursor.
+    pub after: Option<String>,
+    /// Items before (newer than) this cursor.
+    pub before: Option<String>,
+}
+
+/// Which way to read from a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Direction {
+    /// From the newest.
+    First,
+    /// Older than the cursor.
+    After(Cursor),
+    /// Newer than the cursor.
+    Before(Cursor),
+}
+
+/// A validated page request.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// Page size.
+    pub limit: i64,
+    /// Where to start.
+    pub direction: Direction,
+}
+
+impl PageQuery {
+    /// Validates the parameters: a bad `limit` is 422, a bad cursor 400.
+    pub fn validate(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::field("limit", "must be between 1 and 100"));
+        }
+        let direction = match (&self.after, &self.before) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::field(
+                    "before",
+                    "give `after` or `before`, not both",
+                ));
+            }
+            (Some(after), None) => Direction::After(Cursor::decode("after", after)?),
+            (None, Some(before)) => Direction::Before(Cursor::decode("before", before)?),
+            (None, None) => Direction::First,
+        };
+        Ok(PageRequest { limit, direction })
+    }
+}
+
+/// Cursor metadata of a page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PageInfo {
+    /// More (older) items after this page.
+    pub has_next_page: bool,
+    /// More (newer) items before this page.
+    pub has_previous_page: bool,
+    /// Cursor of the first item.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item.
+    pub end_cursor: Option<String>,
+}
+
+/// A page: items newest first, cursors, and the number of items matching the filters.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursors.
+    pub page_info: PageInfo,
+    /// All items matching the filters.
+    pub total_count: i64,
+}
+
+/// A filtered list that can be read by keyset, newest first.
+pub trait Keyset {
+    /// What the list holds.
+    type Item;
+    /// Why reading failed.
+    type Error;
+    /// The sort key of an item.
+    fn key(item: &Self::Item) -> Cursor;
+    /// Up to `n` items in newest-first order; for `Before`, the `n` items just newer than the
+    /// cursor.
+    fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<Self::Item>, Self::Error>;
+    /// Whether any item lies in `direction`.
+    fn exists(&mut self, direction: &Direction) -> Result<bool, Self::Error>;
+    /// How many items match in all.
+    fn count(&mut self) -> Result<i64, Self::Error>;
+}
+
+/// Reads one page of `list`.
+pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::Item>, L::Error> {
+    let mut items = list.fetch(&request.direction, request.limit + 1)?;
+    let overflow = usize::try_from(request.limit).is_ok_and(|limit| items.len() > limit);
+    let (has_next_page, has_previous_page) = match &request.direction {
+        Direction::First => {
+            if overflow {
+                items.pop();
+            }
+            (overflow, false)
+        }
+        Direction::After(cursor) => {
+            if overflow {
+                items.pop();
+            }
+            (overflow, list.exists(&Direction::Before(cursor.clone()))?)
+        }
+        Direction::Before(cursor) => {
+            if overflow {
+                items.remove(0);
+            }
+            (list.exists(&Direction::After(cursor.clone()))?, overflow)
+        }
+    };
+    Ok(Page {
+        page_info: PageInfo {
+            has_next_page,
+            has_previous_page,
+            start_cursor: items.first().map(|item| L::key(item).encode()),
+            end_cursor: items.last().map(|item| L::key(item).encode()),
+        },
+        items,
+        total_count: list.count()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_rejected() {
+        let cursor = Cursor {
+            created_at: chrono::DateTime::from_timestamp_micros(1_795_393_194_554_635)
+                .map(|d| d.naive_utc())
+                .unwrap_or_default(),
+            id: "01a205c6-0a3a".into(),
+        };
+        assert_eq!(Cursor::decode("after", &cursor.encode()).ok(), Some(cursor));
+        for bad in ["", "!!!", "bm90LWEtY3Vyc29y", "MTIzOg"] {
+            assert!(
+                matches!(Cursor::decode("after", bad), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        for limit in [0, 101, -1] {
+            let query = PageQuery {
+                limit: Some(limit),
+                ..PageQuery::default()
+            };
+            assert!(matches!(query.validate(), Err(ApiError::Validation(_))));
+        }
+        assert_eq!(
+            PageQuery::default().validate().map(|r| r.limit).ok(),
+            Some(20)
+        );
+    }
+}

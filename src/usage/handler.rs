@@ -1,0 +1,129 @@
+//! `GET /v1/tokens/{id}/usage`.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::Session;
+use crate::db;
+use crate::db::schema::{token_ips, token_usage_daily};
+use crate::error::{ApiError, Problem};
+use crate::tokens::handlers::managed;
+
+/// Days in `daily[]`.
+pub const DAYS: i64 = 90;
+/// Entries in `recent_ips[]`.
+pub const RECENT_IPS: i64 = 10;
+
+/// One client address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecentIp {
+    /// The address.
+    #[schema(example = "203.0.113.7")]
+    pub ip: String,
+    /// Its latest use.
+    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[schema(value_type = DateTime<Utc>)]
+    pub last_seen_at: NaiveDateTime,
+    /// Its uses.
+    pub count: i64,
+}
+
+/// Uses on one UTC day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyCount {
+    /// `YYYY-MM-DD`.
+    #[schema(example = "2026-11-22")]
+    pub date: String,
+    /// Uses.
+    pub count: i64,
+}
+
+/// A token's usage (written in batches: up to one flush interval behind).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Usage {
+    /// Token id.
+    pub token_id: String,
+    /// Uses in all.
+    pub usage_count: i64,
+    /// The latest use.
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_used_at: Option<NaiveDateTime>,
+    /// The address of the latest use.
+    pub last_used_ip: Option<String>,
+    /// Up to 10 addresses, most recent first.
+    pub recent_ips: Vec<RecentIp>,
+    /// The last 90 days, oldest first, days without use included.
+    pub daily: Vec<DailyCount>,
+}
+
+/// A token's usage: counts, last use, recent client addresses and daily counts.
+#[utoipa::path(
+    tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "Usage", body = Usage),
+        (status = 401, description = "No valid session", body = Problem),
+        (status = 403, description = "`token_cannot_manage_tokens`", body = Problem),
+        (status = 404, description = "No such token, or not yours", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[get("/tokens/{id}/usage")]
+pub async fn token_usage(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = session.user.id;
+    let token_id = id.into_inner();
+    let usage = db::run(&state.db, move |conn| {
+        let (token, _) = managed(conn, &user_id, &token_id)?;
+        let recent_ips = token_ips::table
+            .filter(token_ips::token_id.eq(&token.id))
+            .order((token_ips::last_seen_at.desc(), token_ips::ip))
+            .limit(RECENT_IPS)
+            .select((token_ips::ip, token_ips::last_seen_at, token_ips::count))
+            .load::<(String, NaiveDateTime, i64)>(conn)?
+            .into_iter()
+            .map(|(ip, last_seen_at, count)| RecentIp {
+                ip,
+                last_seen_at,
+                count,
+            })
+            .collect();
+        let today = Utc::now().date_naive();
+        let first = today - TimeDelta::days(DAYS - 1);
+        let counted: Vec<(String, i64)> = token_usage_daily::table
+            .filter(token_usage_daily::token_id.eq(&token.id))
+            .filter(token_usage_daily::day.ge(first.to_string()))
+            .select((token_usage_daily::day, token_usage_daily::count))
+            .load(conn)?;
+        let daily = first
+            .iter_days()
+            .take_while(|day| *day <= today)
+            .map(|day: NaiveDate| {
+                let date = day.to_string();
+                let count = counted
+                    .iter()
+                    .find(|(d, _)| *d == date)
+                    .map_or(0, |(_, c)| *c);
+                DailyCount { date, count }
+            })
+            .collect();
+        Ok(Usage {
+            token_id: token.id,
+            usage_count: token.usage_count,
+            last_used_at: token.last_used_at,
+            last_used_ip: token.last_used_ip,
+            recent_ips,
+            daily,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(usage))
+}
