@@ -245,9 +245,30 @@ pub async fn expect_problem(
 }
 
 /// Declares each listed `async fn name(app: TestApp) -> TestResult` as two tests,
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres` (optionally with extra `settings = &[(KEY, VALUE)];`).
 #[macro_export]
 macro_rules! on_both_backends {
+    (settings = $settings:expr; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() -> $crate::helpers::TestResult {
+                    match $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $settings)? {
+                        Some(app) => super::$name(app).await,
+                        None => Ok(()),
+                    }
+                }
+
+                #[actix_web::test]
+                async fn postgres() -> $crate::helpers::TestResult {
+                    match $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $settings)? {
+                        Some(app) => super::$name(app).await,
+                        None => Ok(()),
+                    }
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {

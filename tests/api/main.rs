@@ -1,14 +1,22 @@
 //! Integration tests: the real server over HTTP, every test on SQLite and on PostgreSQL.
+#![allow(
+    clippy::too_many_lines,
+    reason = "scenario tests read top to bottom; splitting them hides the story"
+)]
 
 mod fixtures;
 mod helpers;
 
+mod audit;
 mod binary;
 mod directory;
 mod errors;
 mod introspection;
+mod lifecycle;
+mod listing;
 mod migrations;
 mod openapi;
 mod secrets;
 mod sessions;
 mod tokens;
+mod usage;

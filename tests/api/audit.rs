@@ -1,0 +1,211 @@
+//! The audit listing: one event per action with actor and request id, visibility, filters.
+
+use serde_json::{Value, json};
+use tokend::auth::Permission;
+
+use crate::fixtures::{Directory, create_token, personal, session, session_with};
+use crate::helpers::{TestApp, TestResult, expect_problem};
+use crate::on_both_backends;
+
+on_both_backends!(
+    every_action_writes_one_event,
+    events_are_visible_to_the_right_callers
+);
+
+async fn events(app: &TestApp, credential: &str, query: &str) -> TestResult<Value> {
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/audit-events?{query}")))
+        .bearer_auth(credential)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200, "{query}");
+    Ok(response.json().await?)
+}
+
+async fn every_action_writes_one_event(app: TestApp) -> TestResult {
+    let dir = Directory::new(&app)?;
+    dir.acme().await?;
+    dir.org("secure", json!({"sso_enforced": true})).await?;
+    dir.member("secure", "member", "member").await?;
+    let jwt = session("member")?;
+    let (token, _) = personal(&app, "member", "life", &["acme"], &["read"]).await?;
+    let id = token["id"].as_str().unwrap_or_default().to_owned();
+    let url = |suffix: &str| app.url(&format!("/v1/tokens/{id}{suffix}"));
+    let mut request_ids = Vec::new();
+    let mut remember = |response: reqwest::Response| {
+        assert!(response.status().is_success(), "{}", response.status());
+        request_ids.push(
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    };
+    remember(
+        app.client
+            .patch(url(""))
+            .bearer_auth(&jwt)
+            .json(&json!({"description": "x"}))
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .post(url("/regenerate"))
+            .bearer_auth(&jwt)
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .put(url("/organizations/secure"))
+            .bearer_auth(&jwt)
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .post(url("/organizations/secure/sso-authorize"))
+            .bearer_auth(session_with("member", &json!({"sso_orgs": ["secure"]}))?)
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .delete(url("/organizations/secure"))
+            .bearer_auth(&jwt)
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .post(url("/duplicate"))
+            .bearer_auth(&jwt)
+            .json(&json!({"name": "copy"}))
+            .send()
+            .await?,
+    );
+    remember(
+        app.client
+            .post(url("/revoke"))
+            .bearer_auth(&jwt)
+            .send()
+            .await?,
+    );
+    remember(app.client.delete(url("")).bearer_auth(&jwt).send().await?);
+
+    let listed = events(&app, &jwt, &format!("token_id={id}&limit=100")).await?;
+    let mut types: Vec<&str> = listed["items"]
+        .as_array()
+        .map(|i| i.iter().filter_map(|e| e["type"].as_str()).collect())
+        .unwrap_or_default();
+    types.reverse();
+    assert_eq!(
+        types,
+        [
+            "token.created",
+            "token.updated",
+            "token.regenerated",
+            "token.organization_authorized",
+            "token.sso_authorized",
+            "token.organization_removed",
+            "token.revoked",
+            "token.deleted",
+        ]
+    );
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    for event in &items {
+        assert_eq!(event["actor"], json!({"type": "user", "id": "member"}));
+        assert!(event["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+        assert!(event["created_at"].is_string() && event["id"].is_string());
+    }
+    // Each action's event carries that request's id (the duplicate's event is filed under the
+    // copy, checked below).
+    let mut logged: Vec<&str> = items
+        .iter()
+        .filter_map(|e| e["request_id"].as_str())
+        .collect();
+    logged.reverse();
+    let mut expected: Vec<&str> = request_ids.iter().map(String::as_str).collect();
+    expected.remove(5);
+    assert_eq!(&logged[1..], expected.as_slice());
+    let duplicated = events(&app, &jwt, "type=token.duplicated").await?;
+    assert_eq!(duplicated["total_count"], 1);
+    assert_eq!(duplicated["items"][0]["request_id"], request_ids[5]);
+    assert_eq!(duplicated["items"][0]["detail"]["source_token_id"], id);
+    Ok(())
+}
+
+async fn events_are_visible_to_the_right_callers(app: TestApp) -> TestResult {
+    let dir = Directory::new(&app)?;
+    dir.acme().await?;
+    dir.org("gamma", json!({})).await?;
+    dir.user("loner", true, false).await?;
+    dir.member("gamma", "loner", "member").await?;
+    let (mine, value) = personal(&app, "member", "mine", &["acme"], &["read"]).await?;
+    personal(&app, "loner", "theirs", &["gamma"], &["read"]).await?;
+    create_token(
+        &app,
+        "admin",
+        &json!({"kind": "api", "name": "api", "organization_id": "acme", "scopes": ["read"]}),
+    )
+    .await?;
+
+    let own = events(&app, &session("member")?, "").await?;
+    assert_eq!(own["total_count"], 1);
+    assert_eq!(own["items"][0]["token_id"], mine["id"]);
+    let theirs = events(&app, &session("loner")?, "").await?;
+    assert_eq!(theirs["total_count"], 1);
+    assert_ne!(theirs["items"][0]["token_id"], mine["id"]);
+    // The admin sees the organization's events (the member's token, their own api token and
+    // the directory's changes in acme).
+    let admin = events(&app, &session("admin")?, "type=token.created").await?;
+    assert_eq!(admin["total_count"], 2);
+    let admin_org = events(&app, &session("admin")?, "organization_id=gamma").await?;
+    assert_eq!(admin_org["total_count"], 0);
+
+    let auditor = app.service_token("auditor", &[Permission::Audit])?;
+    let all = events(&app, &auditor, "type=token.created&limit=2").await?;
+    assert!(
+        all["total_count"].as_i64().unwrap_or_default() >= 5,
+        "{all}"
+    );
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+    let next = all["page_info"]["end_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let second = events(
+        &app,
+        &auditor,
+        &format!("type=token.created&limit=2&after={next}"),
+    )
+    .await?;
+    assert_ne!(second["items"][0]["id"], all["items"][0]["id"]);
+    let future = (chrono::Utc::now() + chrono::TimeDelta::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        events(&app, &auditor, &format!("since={future}")).await?["total_count"],
+        0
+    );
+
+    let no_audit = app.service_token("gateway", &[Permission::Introspect])?;
+    for credential in [no_audit.as_str(), value.as_str()] {
+        let response = app
+            .client
+            .get(app.url("/v1/audit-events"))
+            .bearer_auth(credential)
+            .send()
+            .await?;
+        expect_problem(response, 403, "forbidden").await?;
+    }
+    expect_problem(
+        app.client.get(app.url("/v1/audit-events")).send().await?,
+        401,
+        "unauthenticated",
+    )
+    .await?;
+    assert!(!own.to_string().contains(&value[5..]));
+    Ok(())
+}
