@@ -205,7 +205,32 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
         .await?;
     assert_eq!(wrong_scheme.status(), 401);
     let pat = use_a_personal_token(&client, &base, dir.path(), value).await?;
+    // SIGTERM: a graceful stop that writes the pending usage counts before exiting.
+    let mut server = server;
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()?;
+    assert!(terminated.success());
+    let exit = server.0.wait()?;
+    assert!(exit.success(), "graceful exit: {exit:?}");
     drop(server);
+    let used: Vec<i64> = {
+        use diesel::prelude::*;
+        use tokend::db::schema::tokens;
+        let url = tokend::db::DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("tokend.db").display()
+        ))?;
+        tokens::table
+            .filter(tokens::kind.eq("personal"))
+            .select(tokens::usage_count)
+            .load(&mut url.connect(false)?)?
+    };
+    assert_eq!(
+        used,
+        [2],
+        "the introspection and /v1/me were flushed at shutdown"
+    );
 
     let log = std::fs::read_to_string(&log_path)?;
     let leaked: Vec<&str> = log.lines().filter(|l| l.contains(&pat[5..])).collect();
