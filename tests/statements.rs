@@ -18,6 +18,10 @@ use helpers::{Backend, TestApp, TestResult};
 
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the signature diesel's set_default_instrumentation takes"
+)]
 fn counting() -> Option<Box<dyn Instrumentation>> {
     Some(Box::new(|event: InstrumentationEvent<'_>| {
         if let InstrumentationEvent::StartQuery { query, .. } = event {
