@@ -17,6 +17,8 @@ use crate::auth::session::SessionVerifier;
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::error::{self, BODY_LIMIT};
+use crate::introspection::cache::TokenCache;
+use crate::introspection::invalidation;
 use crate::telemetry::RequestSpan;
 use crate::usage::{self, Recorder};
 use crate::{ops, routes};
@@ -31,6 +33,8 @@ pub struct AppState {
     pub sessions: SessionVerifier,
     /// Usage counted since the last flush.
     pub usage: Recorder,
+    /// Verified tokens (and unknown digests), shared with the invalidation listener.
+    pub cache: Arc<TokenCache>,
 }
 
 /// Why the service could not start.
@@ -72,12 +76,17 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     crate::redact::install(&settings.prefixes);
     let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
+    let settings = Arc::new(settings);
     let state = web::Data::new(AppState {
         db: Database::new(&settings.database_url, settings.pool),
-        settings: Arc::new(settings),
+        settings: Arc::clone(&settings),
         sessions,
         usage: Recorder::default(),
+        cache: Arc::new(TokenCache::new(settings.cache)),
     });
+    if state.db.backend() == crate::db::Backend::Postgres && settings.cache.capacity > 0 {
+        invalidation::spawn_listener(settings.database_url.clone(), Arc::downgrade(&state.cache));
+    }
     let flush_every = state.settings.usage_flush_interval;
     let stopped = Arc::new(AtomicBool::new(false));
     actix_web::rt::spawn(usage::run_flusher(

@@ -91,6 +91,20 @@ pub struct Settings {
     pub prefixes: Prefixes,
     /// Scope resources and presets.
     pub scope_catalog: Catalog,
+    /// The verified-token cache.
+    pub cache: CacheSettings,
+}
+
+/// Sizing of the verified-token cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Most tokens held (0 disables the cache).
+    pub capacity: u64,
+    /// How long a verified token may be served without a reload (the bound when an
+    /// invalidation is lost).
+    pub ttl: Duration,
+    /// How long an unknown digest is remembered.
+    pub negative_ttl: Duration,
 }
 
 /// Everything wrong with the configuration, each message naming its variable.
@@ -262,6 +276,15 @@ impl RawConfig {
         if pool.max_size == 0 {
             problems.push("TOKEND_DATABASE_POOL_SIZE: must be at least 1".into());
         }
+        let cache = CacheSettings {
+            capacity: self.number("TOKEND_CACHE_CAPACITY", 100_000, &mut problems),
+            ttl: Duration::from_millis(self.number("TOKEND_CACHE_TTL_MS", 30_000, &mut problems)),
+            negative_ttl: Duration::from_millis(self.number(
+                "TOKEND_CACHE_NEGATIVE_TTL_MS",
+                5_000,
+                &mut problems,
+            )),
+        };
         let usage_ms: u64 = self.number("TOKEND_USAGE_FLUSH_INTERVAL_MS", 1000, &mut problems);
         if usage_ms == 0 {
             problems.push("TOKEND_USAGE_FLUSH_INTERVAL_MS: must be at least 1".into());
@@ -304,6 +327,7 @@ impl RawConfig {
                     log_format,
                     prefixes,
                     scope_catalog,
+                    cache,
                 },
                 warnings,
             }),

@@ -153,9 +153,12 @@ impl FromRequest for Reader {
                     admin_of: Vec::new(),
                 }),
                 Presented::Token { kind, candidates } => {
-                    let (_, permissions) = lookup::live_token(&state, candidates).await?;
+                    let snapshot = lookup::live_token(&state, candidates).await?;
                     if kind == TokenKind::Service
-                        && permissions.iter().any(|p| p == Permission::Audit.as_str())
+                        && snapshot
+                            .scopes
+                            .iter()
+                            .any(|p| p == Permission::Audit.as_str())
                     {
                         Ok(Self::Service)
                     } else {

@@ -1,6 +1,8 @@
 //! Turning a presented credential into a caller: token values are looked up by digest, session
 //! JWTs verified. Shared by every scheme's extractor.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, web};
 
 use super::bearer::{self, Credential};
@@ -8,9 +10,9 @@ use super::session::Claims;
 use crate::app::AppState;
 use crate::db;
 use crate::error::ApiError;
+use crate::introspection::cache::Cached;
+use crate::introspection::snapshot::{self, Snapshot};
 use crate::tokens::kind::TokenKind;
-use crate::tokens::model::TokenRow;
-use crate::tokens::repo;
 
 /// `(pepper id, digest)` of the presented value under every configured pepper.
 pub type Candidates = Vec<(String, [u8; 32])>;
@@ -67,23 +69,42 @@ pub fn candidates(state: &AppState, value: &str) -> Candidates {
         .collect()
 }
 
-/// The token with these digests and its scopes, if it exists, is not revoked and has not
-/// expired; 401 otherwise.
+/// The snapshot of the token with these digests, from the cache or (on a miss) from one
+/// database read that is then cached; `None` when no token has them.
+pub async fn find(
+    state: &AppState,
+    candidates: Candidates,
+) -> Result<Option<Arc<Snapshot>>, ApiError> {
+    let Some(&(_, key)) = candidates.first() else {
+        return Ok(None);
+    };
+    if let Some(cached) = state.cache.get(&key) {
+        metrics::counter!("tokend_token_cache_hits_total").increment(1);
+        return Ok(match cached {
+            Cached::Known(snapshot) => Some(snapshot),
+            Cached::Unknown => None,
+        });
+    }
+    metrics::counter!("tokend_token_cache_misses_total").increment(1);
+    let seen = state.cache.generation();
+    let current = state.settings.peppers.current_id().to_owned();
+    let loaded = db::read(&state.db, move |conn| {
+        snapshot::load(conn, &candidates, &current)
+    })
+    .await?
+    .map(Arc::new);
+    state.cache.insert(key, loaded.clone(), seen);
+    Ok(loaded)
+}
+
+/// The token with these digests, if it exists, is not revoked and has not expired; 401
+/// otherwise.
 pub async fn live_token(
     state: &AppState,
     candidates: Candidates,
-) -> Result<(TokenRow, Vec<String>), ApiError> {
-    let current = state.settings.peppers.current_id().to_owned();
-    let found = db::run(&state.db, move |conn| {
-        let Some(token) = repo::find_by_digests(conn, &candidates, &current)? else {
-            return Ok(None);
-        };
-        let scopes = repo::scopes_of(conn, &token.id)?;
-        Ok(Some((token, scopes)))
-    })
-    .await?;
-    match found {
-        Some((token, scopes)) if token.is_usable(crate::time::now()) => Ok((token, scopes)),
+) -> Result<Arc<Snapshot>, ApiError> {
+    match find(state, candidates).await? {
+        Some(snapshot) if snapshot.token.is_usable(crate::time::now()) => Ok(snapshot),
         _ => Err(ApiError::Unauthenticated("unknown or inactive credential")),
     }
 }

@@ -52,14 +52,16 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
             let Presented::Token { candidates, .. } = presented else {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             };
-            let (token, permissions) = lookup::live_token(&state, candidates).await?;
+            let snapshot = lookup::live_token(&state, candidates).await?;
+            let token = &snapshot.token;
             if token.kind != TokenKind::Service.as_str() {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             }
             let identity = ServiceIdentity {
-                token_id: token.id,
-                name: token.name,
-                permissions: permissions
+                token_id: token.id.clone(),
+                name: token.name.clone(),
+                permissions: snapshot
+                    .scopes
                     .iter()
                     .filter_map(|p| Permission::from_name(p))
                     .collect(),

@@ -41,8 +41,8 @@ impl FromRequest for Session {
             let (state, presented) = presented?;
             match presented {
                 Presented::Token { candidates, .. } => {
-                    let (token, _) = lookup::live_token(&state, candidates).await?;
-                    if token.kind == TokenKind::Service.as_str() {
+                    let snapshot = lookup::live_token(&state, candidates).await?;
+                    if snapshot.token.kind == TokenKind::Service.as_str() {
                         Err(ApiError::Forbidden(
                             "this route needs a signed-in user session".into(),
                         ))

@@ -1,18 +1,20 @@
 //! The `token` scheme: a user or organization token calling about itself (`/v1/me`,
 //! self-revocation).
 
+use std::sync::Arc;
+
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::future::LocalBoxFuture;
 
 use super::lookup::{self, Presented};
 use crate::error::ApiError;
+use crate::introspection::snapshot::Snapshot;
 use crate::tokens::kind::TokenKind;
-use crate::tokens::model::TokenRow;
 
 /// A live personal, agent or api token.
 pub struct TokenCaller {
-    /// The token.
-    pub token: TokenRow,
+    /// The token and its surroundings.
+    pub snapshot: Arc<Snapshot>,
 }
 
 impl FromRequest for TokenCaller {
@@ -27,14 +29,14 @@ impl FromRequest for TokenCaller {
             let Presented::Token { kind, candidates } = presented else {
                 return Err(ApiError::Forbidden("this route needs a token".into()));
             };
-            let (token, _) = lookup::live_token(&state, candidates).await?;
+            let snapshot = lookup::live_token(&state, candidates).await?;
             if kind == TokenKind::Service {
                 return Err(ApiError::Forbidden(
                     "this route needs a personal, agent or api token".into(),
                 ));
             }
-            lookup::record_use(&state, &token.id, ip.as_deref());
-            Ok(Self { token })
+            lookup::record_use(&state, &snapshot.token.id, ip.as_deref());
+            Ok(Self { snapshot })
         })
     }
 }

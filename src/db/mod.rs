@@ -18,10 +18,14 @@ use crate::error::ApiError;
 /// The backend type of [`DbConnection`], for boxed queries.
 pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
 
-/// The pool plus what the helpers need to use it well on each backend.
+/// The pools plus what the helpers need to use them well on each backend.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
+    // SQLite: reads (introspection) have their own connections, so writers waiting for their
+    // turn never hold up a read. PostgreSQL: the one pool.
+    reads: Option<Pool>,
+    sqlite_file: Option<std::path::PathBuf>,
     backend: Backend,
     // SQLite has one writer at a time; taking turns here instead of inside SQLite avoids
     // `database is locked` when two deferred transactions both try to upgrade.
@@ -32,10 +36,37 @@ impl Database {
     /// A database handle over a lazily filled pool (start-up does not wait for the database).
     #[must_use]
     pub fn new(url: &DatabaseUrl, options: PoolOptions) -> Self {
+        let reads = (url.backend() == Backend::Sqlite).then(|| pool::build_pool(url, options));
         Self {
             pool: pool::build_pool(url, options),
+            reads,
+            sqlite_file: url.sqlite_path().map(std::path::Path::to_path_buf),
             backend: url.backend(),
             sqlite_writer: Arc::default(),
+        }
+    }
+
+    /// Connections in use and idle, over every pool.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let mut in_use = 0;
+        let mut idle = 0;
+        for pool in std::iter::once(&self.pool).chain(self.reads.as_ref()) {
+            let state = pool.state();
+            in_use += state.connections - state.idle_connections;
+            idle += state.idle_connections;
+        }
+        (in_use, idle)
+    }
+
+    /// Whether the database can be reached at all (a deleted SQLite file cannot).
+    fn present(&self) -> Result<(), ApiError> {
+        match &self.sqlite_file {
+            Some(path) if !path.exists() => {
+                tracing::warn!(path = %path.display(), "the SQLite database file is gone");
+                Err(ApiError::Unavailable)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -55,13 +86,35 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    let pool = db.pool.clone();
+    on_pool(db, &db.pool, work).await
+}
+
+/// [`run`] for reads on the hot path: on SQLite they use their own connections.
+pub async fn read<T, F>(db: &Database, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    on_pool(db, db.reads.as_ref().unwrap_or(&db.pool), work).await
+}
+
+async fn on_pool<T, F>(db: &Database, pool: &Pool, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    db.present()?;
+    let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|error| {
+        let mut pooled = pool.get().map_err(|error| {
             tracing::warn!(%error, "no database connection available");
             ApiError::Unavailable
         })?;
-        work(&mut conn)
+        let result = work(&mut pooled.conn);
+        if matches!(result, Err(ApiError::Unavailable)) {
+            pooled.broken = true;
+        }
+        result
     })
     .await
     .map_err(|error| ApiError::internal(&error))?

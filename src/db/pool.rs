@@ -1,13 +1,11 @@
-//! The r2d2 pool: a manager that knows its backend from the URL and checks connections.
+//! The r2d2 pools: a manager that knows its backend from the URL, and pooled connections that
+//! are dropped once a query found them dead.
 
-use std::path::PathBuf;
 use std::time::Duration;
-
-use diesel::connection::SimpleConnection;
 
 use super::connection::{DatabaseUrl, DbConnection};
 
-/// The shared connection pool.
+/// A pool of connections.
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// Pool sizing and timeouts.
@@ -19,15 +17,23 @@ pub struct PoolOptions {
     pub connection_timeout: Duration,
 }
 
-/// Opens connections of the backend the URL names (never by trial) and validates them on
-/// checkout.
+/// A pooled connection and whether it failed in a way that means it is dead.
+pub struct Pooled {
+    /// The connection.
+    pub conn: DbConnection,
+    /// Set when a query on it failed as if the database were gone: the pool drops it.
+    pub broken: bool,
+}
+
+/// Opens connections of the backend the URL names (never by trial). Connections are not
+/// pinged on checkout (that would be a second statement per request); a connection that fails
+/// is marked broken and replaced.
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
-    sqlite_file: Option<PathBuf>,
 }
 
-/// Why a pooled connection could not be made or is unusable.
+/// Why a pooled connection could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
     /// Connecting failed.
@@ -36,44 +42,37 @@ pub enum ManagerError {
     /// The connection no longer answers.
     #[error("connection check failed: {0}")]
     Check(#[from] diesel::result::Error),
-    /// The SQLite file was removed while connections to it were open.
-    #[error("the SQLite database file is gone")]
-    FileGone,
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = ManagerError;
 
-    fn connect(&self) -> Result<DbConnection, ManagerError> {
-        Ok(self.url.connect(false)?)
+    fn connect(&self) -> Result<Pooled, ManagerError> {
+        Ok(Pooled {
+            conn: self.url.connect(false)?,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
-        // A connection to an unlinked SQLite file still answers, but writes to it are lost.
-        if self.sqlite_file.as_ref().is_some_and(|path| !path.exists()) {
-            return Err(ManagerError::FileGone);
-        }
-        conn.batch_execute("SELECT 1")?;
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ManagerError> {
+        diesel::connection::SimpleConnection::batch_execute(&mut pooled.conn, "SELECT 1")?;
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken || diesel::r2d2::R2D2Connection::is_broken(&mut pooled.conn)
     }
 }
 
-/// Builds the pool without waiting for connections, so a service whose database is down still
+/// Builds a pool without waiting for connections, so a service whose database is down still
 /// starts and answers `/readyz` with 503.
 #[must_use]
 pub(super) fn build_pool(url: &DatabaseUrl, options: PoolOptions) -> Pool {
-    let manager = ConnectionManager {
-        url: url.clone(),
-        sqlite_file: url.sqlite_path().map(std::path::Path::to_path_buf),
-    };
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
+        .test_on_check_out(false)
         .connection_timeout(options.connection_timeout)
-        .build_unchecked(manager)
+        .build_unchecked(ConnectionManager { url: url.clone() })
 }

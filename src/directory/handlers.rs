@@ -16,6 +16,8 @@ use crate::auth::ServiceCaller;
 use crate::auth::permission::need;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::introspection::cache::Change;
+use crate::introspection::invalidation;
 use crate::tokens::cascade;
 
 type Directory = ServiceCaller<need::Directory>;
@@ -141,6 +143,9 @@ pub async fn put_organization(
         Ok((org, outcome))
     })
     .await?;
+    if outcome != Outcome::Unchanged {
+        invalidation::changed(&state, vec![Change::Organization(org.id.clone())]).await;
+    }
     Ok(stored(
         outcome,
         format!("/v1/directory/organizations/{}", org.id),
@@ -200,6 +205,7 @@ pub async fn delete_organization(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     check_ids(&[("id", &id)])?;
+    let change = Change::Organization(id.clone());
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
         cascade::organization_deleted(conn, &context, &actor, &id)?;
@@ -216,6 +222,7 @@ pub async fn delete_organization(
         Ok(())
     })
     .await?;
+    invalidation::changed(&state, vec![change]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -294,6 +301,9 @@ pub async fn put_user(
         Ok((user, outcome))
     })
     .await?;
+    if outcome != Outcome::Unchanged {
+        invalidation::changed(&state, vec![Change::User(user.id.clone())]).await;
+    }
     Ok(stored(
         outcome,
         format!("/v1/directory/users/{}", user.id),
@@ -350,6 +360,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     check_ids(&[("id", &id)])?;
+    let change = Change::User(id.clone());
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
         cascade::user_deleted(conn, &context, &actor, &id)?;
@@ -366,6 +377,7 @@ pub async fn delete_user(
         Ok(())
     })
     .await?;
+    invalidation::changed(&state, vec![change]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -447,6 +459,13 @@ pub async fn put_membership(
         Ok((membership, outcome))
     })
     .await?;
+    if outcome != Outcome::Unchanged {
+        let change = Change::Membership {
+            organization_id: membership.organization_id.clone(),
+            user_id: membership.user_id.clone(),
+        };
+        invalidation::changed(&state, vec![change]).await;
+    }
     let location = format!(
         "/v1/directory/organizations/{}/members/{}",
         membership.organization_id, membership.user_id
@@ -508,6 +527,10 @@ pub async fn delete_membership(
 ) -> Result<HttpResponse, ApiError> {
     let (org_id, user_id) = path.into_inner();
     check_ids(&[("id", &org_id), ("user_id", &user_id)])?;
+    let change = Change::Membership {
+        organization_id: org_id.clone(),
+        user_id: user_id.clone(),
+    };
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
         if repo::delete_membership(conn, &org_id, &user_id)? {
@@ -523,6 +546,7 @@ pub async fn delete_membership(
         Ok(())
     })
     .await?;
+    invalidation::changed(&state, vec![change]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -6,11 +6,10 @@ use utoipa::ToSchema;
 
 use super::evaluate::{self, Question, Reason};
 use super::request::{self, IntrospectRequest};
-use super::snapshot::{self, Snapshot};
+use super::snapshot::Snapshot;
 use crate::app::AppState;
 use crate::auth::permission::need;
 use crate::auth::{Permission, ServiceCaller, lookup};
-use crate::db;
 use crate::directory::Role;
 use crate::error::{ApiError, Problem};
 use crate::tokens::kind::TokenKind;
@@ -141,12 +140,7 @@ pub async fn introspect(
     }
     let candidates = lookup::candidates(&state, &value);
     drop(value);
-    let current = state.settings.peppers.current_id().to_owned();
-    let found = db::run(&state.db, move |conn| {
-        snapshot::load(conn, &candidates, &current)
-    })
-    .await?;
-    let Some(snapshot) = found else {
+    let Some(snapshot) = lookup::find(&state, candidates).await? else {
         return Ok(HttpResponse::Ok().json(Introspection::inactive(Reason::Unknown, tell)));
     };
     let question = Question {

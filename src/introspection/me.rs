@@ -6,7 +6,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::evaluate::{self, Question, Reason};
-use super::snapshot;
 use crate::app::AppState;
 use crate::auth::TokenCaller;
 use crate::db;
@@ -98,7 +97,7 @@ pub struct Me {
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpResponse, ApiError> {
     let me = db::run(&state.db, move |conn| {
-        let snapshot = snapshot::around(conn, caller.token)?;
+        let snapshot = caller.snapshot;
         let token = &snapshot.token;
         let owner = match token.owner_type.as_str() {
             "user" => MeOwner {

@@ -3,6 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
+use super::cache::Change;
+use super::invalidation;
 use super::request::{self, IntrospectRequest};
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::auth::Permission;
@@ -39,7 +41,8 @@ pub async fn revoke(
             "revocation needs a service token or the token itself".into(),
         ));
     };
-    let (caller, permissions) = lookup::live_token(&state, candidates).await?;
+    let snapshot = lookup::live_token(&state, candidates).await?;
+    let (caller, permissions) = (&snapshot.token, &snapshot.scopes);
     lookup::record_use(&state, &caller.id, lookup::peer_ip(&req).as_deref());
     let (actor, only_self) = if kind == TokenKind::Service {
         if !permissions.iter().any(|p| p == Permission::Revoke.as_str()) {
@@ -67,9 +70,9 @@ pub async fn revoke(
     let target = lookup::candidates(&state, &value);
     drop(value);
     let current = state.settings.peppers.current_id().to_owned();
-    db::transaction(&state.db, move |conn| {
+    let revoked = db::transaction(&state.db, move |conn| {
         let Some(token) = repo::find_by_digests(conn, &target, &current)? else {
-            return Ok(());
+            return Ok(None);
         };
         if only_self.as_ref().is_some_and(|own| *own != token.id) {
             return Err(ApiError::Forbidden("a token may only revoke itself".into()));
@@ -98,8 +101,11 @@ pub async fn revoke(
                 },
             )?;
         }
-        Ok(())
+        Ok(Some(token.id))
     })
     .await?;
+    if let Some(token_id) = revoked {
+        invalidation::changed(&state, vec![Change::Token(token_id)]).await;
+    }
     Ok(HttpResponse::Ok().finish())
 }

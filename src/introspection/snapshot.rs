@@ -1,14 +1,17 @@
-//! Everything an introspection answer depends on, loaded for one token.
+//! Everything an answer about one token depends on, loaded in one SQL statement: the token,
+//! its scopes, projects, organization grants (with the owner's role there) and whether the
+//! owner is disabled.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Binary, Bool, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
-use crate::db::schema::{memberships, organizations, token_organizations, token_projects, users};
 use crate::directory::Role;
 use crate::error::ApiError;
 use crate::tokens::model::TokenRow;
 use crate::tokens::repo;
+use crate::tokens::secret::digests_equal;
 
 /// One organization a token is authorized for, with what decides its use there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +31,7 @@ pub struct Grant {
 pub struct Snapshot {
     /// The token.
     pub token: TokenRow,
-    /// Granted scopes.
+    /// Granted scopes (service permissions for service tokens).
     pub scopes: Vec<String>,
     /// Project restriction (empty = none).
     pub project_ids: Vec<String>,
@@ -38,69 +41,217 @@ pub struct Snapshot {
     pub owner_disabled: Option<bool>,
 }
 
-/// Loads the snapshot of the token with one of these digests, if any.
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    description: Option<String>,
+    #[diesel(sql_type = Text)]
+    hint: String,
+    #[diesel(sql_type = Binary)]
+    digest: Vec<u8>,
+    #[diesel(sql_type = Text)]
+    pepper_id: String,
+    #[diesel(sql_type = Text)]
+    owner_type: String,
+    #[diesel(sql_type = Text)]
+    owner_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    created_by: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    expires_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    updated_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    revoked_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    revoked_by: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    revoked_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    last_used_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_used_ip: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    usage_count: i64,
+    #[diesel(sql_type = Text)]
+    scopes: String,
+    #[diesel(sql_type = Text)]
+    projects: String,
+    #[diesel(sql_type = Text)]
+    grants: String,
+    #[diesel(sql_type = Nullable<Bool>)]
+    owner_disabled: Option<bool>,
+}
+
+const COLUMNS: &str = "t.id, t.kind, t.name, t.description, t.hint, t.digest, t.pepper_id, \
+    t.owner_type, t.owner_id, t.created_by, t.expires_at, t.created_at, t.updated_at, \
+    t.revoked_at, t.revoked_by, t.revoked_reason, t.last_used_at, t.last_used_ip, t.usage_count, \
+    (SELECT u.disabled FROM users u WHERE u.id = t.owner_id AND t.owner_type = 'user') AS owner_disabled";
+
+const SQLITE_AGGREGATES: &str = "\
+    COALESCE((SELECT json_group_array(scope) FROM (SELECT scope FROM token_scopes \
+        WHERE token_id = t.id ORDER BY scope)), '[]') AS scopes, \
+    COALESCE((SELECT json_group_array(project_id) FROM (SELECT project_id FROM token_projects \
+        WHERE token_id = t.id ORDER BY project_id)), '[]') AS projects, \
+    COALESCE((SELECT json_group_array(json_array(organization_id, sso_enforced, sso_authorized_at, role)) \
+        FROM (SELECT g.organization_id, o.sso_enforced, g.sso_authorized_at, m.role \
+        FROM token_organizations g JOIN organizations o ON o.id = g.organization_id \
+        LEFT JOIN memberships m ON m.organization_id = g.organization_id AND m.user_id = t.owner_id \
+        WHERE g.token_id = t.id ORDER BY g.organization_id)), '[]') AS grants";
+
+const POSTGRES_AGGREGATES: &str = "\
+    COALESCE((SELECT json_agg(scope ORDER BY scope) FROM token_scopes \
+        WHERE token_id = t.id)::text, '[]') AS scopes, \
+    COALESCE((SELECT json_agg(project_id ORDER BY project_id) FROM token_projects \
+        WHERE token_id = t.id)::text, '[]') AS projects, \
+    COALESCE((SELECT json_agg(json_build_array(g.organization_id, o.sso_enforced, g.sso_authorized_at, m.role) \
+        ORDER BY g.organization_id) \
+        FROM token_organizations g JOIN organizations o ON o.id = g.organization_id \
+        LEFT JOIN memberships m ON m.organization_id = g.organization_id AND m.user_id = t.owner_id \
+        WHERE g.token_id = t.id)::text, '[]') AS grants";
+
+/// The one statement, with `n` digest placeholders in the backend's syntax.
+fn statement(postgres: bool, n: usize) -> String {
+    let placeholders: Vec<String> = (1..=n)
+        .map(|i| {
+            if postgres {
+                format!("${i}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect();
+    format!(
+        "SELECT {COLUMNS}, {} FROM tokens t WHERE t.digest IN ({})",
+        if postgres {
+            POSTGRES_AGGREGATES
+        } else {
+            SQLITE_AGGREGATES
+        },
+        placeholders.join(", ")
+    )
+}
+
+fn query_rows(conn: &mut DbConnection, candidates: &[(String, [u8; 32])]) -> QueryResult<Vec<Row>> {
+    match conn {
+        DbConnection::Sqlite(conn) => {
+            let mut query = diesel::sql_query(statement(false, candidates.len())).into_boxed();
+            for (_, digest) in candidates {
+                query = query.bind::<Binary, _>(digest.to_vec());
+            }
+            query.load(conn)
+        }
+        DbConnection::Pg(conn) => {
+            let mut query = diesel::sql_query(statement(true, candidates.len())).into_boxed();
+            for (_, digest) in candidates {
+                query = query.bind::<Binary, _>(digest.to_vec());
+            }
+            query.load(conn)
+        }
+    }
+}
+
+/// Loads the snapshot of the token with one of these digests (one per configured pepper,
+/// `current` first) in one statement, confirms the digest in constant time, and re-digests a
+/// token found under an older pepper.
 pub fn load(
     conn: &mut DbConnection,
     candidates: &[(String, [u8; 32])],
     current_pepper: &str,
 ) -> Result<Option<Snapshot>, ApiError> {
-    match repo::find_by_digests(conn, candidates, current_pepper)? {
-        Some(token) => Ok(Some(around(conn, token)?)),
-        None => Ok(None),
+    let Some(row) = query_rows(conn, candidates)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let confirmed = candidates
+        .iter()
+        .find(|(pepper, _)| *pepper == row.pepper_id)
+        .is_some_and(|(_, digest)| digests_equal(&row.digest, digest));
+    if !confirmed {
+        return Ok(None);
     }
+    if row.pepper_id != current_pepper {
+        repo::redigest(conn, &row.id, candidates, current_pepper)?;
+    }
+    decode(row).map(Some)
 }
 
-/// Loads the surroundings of a token already found.
-pub fn around(conn: &mut DbConnection, token: TokenRow) -> Result<Snapshot, ApiError> {
-    let scopes = repo::scopes_of(conn, &token.id)?;
-    let project_ids = token_projects::table
-        .filter(token_projects::token_id.eq(&token.id))
-        .order(token_projects::project_id)
-        .select(token_projects::project_id)
-        .load(conn)?;
-    let owner = token.owner_id.clone();
-    let rows: Vec<(String, bool, Option<NaiveDateTime>, Option<String>)> =
-        token_organizations::table
-            .inner_join(organizations::table)
-            .left_join(
-                memberships::table.on(memberships::organization_id
-                    .eq(token_organizations::organization_id)
-                    .and(memberships::user_id.eq(owner))),
-            )
-            .filter(token_organizations::token_id.eq(&token.id))
-            .order(token_organizations::organization_id)
-            .select((
-                token_organizations::organization_id,
-                organizations::sso_enforced,
-                token_organizations::sso_authorized_at,
-                memberships::role.nullable(),
-            ))
-            .load(conn)?;
-    let grants = rows
+fn decode(row: Row) -> Result<Snapshot, ApiError> {
+    let bad = |what: &str| ApiError::internal(&format!("unreadable {what} aggregate"));
+    let scopes: Vec<String> = serde_json::from_str(&row.scopes).map_err(|_| bad("scopes"))?;
+    let project_ids: Vec<String> =
+        serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
+    let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
+        serde_json::from_str(&row.grants).map_err(|_| bad("grants"))?;
+    let grants = raw
         .into_iter()
-        .map(
-            |(organization_id, sso_enforced, sso_authorized_at, role)| Grant {
-                organization_id,
-                sso_enforced,
-                sso_authorized_at,
-                role: role.as_deref().and_then(Role::from_name),
-            },
-        )
+        .map(|(organization_id, sso, at, role)| Grant {
+            organization_id,
+            sso_enforced: sso
+                .as_bool()
+                .unwrap_or_else(|| sso.as_i64().is_some_and(|v| v != 0)),
+            sso_authorized_at: at.as_deref().and_then(parse_timestamp),
+            role: role.as_deref().and_then(Role::from_name),
+        })
         .collect();
-    let owner_disabled = if token.owner_type == "user" {
-        users::table
-            .find(&token.owner_id)
-            .select(users::disabled)
-            .first::<bool>(conn)
-            .optional()?
-    } else {
-        None
-    };
     Ok(Snapshot {
-        token,
+        token: TokenRow {
+            id: row.id,
+            kind: row.kind,
+            name: row.name,
+            description: row.description,
+            hint: row.hint,
+            digest: row.digest,
+            pepper_id: row.pepper_id,
+            owner_type: row.owner_type,
+            owner_id: row.owner_id,
+            created_by: row.created_by,
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            revoked_at: row.revoked_at,
+            revoked_by: row.revoked_by,
+            revoked_reason: row.revoked_reason,
+            last_used_at: row.last_used_at,
+            last_used_ip: row.last_used_ip,
+            usage_count: row.usage_count,
+        },
         scopes,
         project_ids,
         grants,
-        owner_disabled,
+        owner_disabled: row.owner_disabled,
     })
+}
+
+/// Timestamps inside the JSON aggregates: SQLite's text form or PostgreSQL's ISO form.
+fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_timestamp_forms_parse() {
+        let sqlite = parse_timestamp("2026-11-23 00:19:54.554635");
+        assert!(sqlite.is_some());
+        assert_eq!(parse_timestamp("2026-11-23T00:19:54.554635"), sqlite);
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert!(statement(true, 2).ends_with("IN ($1, $2)"));
+        assert!(statement(false, 2).ends_with("IN (?, ?)"));
+    }
 }

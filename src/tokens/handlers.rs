@@ -19,6 +19,8 @@ use crate::directory::model::Organization;
 use crate::directory::repo as directory;
 use crate::directory::{Role, Roles};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::introspection::cache::Change;
+use crate::introspection::invalidation;
 use crate::pagination::Page;
 
 /// The user's current role in each organization.
@@ -277,6 +279,7 @@ pub async fn update_token(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = session.user.id;
     let token_id = id.into_inner();
+    let affected = token_id.clone();
     let patch = body.into_inner();
     let state_for_tx = state.clone();
     let resource = db::transaction(&state.db, move |conn| {
@@ -302,6 +305,7 @@ pub async fn update_token(
         Ok(updated)
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(affected)]).await;
     Ok(HttpResponse::Ok().json(resource))
 }
 
@@ -431,6 +435,7 @@ pub async fn delete_token(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = session.user.id;
     let token_id = id.into_inner();
+    let affected = token_id.clone();
     db::transaction(&state.db, move |conn| {
         let (row, _) = managed(conn, &user_id, &token_id)?;
         let resource = view::resource(conn, row)?;
@@ -445,6 +450,7 @@ pub async fn delete_token(
         )
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(affected)]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -485,6 +491,7 @@ pub async fn revoke_token(
     }
     let user_id = session.user.id;
     let token_id = id.into_inner();
+    let affected = token_id.clone();
     let resource = db::transaction(&state.db, move |conn| {
         let roles = roles_of(conn, &user_id)?;
         let row = revocable(conn, &user_id, &roles, &token_id)?
@@ -505,6 +512,7 @@ pub async fn revoke_token(
         Ok(resource)
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(affected)]).await;
     Ok(HttpResponse::Ok().json(resource))
 }
 

@@ -23,6 +23,8 @@ use crate::db::{self, DbConnection};
 use crate::directory::model::Organization;
 use crate::directory::repo as directory;
 use crate::error::{ApiError, Problem};
+use crate::introspection::cache::Change;
+use crate::introspection::invalidation;
 
 /// At most this many ids per bulk call.
 pub const BULK_MAX: usize = 100;
@@ -69,6 +71,7 @@ pub async fn regenerate_token(
     let asked = body.map(|b| b.into_inner().expires_at).unwrap_or_default();
     let user_id = session.user.id;
     let token_id = id.into_inner();
+    let affected = token_id.clone();
     let state_for_tx = state.clone();
     let created = db::transaction(&state.db, move |conn| {
         let settings = &state_for_tx.settings;
@@ -117,6 +120,7 @@ pub async fn regenerate_token(
         })
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(affected)]).await;
     Ok(HttpResponse::Ok().json(created))
 }
 
@@ -292,6 +296,13 @@ pub async fn bulk_revoke(
         Ok(BulkResults { results })
     })
     .await?;
+    let changes = results
+        .results
+        .iter()
+        .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
+        .map(|r| Change::Token(r.id.clone()))
+        .collect();
+    invalidation::changed(&state, changes).await;
     Ok(HttpResponse::Ok().json(results))
 }
 
@@ -343,6 +354,13 @@ pub async fn bulk_delete(
         Ok(BulkResults { results })
     })
     .await?;
+    let changes = results
+        .results
+        .iter()
+        .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
+        .map(|r| Change::Token(r.id.clone()))
+        .collect();
+    invalidation::changed(&state, changes).await;
     Ok(HttpResponse::Ok().json(results))
 }
 
@@ -424,6 +442,7 @@ pub async fn add_organization(
         Ok(updated)
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(resource.id.clone())]).await;
     Ok(HttpResponse::Ok().json(resource))
 }
 
@@ -452,6 +471,7 @@ pub async fn remove_organization(
 ) -> Result<HttpResponse, ApiError> {
     let (token_id, org_id) = path.into_inner();
     let user_id = session.user.id;
+    let affected = token_id.clone();
     db::transaction(&state.db, move |conn| {
         let (token, _) = personal_of(conn, &user_id, &token_id)?;
         if !token.organization_ids.contains(&org_id) {
@@ -480,6 +500,7 @@ pub async fn remove_organization(
         Ok(())
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(affected)]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -544,5 +565,6 @@ pub async fn sso_authorize(
         Ok(updated)
     })
     .await?;
+    invalidation::changed(&state, vec![Change::Token(resource.id.clone())]).await;
     Ok(HttpResponse::Ok().json(resource))
 }

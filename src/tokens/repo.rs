@@ -46,18 +46,29 @@ pub fn find_by_digests(
     if !confirmed {
         return Ok(None);
     }
-    if row.pepper_id != current
-        && let Some((_, digest)) = candidates.iter().find(|(pepper, _)| pepper == current)
-    {
-        diesel::update(tokens::table.find(&row.id))
+    if row.pepper_id != current {
+        redigest(conn, &row.id, candidates, current)?;
+    }
+    Ok(Some(row))
+}
+
+/// Stores a token found under an older pepper under the current one (rotation).
+pub fn redigest(
+    conn: &mut DbConnection,
+    token_id: &str,
+    candidates: &[(String, [u8; 32])],
+    current: &str,
+) -> QueryResult<()> {
+    if let Some((_, digest)) = candidates.iter().find(|(pepper, _)| pepper == current) {
+        diesel::update(tokens::table.find(token_id))
             .set((
                 tokens::digest.eq(digest.as_slice()),
                 tokens::pepper_id.eq(current),
             ))
             .execute(conn)?;
-        tracing::info!(token_id = %row.id, from = %row.pepper_id, to = %current, "token re-digested under the current pepper");
+        tracing::info!(%token_id, to = %current, "token re-digested under the current pepper");
     }
-    Ok(Some(row))
+    Ok(())
 }
 
 /// The scopes (or service permissions) of a token, sorted.

@@ -1,0 +1,229 @@
+//! The verified-token cache: snapshots keyed by the digest under the current pepper, negative
+//! entries for unknown digests, a TTL as the safety bound, and targeted invalidation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use moka::notification::RemovalCause;
+use moka::sync::Cache;
+
+use super::snapshot::Snapshot;
+use crate::config::CacheSettings;
+
+/// A digest (HMAC-SHA256 under the current pepper).
+pub type Key = [u8; 32];
+
+/// What the cache knows about a digest.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    /// A token and its surroundings.
+    Known(Arc<Snapshot>),
+    /// No token has this digest.
+    Unknown,
+}
+
+/// A change that can alter introspection answers; what it names is dropped from the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A token changed (revoked, regenerated, deleted, patched, authorized…).
+    Token(String),
+    /// A user changed (disabled, deleted): their tokens.
+    User(String),
+    /// An organization changed (flags, deletion): every token authorized for it.
+    Organization(String),
+    /// A membership changed: the user's tokens in that organization.
+    Membership {
+        /// The organization.
+        organization_id: String,
+        /// The user.
+        user_id: String,
+    },
+    /// Anything may have changed (a lost invalidation channel).
+    Everything,
+}
+
+impl Change {
+    /// Whether a cached snapshot depends on what changed.
+    #[must_use]
+    pub fn affects(&self, snapshot: &Snapshot) -> bool {
+        let token = &snapshot.token;
+        let user_owned = |user: &str| token.owner_type == "user" && token.owner_id == user;
+        let in_org = |org: &str| snapshot.grants.iter().any(|g| g.organization_id == org);
+        match self {
+            Self::Token(id) => token.id == *id,
+            Self::User(user) => user_owned(user),
+            Self::Organization(org) => {
+                in_org(org) || (token.owner_type == "organization" && token.owner_id == *org)
+            }
+            Self::Membership {
+                organization_id,
+                user_id,
+            } => user_owned(user_id) && in_org(organization_id),
+            Self::Everything => true,
+        }
+    }
+
+    /// The wire form sent to other instances.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Token(id) => format!("t:{id}"),
+            Self::User(id) => format!("u:{id}"),
+            Self::Organization(id) => format!("o:{id}"),
+            Self::Membership {
+                organization_id,
+                user_id,
+            } => format!("m:{organization_id}\t{user_id}"),
+            Self::Everything => "*".to_owned(),
+        }
+    }
+
+    /// Reads the wire form; anything unreadable is treated as `Everything`.
+    #[must_use]
+    pub fn decode(payload: &str) -> Self {
+        match payload.split_once(':') {
+            Some(("t", id)) => Self::Token(id.to_owned()),
+            Some(("u", id)) => Self::User(id.to_owned()),
+            Some(("o", id)) => Self::Organization(id.to_owned()),
+            Some(("m", pair)) => match pair.split_once('\t') {
+                Some((org, user)) => Self::Membership {
+                    organization_id: org.to_owned(),
+                    user_id: user.to_owned(),
+                },
+                None => Self::Everything,
+            },
+            _ => Self::Everything,
+        }
+    }
+}
+
+/// The cache. With capacity 0 it holds nothing (every call is a miss).
+pub struct TokenCache {
+    known: Option<Cache<Key, Arc<Snapshot>>>,
+    unknown: Option<Cache<Key, ()>>,
+    generation: AtomicU64,
+}
+
+impl TokenCache {
+    /// A cache sized by the settings.
+    #[must_use]
+    pub fn new(settings: CacheSettings) -> Self {
+        if settings.capacity == 0 {
+            return Self {
+                known: None,
+                unknown: None,
+                generation: AtomicU64::new(0),
+            };
+        }
+        let known = Cache::builder()
+            .max_capacity(settings.capacity)
+            .time_to_live(settings.ttl)
+            .support_invalidation_closures()
+            .eviction_listener(|_, _, cause| {
+                if cause == RemovalCause::Size {
+                    metrics::counter!("tokend_token_cache_evictions_total").increment(1);
+                }
+            })
+            .build();
+        let unknown = Cache::builder()
+            .max_capacity(settings.capacity)
+            .time_to_live(settings.negative_ttl)
+            .build();
+        Self {
+            known: Some(known),
+            unknown: Some(unknown),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// What is cached for `key`, if anything (expiry is checked by the caller on every hit).
+    #[must_use]
+    pub fn get(&self, key: &Key) -> Option<Cached> {
+        if let Some(snapshot) = self.known.as_ref().and_then(|c| c.get(key)) {
+            return Some(Cached::Known(snapshot));
+        }
+        self.unknown
+            .as_ref()
+            .and_then(|c| c.get(key))
+            .map(|()| Cached::Unknown)
+    }
+
+    /// The invalidation generation; read it before loading from the database.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches what was loaded, unless something changed since `seen` (the load may be stale).
+    pub fn insert(&self, key: Key, loaded: Option<Arc<Snapshot>>, seen: u64) {
+        if self.generation() != seen {
+            return;
+        }
+        match loaded {
+            Some(snapshot) => {
+                if let Some(cache) = &self.known {
+                    cache.insert(key, snapshot);
+                }
+            }
+            None => {
+                if let Some(cache) = &self.unknown {
+                    cache.insert(key, ());
+                }
+            }
+        }
+    }
+
+    /// Drops every entry the change affects; loads already under way will not be cached.
+    pub fn apply(&self, change: &Change) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let Some(known) = &self.known else {
+            return;
+        };
+        if *change == Change::Everything {
+            known.invalidate_all();
+            return;
+        }
+        let change = change.clone();
+        if known
+            .invalidate_entries_if(move |_, snapshot| change.affects(snapshot))
+            .is_err()
+        {
+            known.invalidate_all();
+        }
+    }
+
+    /// Entries held (approximate).
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.known.as_ref().map_or(0, Cache::entry_count)
+            + self.unknown.as_ref().map_or(0, Cache::entry_count)
+    }
+
+    /// Whether nothing is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_round_trip_on_the_wire() {
+        for change in [
+            Change::Token("01a2".into()),
+            Change::User("u:1".into()),
+            Change::Organization("org:x".into()),
+            Change::Membership {
+                organization_id: "a:b".into(),
+                user_id: "c".into(),
+            },
+            Change::Everything,
+        ] {
+            assert_eq!(Change::decode(&change.encode()), change);
+        }
+        assert_eq!(Change::decode("garbage"), Change::Everything);
+    }
+}

@@ -1,0 +1,125 @@
+//! Telling every instance that answers changed: synchronously on this instance, and through
+//! PostgreSQL `LISTEN/NOTIFY` to the others, whose listener drops the same entries. A lost
+//! listener connection clears the cache and reconnects.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::cache::{Change, TokenCache};
+use crate::app::AppState;
+use crate::db::{self, DatabaseUrl, DbConnection};
+
+/// The notification channel.
+pub const CHANNEL: &str = "tokend_invalidate";
+
+/// How often the listener looks for notifications.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Applies `changes` to this instance's cache now and notifies the others (PostgreSQL). Call
+/// after the change is committed.
+pub async fn changed(state: &AppState, changes: Vec<Change>) {
+    if changes.is_empty() {
+        return;
+    }
+    for change in &changes {
+        state.cache.apply(change);
+    }
+    if state.db.backend() != db::Backend::Postgres {
+        return;
+    }
+    let sent = changes.len();
+    let result = db::run(&state.db, move |conn| {
+        if let DbConnection::Pg(pg) = conn {
+            for change in &changes {
+                diesel::sql_query("SELECT pg_notify($1, $2)")
+                    .bind::<Text, _>(CHANNEL)
+                    .bind::<Text, _>(change.encode())
+                    .execute(pg)?;
+            }
+        }
+        Ok(())
+    })
+    .await;
+    match result {
+        Ok(()) => {
+            metrics::counter!("tokend_invalidations_sent_total").increment(sent as u64);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not notify other instances; their cache TTL bounds the staleness");
+        }
+    }
+}
+
+/// Listens for other instances' changes on a dedicated connection until the cache is dropped.
+pub fn spawn_listener(url: DatabaseUrl, cache: Weak<TokenCache>) {
+    let spawned = std::thread::Builder::new()
+        .name("tokend-invalidation".into())
+        .spawn(move || listen(&url, &cache));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the invalidation listener");
+    }
+}
+
+fn listen(url: &DatabaseUrl, cache: &Weak<TokenCache>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(live) = cache.upgrade() else { return };
+        match url.connect(false) {
+            Ok(DbConnection::Pg(mut conn)) => {
+                if let Err(error) = conn.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                    tracing::warn!(%error, "LISTEN failed");
+                } else {
+                    // Anything may have changed while we were not listening.
+                    live.apply(&Change::Everything);
+                    backoff = Duration::from_millis(100);
+                    drop(live);
+                    if !drain(&mut conn, cache) {
+                        return;
+                    }
+                    tracing::warn!(
+                        "invalidation listener lost its connection; cache cleared, reconnecting"
+                    );
+                    if let Some(live) = cache.upgrade() {
+                        live.apply(&Change::Everything);
+                    }
+                    continue;
+                }
+            }
+            Ok(DbConnection::Sqlite(_)) => return,
+            Err(error) => tracing::warn!(%error, "invalidation listener cannot connect"),
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Applies notifications until the connection fails (returns true) or the cache is gone
+/// (returns false).
+fn drain(conn: &mut diesel::PgConnection, cache: &Weak<TokenCache>) -> bool {
+    loop {
+        let Some(live) = cache.upgrade() else {
+            return false;
+        };
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(notification) => {
+                    metrics::counter!("tokend_invalidations_received_total").increment(1);
+                    live.apply(&Change::decode(&notification.payload));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "invalidation listener error");
+                    return true;
+                }
+            }
+        }
+        drop(live);
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A shared handle type for the cache (the listener holds it weakly).
+pub type SharedCache = Arc<TokenCache>;
