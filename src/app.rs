@@ -75,6 +75,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     }
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     crate::redact::install(&settings.prefixes);
+    crate::metrics::install();
     let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
     let settings = Arc::new(settings);
     let state = web::Data::new(AppState {
@@ -113,6 +114,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .configure(routes::configure)
             .default_service(web::to(ops::not_found))
+            .wrap(from_fn(crate::metrics::track))
             .wrap(from_fn(echo_request_id))
             .wrap(TracingLogger::<RequestSpan>::new())
     })

@@ -11,6 +11,7 @@ pub mod db;
 pub mod directory;
 pub mod error;
 pub mod introspection;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;

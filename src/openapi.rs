@@ -55,7 +55,7 @@ struct V1;
                        introspect them on every request.",
         license(name = "Apache-2.0")
     ),
-    paths(ops::healthz, ops::readyz),
+    paths(ops::healthz, ops::readyz, crate::metrics::metrics_endpoint),
     nest((path = "/v1", api = V1)),
     modifiers(&SecuritySchemes),
     tags(

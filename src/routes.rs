@@ -11,6 +11,7 @@ use crate::{audit, directory, introspection, ops, tokens, usage};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
+        .service(crate::metrics::metrics_endpoint)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))
         .service(

@@ -48,50 +48,110 @@ fn take() -> Vec<String> {
     )
 }
 
-async fn count_one_introspection(backend: Backend) -> TestResult<Option<Vec<String>>> {
-    let Some(app) = TestApp::spawn(backend)? else {
+/// Statements per introspection: warm (both tokens cached), cold (a token seen for the first
+/// time), and a flood of unknown well-formed values.
+struct Counts {
+    warm: Vec<String>,
+    cold: Vec<String>,
+    same_unknown_20_times: Vec<String>,
+    five_unknown_twice: Vec<String>,
+}
+
+async fn count(backend: Backend) -> TestResult<Option<Counts>> {
+    // No background usage flush while counting.
+    let Some(app) = TestApp::spawn_with(backend, &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")])?
+    else {
         return Ok(None);
     };
     Directory::new(&app)?.acme().await?;
     let gateway = introspector(&app)?;
-    let (_, value) = personal(&app, "member", "counted", &["acme"], &["read"]).await?;
-    // Warm up: connections open, statements prepared.
-    introspect(&app, &gateway, &json!({"token": value})).await?;
+    let (_, seen) = personal(&app, "member", "seen", &["acme"], &["read"]).await?;
+    let (_, fresh) = personal(&app, "member", "fresh", &["acme"], &["read"]).await?;
+    introspect(&app, &gateway, &json!({"token": seen})).await?;
     take();
-    let answer = introspect(&app, &gateway, &json!({"token": value})).await?;
-    assert_eq!(answer["active"], true);
-    Ok(Some(take()))
+
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": seen})).await?["active"],
+        true
+    );
+    let warm = take();
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": fresh})).await?["active"],
+        true
+    );
+    let cold = take();
+
+    let prefixes = tokend::tokens::kind::Prefixes::default();
+    let unknown =
+        tokend::tokens::secret::generate(&prefixes, tokend::tokens::kind::TokenKind::Personal);
+    for _ in 0..20 {
+        assert_eq!(
+            introspect(&app, &gateway, &json!({"token": unknown.expose()})).await?["active"],
+            false
+        );
+    }
+    let same_unknown_20_times = take();
+    let distinct: Vec<_> = (0..5)
+        .map(|_| tokend::tokens::secret::generate(&prefixes, tokend::tokens::kind::TokenKind::Api))
+        .collect();
+    for _ in 0..2 {
+        for value in &distinct {
+            introspect(&app, &gateway, &json!({"token": value.expose()})).await?;
+        }
+    }
+    let five_unknown_twice = take();
+    Ok(Some(Counts {
+        warm,
+        cold,
+        same_unknown_20_times,
+        five_unknown_twice,
+    }))
 }
 
-fn report(backend: &str, statements: &[String]) {
-    eprintln!(
-        "{backend}: {} statements for one introspection",
-        statements.len()
-    );
-    for sql in statements {
-        eprintln!("  {sql}");
+fn check(backend: &str, counts: &Counts) {
+    for (what, statements) in [("warm", &counts.warm), ("cold", &counts.cold)] {
+        eprintln!("{backend} {what}: {} statement(s)", statements.len());
+        for sql in statements.iter() {
+            eprintln!("  {sql}");
+        }
     }
-    let writes: Vec<&String> = statements
-        .iter()
-        .filter(|sql| {
-            let head = sql.trim_start().to_ascii_uppercase();
-            head.starts_with("INSERT") || head.starts_with("UPDATE") || head.starts_with("DELETE")
-        })
-        .collect();
     assert!(
-        writes.is_empty(),
-        "{backend}: writes on the request path: {writes:?}"
+        counts.warm.is_empty(),
+        "{backend}: a warm introspection touched the database"
+    );
+    assert_eq!(
+        counts.cold.len(),
+        1,
+        "{backend}: a cold introspection is exactly one read"
+    );
+    assert!(
+        counts.cold[0]
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("SELECT"),
+        "{backend}: {}",
+        counts.cold[0]
+    );
+    assert_eq!(
+        counts.same_unknown_20_times.len(),
+        1,
+        "{backend}: one read per unknown digest per TTL"
+    );
+    assert_eq!(
+        counts.five_unknown_twice.len(),
+        5,
+        "{backend}: one read per distinct unknown digest"
     );
 }
 
 #[actix_web::test]
-async fn one_introspection_reads_and_never_writes() -> TestResult {
+async fn introspection_reads_once_when_cold_and_never_when_warm() -> TestResult {
     set_default_instrumentation(counting)?;
-    if let Some(statements) = count_one_introspection(Backend::Sqlite).await? {
-        report("sqlite", &statements);
+    if let Some(counts) = count(Backend::Sqlite).await? {
+        check("sqlite", &counts);
     }
-    if let Some(statements) = count_one_introspection(Backend::Postgres).await? {
-        report("postgres", &statements);
+    if let Some(counts) = count(Backend::Postgres).await? {
+        check("postgres", &counts);
     }
     Ok(())
 }

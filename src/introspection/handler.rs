@@ -105,6 +105,12 @@ impl Introspection {
     }
 }
 
+/// An inactive answer, counted by reason.
+fn inactive(reason: Reason, tell: bool) -> Introspection {
+    metrics::counter!("tokend_introspections_total", "result" => reason.as_str()).increment(1);
+    Introspection::inactive(reason, tell)
+}
+
 /// Introspect a token (RFC 7662).
 ///
 /// JSON or `application/x-www-form-urlencoded`. Malformed values are rejected by their
@@ -136,12 +142,12 @@ pub async fn introspect(
         return Err(ApiError::field("token", "is required"));
     };
     if secret::parse(&state.settings.prefixes, &value).is_err() {
-        return Ok(HttpResponse::Ok().json(Introspection::inactive(Reason::Malformed, tell)));
+        return Ok(HttpResponse::Ok().json(inactive(Reason::Malformed, tell)));
     }
     let candidates = lookup::candidates(&state, &value);
     drop(value);
     let Some(snapshot) = lookup::find(&state, candidates).await? else {
-        return Ok(HttpResponse::Ok().json(Introspection::inactive(Reason::Unknown, tell)));
+        return Ok(HttpResponse::Ok().json(inactive(Reason::Unknown, tell)));
     };
     let question = Question {
         organization_id: request.organization_id.as_deref(),
@@ -157,9 +163,10 @@ pub async fn introspect(
                 .map(|ip| ip.to_string())
                 .or_else(|| lookup::peer_ip(&req));
             lookup::record_use(&state, &snapshot.token.id, ip.as_deref());
+            metrics::counter!("tokend_introspections_total", "result" => "active").increment(1);
             Introspection::active(&snapshot, active)
         }
-        Err(reason) => Introspection::inactive(reason, tell),
+        Err(reason) => inactive(reason, tell),
     };
     Ok(HttpResponse::Ok().json(answer))
 }

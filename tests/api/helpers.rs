@@ -118,6 +118,21 @@ impl TestApp {
         Ok(Some(app))
     }
 
+    /// A second server over the same database (several instances of one deployment).
+    pub fn second_instance(&self, extra: &[(&str, &str)]) -> TestResult<Self> {
+        let mut other = Self {
+            address: String::new(),
+            client: reqwest::Client::new(),
+            database_url: self.database_url.clone(),
+            data_dir: tempfile::tempdir()?,
+            handle: None,
+            task: None,
+            pg: None,
+        };
+        other.start(extra)?;
+        Ok(other)
+    }
+
     fn settings(&self, extra: &[(&str, &str)]) -> TestResult<tokend::config::Settings> {
         let mut pairs = vec![
             (

@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit;
 mod binary;
+mod cache;
 mod directory;
 mod errors;
 mod introspection;

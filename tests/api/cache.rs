@@ -1,0 +1,406 @@
+//! The verified-token cache: every change that alters an answer is seen on the next call,
+//! expiry is checked on every hit, and several instances on PostgreSQL stay consistent.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use serde_json::{Value, json};
+
+use crate::fixtures::{
+    Directory, create_token, introspect, introspector, personal, session, session_with,
+};
+use crate::helpers::{Backend, TestApp, TestResult};
+use crate::on_both_backends;
+
+on_both_backends!(
+    every_change_is_seen_on_the_next_call,
+    expiry_is_checked_on_cached_tokens,
+    metrics_count_cache_and_results
+);
+
+/// Introspects twice (the second answer comes from the cache), applies `change`, and checks
+/// the next answer.
+async fn cached_then_changed(
+    app: &TestApp,
+    gateway: &str,
+    body: &Value,
+    change: impl std::future::Future<Output = TestResult>,
+    expect: &str,
+) -> TestResult {
+    let first = introspect(app, gateway, body).await?;
+    assert_eq!(
+        first,
+        introspect(app, gateway, body).await?,
+        "cached answer"
+    );
+    change.await?;
+    let after = introspect(app, gateway, body).await?;
+    let got = if after["active"] == true {
+        "active".to_owned()
+    } else {
+        after["reason"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(got, expect, "{body} -> {after}");
+    Ok(())
+}
+
+async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
+    let dir = Directory::new(&app)?;
+    dir.acme().await?;
+    dir.org("gamma", json!({})).await?;
+    dir.member("gamma", "member", "member").await?;
+    let gateway = introspector(&app)?;
+    let jwt = session("member")?;
+    let token_url = |token: &Value, suffix: &str| {
+        app.url(&format!(
+            "/v1/tokens/{}{suffix}",
+            token["id"].as_str().unwrap_or_default()
+        ))
+    };
+
+    // Token changes.
+    let (t, v) = personal(&app, "member", "revoke", &["acme"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        async {
+            app.client
+                .post(token_url(&t, "/revoke"))
+                .bearer_auth(&jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "revoked",
+    )
+    .await?;
+    let (t, v) = personal(&app, "member", "regen", &["acme"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        async {
+            app.client
+                .post(token_url(&t, "/regenerate"))
+                .bearer_auth(&jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "unknown",
+    )
+    .await?;
+    let (t, v) = personal(&app, "member", "delete", &["acme"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        async {
+            app.client
+                .delete(token_url(&t, ""))
+                .bearer_auth(&jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "unknown",
+    )
+    .await?;
+    let (t, v) = personal(&app, "member", "patch", &["acme"], &["read"]).await?;
+    let asks_write = json!({"token": v, "required_scopes": ["write:projects"]});
+    assert_eq!(
+        introspect(&app, &gateway, &asks_write).await?["allowed"],
+        false
+    );
+    app.client
+        .patch(token_url(&t, ""))
+        .bearer_auth(&jwt)
+        .json(&json!({"scopes": ["write:projects"]}))
+        .send()
+        .await?;
+    assert_eq!(
+        introspect(&app, &gateway, &asks_write).await?["allowed"],
+        true,
+        "patched scopes"
+    );
+    let (t, v) = personal(&app, "member", "orgs", &["acme", "gamma"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v, "organization_id": "gamma"}),
+        async {
+            app.client
+                .delete(token_url(&t, "/organizations/gamma"))
+                .bearer_auth(&jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "organization_not_authorized",
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v, "organization_id": "gamma"}),
+        async {
+            app.client
+                .put(token_url(&t, "/organizations/gamma"))
+                .bearer_auth(&jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "active",
+    )
+    .await?;
+
+    // SSO: enforcing the policy, then authorizing.
+    let (t, v) = personal(&app, "member", "sso", &["gamma"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        dir.org("gamma", json!({"sso_enforced": true})),
+        "sso_authorization_required",
+    )
+    .await?;
+    let sso_jwt = session_with("member", &json!({"sso_orgs": ["gamma"]}))?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        async {
+            app.client
+                .post(token_url(&t, "/organizations/gamma/sso-authorize"))
+                .bearer_auth(&sso_jwt)
+                .send()
+                .await?;
+            Ok(())
+        },
+        "active",
+    )
+    .await?;
+
+    // Directory changes.
+    let (_, v) = personal(&app, "member", "role", &["acme"], &["write:projects"]).await?;
+    let body = json!({"token": v});
+    assert_eq!(
+        introspect(&app, &gateway, &body).await?["scopes"],
+        json!(["write:projects"])
+    );
+    dir.member("acme", "member", "viewer").await?;
+    assert_eq!(
+        introspect(&app, &gateway, &body).await?["scopes"],
+        json!(["read:projects"]),
+        "role change"
+    );
+    cached_then_changed(
+        &app,
+        &gateway,
+        &body,
+        dir.remove_member("acme", "member"),
+        "not_a_member",
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &body,
+        dir.member("acme", "member", "member"),
+        "active",
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &body,
+        dir.user("member", true, true),
+        "user_disabled",
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &body,
+        dir.user("member", true, false),
+        "active",
+    )
+    .await?;
+    let (_, api) = create_token(
+        &app,
+        "admin",
+        &json!({"kind": "api", "name": "api", "organization_id": "acme", "scopes": ["read"]}),
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": api}),
+        dir.delete_org("acme"),
+        "revoked",
+    )
+    .await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &body,
+        async { Ok(()) },
+        "organization_not_authorized",
+    )
+    .await?;
+    Ok(())
+}
+
+async fn expiry_is_checked_on_cached_tokens(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let expires_at = chrono::Utc::now() + chrono::TimeDelta::milliseconds(1500);
+    let (_, value) = create_token(&app, "member", &json!({"kind": "personal", "name": "brief", "organization_ids": ["acme"], "scopes": ["read"], "expires_at": expires_at.to_rfc3339()})).await?;
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": value})).await?["active"],
+        true
+    );
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": value})).await?["active"],
+        true
+    );
+    let wait = (expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default()
+        + Duration::from_millis(50);
+    tokio::time::sleep(wait).await;
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": value})).await?,
+        json!({"active": false, "reason": "expired"})
+    );
+    Ok(())
+}
+
+async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let (_, value) = personal(&app, "member", "m", &["acme"], &["read"]).await?;
+    for _ in 0..3 {
+        introspect(&app, &gateway, &json!({"token": value})).await?;
+    }
+    introspect(&app, &gateway, &json!({"token": "garbage"})).await?;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for needle in [
+        "tokend_http_requests_total{",
+        "tokend_http_request_duration_seconds",
+        "route=\"/v1/introspect\"",
+        "tokend_introspections_total{result=\"active\"}",
+        "tokend_introspections_total{result=\"malformed\"}",
+        "tokend_token_cache_hits_total",
+        "tokend_token_cache_misses_total",
+        "tokend_db_pool_connections{state=\"idle\"}",
+        "tokend_token_cache_entries",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from /metrics:\n{text}"
+        );
+    }
+    assert!(!text.contains(&value[5..]));
+    Ok(())
+}
+
+fn terminate_listeners(app: &TestApp) -> TestResult {
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut conn = app.connection()?;
+    conn.batch_execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+    ))?;
+    Ok(())
+}
+
+async fn inactive_within(
+    app: &TestApp,
+    gateway: &str,
+    value: &str,
+    limit: Duration,
+) -> TestResult<Duration> {
+    let started = Instant::now();
+    loop {
+        let answer = introspect(app, gateway, &json!({"token": value})).await?;
+        if answer["active"] == false {
+            return Ok(started.elapsed());
+        }
+        assert!(started.elapsed() < limit, "still active after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
+    let Some(a) = TestApp::spawn(Backend::Postgres)? else {
+        return Ok(());
+    };
+    let b = a.second_instance(&[])?;
+    Directory::new(&a)?.acme().await?;
+    let gateway = introspector(&a)?;
+    let jwt = session("member")?;
+    let (first, first_value) = personal(&a, "member", "first", &["acme"], &["read"]).await?;
+    let (second, second_value) = personal(&a, "member", "second", &["acme"], &["read"]).await?;
+    for value in [&first_value, &second_value] {
+        assert_eq!(
+            introspect(&b, &gateway, &json!({"token": value})).await?["active"],
+            true,
+            "cached on B"
+        );
+    }
+
+    a.client
+        .post(a.url(&format!(
+            "/v1/tokens/{}/revoke",
+            first["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&jwt)
+        .send()
+        .await?;
+    let seen = inactive_within(&b, &gateway, &first_value, Duration::from_secs(1)).await?;
+    eprintln!("B saw the revocation after {seen:?}");
+
+    // B's listener connection dies; it must reconnect and stay correct.
+    terminate_listeners(&a)?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.client
+        .post(a.url(&format!(
+            "/v1/tokens/{}/revoke",
+            second["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&jwt)
+        .send()
+        .await?;
+    inactive_within(&b, &gateway, &second_value, Duration::from_secs(3)).await?;
+    // And it keeps listening: a third revocation after the reconnect is seen within a second.
+    let (third, third_value) = personal(&a, "member", "third", &["acme"], &["read"]).await?;
+    assert_eq!(
+        introspect(&b, &gateway, &json!({"token": third_value})).await?["active"],
+        true
+    );
+    a.client
+        .post(a.url(&format!(
+            "/v1/tokens/{}/revoke",
+            third["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&jwt)
+        .send()
+        .await?;
+    inactive_within(&b, &gateway, &third_value, Duration::from_secs(1)).await?;
+    Ok(())
+}
