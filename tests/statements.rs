@@ -111,7 +111,7 @@ async fn count(backend: Backend) -> TestResult<Option<Counts>> {
 fn check(backend: &str, counts: &Counts) {
     for (what, statements) in [("warm", &counts.warm), ("cold", &counts.cold)] {
         eprintln!("{backend} {what}: {} statement(s)", statements.len());
-        for sql in statements.iter() {
+        for sql in statements {
             eprintln!("  {sql}");
         }
     }
