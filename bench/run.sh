@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Introspection load benchmark: tokend (warm and cold, SQLite and PostgreSQL) against two
+# reference actix-web servers built and run in the same run, under the same wrk load.
+# Prints a table with ratios and writes it to BENCHMARKS.md.
+#
+#   bench/run.sh [N]            N seeded tokens (default 100000)
+#   DURATION=10 RSS=1 bench/run.sh
+#
+# Loopback only; every run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${1:-100000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=2
+RSS_TOKENS=${RSS_TOKENS:-1000000}
+RSS=${RSS:-1}
+PEPPERS="bench:bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
+SESSION_SECRET="bench-session-secret-0123456789abcdefghijklmnop"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+echo "== building (release)"
+cargo build --release --quiet --bin tokend --example seed --example reference_server
+BIN=target/release
+
+start_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version; version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$version main" || pg_createcluster "$version" main >/dev/null
+  pg_ctlcluster "$version" main start 2>/dev/null || true
+  PG_PORT=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
+  su postgres -c "psql -q -p $PG_PORT -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+  su postgres -c "psql -q -p $PG_PORT -c 'DROP DATABASE IF EXISTS tokend_bench WITH (FORCE)'" >/dev/null
+  su postgres -c "psql -q -p $PG_PORT -c 'CREATE DATABASE tokend_bench'" >/dev/null
+  PG_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/tokend_bench"
+}
+
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measure NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS -> appends a row to $WORK/rows
+measure() {
+  local name=$1 pid=$2 addr=$3 gateway=$4 tokens=$5 limit=$6 seconds=$7
+  local before after out
+  before=$(cpu_ticks "$pid")
+  out=$(GATEWAY="$gateway" TOKENS_FILE="$tokens" LIMIT="$limit" WRK_THREADS=$THREADS \
+    wrk -t$THREADS -c"$CONNECTIONS" -d"${seconds}s" --latency -s bench/introspect.lua "http://$addr")
+  after=$(cpu_ticks "$pid")
+  local requests rps p50 p99 non2xx
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
+  local cpu_us
+  cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
+  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests" >> "$WORK/rows"
+  printf '%-34s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$non2xx"
+}
+
+tokend_env() {
+  # $1 data dir, $2 database url, $3 bind, $4 cache capacity
+  echo "TOKEND_ENV=production TOKEND_DATA_DIR=$1 TOKEND_DATABASE_URL=$2 TOKEND_BIND=$3 TOKEND_CACHE_CAPACITY=$4 \
+TOKEND_PEPPERS=$PEPPERS TOKEND_SESSION_JWT_SECRET=$SESSION_SECRET TOKEND_LOG_FORMAT=json RUST_LOG=warn"
+}
+
+start_tokend() {
+  # $1 data dir, $2 database url, $3 bind, $4 cache capacity -> sets TOKEND_PID
+  env $(tokend_env "$1" "$2" "$3" "$4") "$BIN/tokend" serve >>"$WORK/tokend.log" 2>&1 &
+  TOKEND_PID=$!
+  PIDS+=("$TOKEND_PID")
+  for _ in $(seq 1 200); do curl -sf "http://$3/healthz" >/dev/null && return 0; sleep 0.05; done
+  echo "tokend did not start" >&2; tail -20 "$WORK/tokend.log" >&2; return 1
+}
+
+stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+
+seed() {
+  # $1 data dir, $2 database url, $3 count
+  env $(tokend_env "$1" "$2" 127.0.0.1:1 0) "$BIN/examples/seed" "$3" "$1"
+}
+
+bench_tokend() {
+  # $1 label, $2 data dir, $3 database url, $4 port
+  local label=$1 dir=$2 url=$3 addr=127.0.0.1:$4
+  echo "== tokend on $label: seeding $N tokens"
+  seed "$dir" "$url" "$N"
+  local gateway; gateway=$(cat "$dir/gateway")
+  start_tokend "$dir" "$url" "$addr" 200000
+  GATEWAY="$gateway" TOKENS_FILE="$dir/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
+    wrk -t$THREADS -c"$CONNECTIONS" -d5s -s bench/introspect.lua "http://$addr" >/dev/null
+  measure "tokend $label warm (cache hits)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" "$DURATION"
+  stop "$TOKEND_PID"
+  start_tokend "$dir" "$url" "$addr" 200000
+  # Cold: a fresh cache and each token at most once (short enough not to wrap).
+  measure "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
+  stop "$TOKEND_PID"
+}
+
+: > "$WORK/rows"
+mkdir -p "$WORK/sqlite" "$WORK/pg" "$WORK/rss"
+
+echo "== reference servers"
+seed "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" "$N"
+GATEWAY_SQLITE=$(cat "$WORK/sqlite/gateway")
+"$BIN/examples/reference_server" fixed 127.0.0.1:18090 & PIDS+=($!); REF_FIXED=$!
+"$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
+sleep 1.5
+measure "reference: fixed JSON (HTTP limit)" "$REF_FIXED" 127.0.0.1:18090 x "$WORK/sqlite/tokens" "$N" "$DURATION"
+stop "$REF_FIXED"
+measure "reference: HMAC + HashMap" "$REF_MAP" 127.0.0.1:18091 x "$WORK/sqlite/tokens" "$N" "$DURATION"
+stop "$REF_MAP"
+
+# tokend on SQLite reuses the tokens seeded above.
+echo "== tokend on SQLite"
+start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
+GATEWAY="$GATEWAY_SQLITE" TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
+  wrk -t$THREADS -c"$CONNECTIONS" -d5s -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
+measure "tokend SQLite warm (cache hits)" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" "$DURATION"
+stop "$TOKEND_PID"
+start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
+measure "tokend SQLite cold (each token once)" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" 3
+stop "$TOKEND_PID"
+
+start_postgres
+bench_tokend PostgreSQL "$WORK/pg" "$PG_URL" 18093
+
+RSS_LINE="not measured (RSS=0)"
+if [ "$RSS" = 1 ]; then
+  echo "== memory: $RSS_TOKENS tokens seeded, 100000 warmed"
+  seed "$WORK/rss" "sqlite://$WORK/rss/tokend.db" "$RSS_TOKENS"
+  start_tokend "$WORK/rss" "sqlite://$WORK/rss/tokend.db" 127.0.0.1:18094 200000
+  GATEWAY="$(cat "$WORK/rss/gateway")" TOKENS_FILE="$WORK/rss/tokens" LIMIT=100000 WRK_THREADS=$THREADS \
+    wrk -t$THREADS -c"$CONNECTIONS" -d10s -s bench/introspect.lua http://127.0.0.1:18094 >/dev/null
+  RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$TOKEND_PID/status")
+  RSS_LINE="$((RSS_KB / 1024)) MiB RSS with $RSS_TOKENS tokens in SQLite and 100000 warmed in the cache (target ≤ 256 MiB)"
+  echo "   $RSS_LINE"
+  stop "$TOKEND_PID"
+fi
+
+reference=$(awk -F'|' '$1 ~ /HMAC/ {print $2}' "$WORK/rows")
+{
+  echo "# Benchmarks"
+  echo
+  echo "Introspection under load, measured by \`bench/run.sh $N\` on $(date -u +%Y-%m-%d) — every row from the same run."
+  echo
+  echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; server and wrk share the cores"
+  echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs 3s, each token at most once), loopback"
+  echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
+  echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
+  echo
+  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | × HMAC+HashMap reference |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  while IFS='|' read -r name rps p50 p99 cpu non2xx requests; do
+    ratio=$(awk -v a="$rps" -v b="$reference" 'BEGIN {printf "%.2f", a / b}')
+    echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $ratio |"
+  done < "$WORK/rows"
+  echo
+  echo "Memory: $RSS_LINE."
+  echo
+  echo "Targets: warm SQLite ≥ 0.80×, p99 ≤ 5 ms, zero non-2xx; cold ≥ 0.25× (SQLite) and ≥ 0.15× (PostgreSQL), one database read per cold call (asserted by \`tests/statements.rs\`)."
+} > BENCHMARKS.md
+echo
+cat BENCHMARKS.md
