@@ -5,6 +5,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs diesel.toml clippy.toml ./
 COPY migrations migrations
 COPY src src
+COPY benches benches
 RUN cargo build --release --locked --bin tokend && strip target/release/tokend
 
 FROM debian:bookworm-slim

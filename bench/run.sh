@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [N]            N seeded tokens (default 100000)
 #   DURATION=10 RSS=1 bench/run.sh
+#   ONLY=sqlite RSS=0 bench/run.sh   (quick: no PostgreSQL, no 1M-token memory run)
 #
 # Loopback only; every run is bounded by DURATION.
 set -euo pipefail
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 
 N=${1:-100000}
 DURATION=${DURATION:-10}
+# Long enough for every seeded token to be seen (and cached) before the warm run.
+WARMUP=${WARMUP:-$((N / 4000 + 5))}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=2
 RSS_TOKENS=${RSS_TOKENS:-1000000}
@@ -42,6 +45,8 @@ start_postgres() {
   PG_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/tokend_bench"
 }
 
+
+cache_entries() { echo "   cache after warm-up: $(curl -s "http://$1/metrics" | awk '/^tokend_token_cache_entries/ {print $2}') entries"; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -95,7 +100,8 @@ bench_tokend() {
   local gateway; gateway=$(cat "$dir/gateway")
   start_tokend "$dir" "$url" "$addr" 200000
   GATEWAY="$gateway" TOKENS_FILE="$dir/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
-    wrk -t$THREADS -c"$CONNECTIONS" -d5s -s bench/introspect.lua "http://$addr" >/dev/null
+    wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua "http://$addr" >/dev/null
+  cache_entries "$addr"
   measure "tokend $label warm (cache hits)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" "$DURATION"
   stop "$TOKEND_PID"
   start_tokend "$dir" "$url" "$addr" 200000
@@ -111,10 +117,11 @@ echo "== reference servers"
 seed "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" "$N"
 GATEWAY_SQLITE=$(cat "$WORK/sqlite/gateway")
 "$BIN/examples/reference_server" fixed 127.0.0.1:18090 & PIDS+=($!); REF_FIXED=$!
-"$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
-sleep 1.5
+sleep 1
 measure "reference: fixed JSON (HTTP limit)" "$REF_FIXED" 127.0.0.1:18090 x "$WORK/sqlite/tokens" "$N" "$DURATION"
 stop "$REF_FIXED"
+"$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
+sleep 2
 measure "reference: HMAC + HashMap" "$REF_MAP" 127.0.0.1:18091 x "$WORK/sqlite/tokens" "$N" "$DURATION"
 stop "$REF_MAP"
 
@@ -122,15 +129,18 @@ stop "$REF_MAP"
 echo "== tokend on SQLite"
 start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
 GATEWAY="$GATEWAY_SQLITE" TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
-  wrk -t$THREADS -c"$CONNECTIONS" -d5s -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
+  wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
+cache_entries 127.0.0.1:18092
 measure "tokend SQLite warm (cache hits)" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" "$DURATION"
 stop "$TOKEND_PID"
 start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
 measure "tokend SQLite cold (each token once)" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" 3
 stop "$TOKEND_PID"
 
-start_postgres
-bench_tokend PostgreSQL "$WORK/pg" "$PG_URL" 18093
+if [ "${ONLY:-}" != sqlite ]; then
+  start_postgres
+  bench_tokend PostgreSQL "$WORK/pg" "$PG_URL" 18093
+fi
 
 RSS_LINE="not measured (RSS=0)"
 if [ "$RSS" = 1 ]; then

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
@@ -67,13 +67,13 @@ pub struct Running {
     pub port: u16,
 }
 
-/// Applies migrations, builds the state and binds the server on `listener`.
-pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+/// Applies migrations and builds the shared state (and, on PostgreSQL, the invalidation
+/// listener).
+pub fn state(settings: Settings) -> Result<web::Data<AppState>, StartError> {
     let applied = db::run_pending(&settings.database_url)?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     crate::redact::install(&settings.prefixes);
     crate::metrics::install();
     let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
@@ -88,6 +88,47 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     if state.db.backend() == crate::db::Backend::Postgres && settings.cache.capacity > 0 {
         invalidation::spawn_listener(settings.database_url.clone(), Arc::downgrade(&state.cache));
     }
+    Ok(state)
+}
+
+/// The application: extractor limits and error shapes, routes, middlewares.
+pub fn application(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(error::json_error),
+        )
+        .app_data(
+            web::FormConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(error::form_error),
+        )
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PayloadConfig::new(BODY_LIMIT))
+        .configure(routes::configure)
+        .default_service(web::to(ops::not_found))
+        .wrap(from_fn(crate::metrics::track))
+        .wrap(from_fn(echo_request_id))
+        .wrap(TracingLogger::<RequestSpan>::new())
+}
+
+/// Builds the state, starts the usage flusher and binds the server on `listener`.
+pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let state = state(settings)?;
     let flush_every = state.settings.usage_flush_interval;
     let stopped = Arc::new(AtomicBool::new(false));
     actix_web::rt::spawn(usage::run_flusher(
@@ -96,34 +137,13 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         Arc::clone(&stopped),
     ));
     let for_shutdown = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(BODY_LIMIT)
-                    .error_handler(error::json_error),
-            )
-            .app_data(
-                web::FormConfig::default()
-                    .limit(BODY_LIMIT)
-                    .error_handler(error::form_error),
-            )
-            .app_data(web::PathConfig::default().error_handler(error::path_error))
-            .app_data(web::QueryConfig::default().error_handler(error::query_error))
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
-            .configure(routes::configure)
-            .default_service(web::to(ops::not_found))
-            .wrap(from_fn(crate::metrics::track))
-            .wrap(from_fn(echo_request_id))
-            .wrap(TracingLogger::<RequestSpan>::new())
-    })
-    .listen(listener)
-    .map_err(|source| StartError::Bind {
-        address: "listener".into(),
-        source,
-    })?
-    .run();
+    let server = HttpServer::new(move || application(state.clone()))
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            address: "listener".into(),
+            source,
+        })?
+        .run();
     let handle = server.handle();
     let task = Box::pin(async move {
         let outcome = server.await;

@@ -3,7 +3,10 @@
 //! owner is disabled.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, Bool, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
@@ -118,44 +121,62 @@ const POSTGRES_AGGREGATES: &str = "\
         LEFT JOIN memberships m ON m.organization_id = g.organization_id AND m.user_id = t.owner_id \
         WHERE g.token_id = t.id)::text, '[]') AS grants";
 
-/// The one statement, with `n` digest placeholders in the backend's syntax.
-fn statement(postgres: bool, n: usize) -> String {
-    let placeholders: Vec<String> = (1..=n)
-        .map(|i| {
-            if postgres {
-                format!("${i}")
-            } else {
-                "?".to_owned()
-            }
-        })
-        .collect();
-    format!(
-        "SELECT {COLUMNS}, {} FROM tokens t WHERE t.digest IN ({})",
-        if postgres {
+/// The one statement, as a query diesel may keep prepared (a raw `sql_query` is prepared anew
+/// on every call, which would dominate a cold introspection).
+struct SnapshotQuery<'a> {
+    postgres: bool,
+    digests: &'a [(String, [u8; 32])],
+}
+
+impl QueryId for SnapshotQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for SnapshotQuery<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for SnapshotQuery<'_> {}
+
+impl<DB> QueryFragment<DB> for SnapshotQuery<'_>
+where
+    DB: Backend,
+    [u8]: ToSql<Binary, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(COLUMNS);
+        out.push_sql(", ");
+        out.push_sql(if self.postgres {
             POSTGRES_AGGREGATES
         } else {
             SQLITE_AGGREGATES
-        },
-        placeholders.join(", ")
-    )
+        });
+        out.push_sql(" FROM tokens t WHERE t.digest IN (");
+        for (i, (_, digest)) in self.digests.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<Binary, [u8]>(digest.as_slice())?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 fn query_rows(conn: &mut DbConnection, candidates: &[(String, [u8; 32])]) -> QueryResult<Vec<Row>> {
     match conn {
-        DbConnection::Sqlite(conn) => {
-            let mut query = diesel::sql_query(statement(false, candidates.len())).into_boxed();
-            for (_, digest) in candidates {
-                query = query.bind::<Binary, _>(digest.to_vec());
-            }
-            query.load(conn)
+        DbConnection::Sqlite(conn) => SnapshotQuery {
+            postgres: false,
+            digests: candidates,
         }
-        DbConnection::Pg(conn) => {
-            let mut query = diesel::sql_query(statement(true, candidates.len())).into_boxed();
-            for (_, digest) in candidates {
-                query = query.bind::<Binary, _>(digest.to_vec());
-            }
-            query.load(conn)
+        .load(conn),
+        DbConnection::Pg(conn) => SnapshotQuery {
+            postgres: true,
+            digests: candidates,
         }
+        .load(conn),
     }
 }
 
@@ -250,8 +271,25 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_follow_the_backend() {
-        assert!(statement(true, 2).ends_with("IN ($1, $2)"));
-        assert!(statement(false, 2).ends_with("IN (?, ?)"));
+    fn the_statement_is_prepared_once_per_backend() {
+        let candidates = [("a".to_owned(), [1u8; 32]), ("b".to_owned(), [2u8; 32])];
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&SnapshotQuery {
+            postgres: false,
+            digests: &candidates,
+        })
+        .to_string();
+        assert!(
+            sqlite.contains("IN (?, ?)") && sqlite.contains("json_group_array"),
+            "{sqlite}"
+        );
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&SnapshotQuery {
+            postgres: true,
+            digests: &candidates,
+        })
+        .to_string();
+        assert!(
+            pg.contains("IN ($1, $2)") && pg.contains("json_agg"),
+            "{pg}"
+        );
     }
 }

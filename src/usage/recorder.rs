@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 
 /// Most distinct addresses kept per token between two flushes.
 const MAX_IPS_PER_BATCH: usize = 64;
@@ -19,8 +19,8 @@ pub struct Pending {
     pub last_ip: Option<String>,
     /// Per address: uses and the latest time.
     pub ips: HashMap<String, (i64, NaiveDateTime)>,
-    /// Per UTC day (`YYYY-MM-DD`): uses.
-    pub days: HashMap<String, i64>,
+    /// Per UTC day: uses.
+    pub days: HashMap<NaiveDate, i64>,
 }
 
 impl Pending {
@@ -28,7 +28,9 @@ impl Pending {
         self.count += count;
         if self.last_used_at.is_none_or(|last| last <= at) {
             self.last_used_at = Some(at);
-            self.last_ip = ip.map(str::to_owned).or(self.last_ip.take());
+            if ip.is_some() && self.last_ip.as_deref() != ip {
+                self.last_ip = ip.map(str::to_owned);
+            }
         }
         if let Some(ip) = ip
             && (self.ips.len() < MAX_IPS_PER_BATCH || self.ips.contains_key(ip))
@@ -37,7 +39,7 @@ impl Pending {
             entry.0 += count;
             entry.1 = entry.1.max(at);
         }
-        *self.days.entry(at.date().to_string()).or_default() += count;
+        *self.days.entry(at.date()).or_default() += count;
     }
 
     fn merge(&mut self, other: Pending) {

@@ -1,11 +1,14 @@
-//! The database side: writing batches, one transaction each, tokens in id order.
+//! The database side: writing batches, one transaction each, in multi-row statements (a few
+//! statements per 500 tokens, whatever the number of tokens used).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use super::recorder::Pending;
 use crate::app::AppState;
@@ -13,82 +16,217 @@ use crate::db::schema::tokens;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 
-const UPSERT_DAY: &str = "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?, ?, ?) \
-     ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count";
-const UPSERT_IP: &str = "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES (?, ?, ?, ?) \
-     ON CONFLICT (token_id, ip) DO UPDATE SET count = token_ips.count + excluded.count, \
-     last_seen_at = CASE WHEN excluded.last_seen_at > token_ips.last_seen_at \
-     THEN excluded.last_seen_at ELSE token_ips.last_seen_at END";
+/// Tokens per statement (4 parameters each: well under both backends' limits).
+const CHUNK: usize = 500;
 
-/// `?` placeholders as PostgreSQL wants them (`$1`, `$2`, …).
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for ch in sql.chars() {
-        if ch == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+/// Multi-row statements with `?` placeholders, built for one backend.
+struct Sql {
+    postgres: bool,
+    text: String,
+    next: usize,
 }
 
-/// Runs an upsert (the same SQL on both backends, but for the placeholders).
-macro_rules! upsert {
-    ($conn:expr, $sql:expr, |$query:ident| $binds:expr) => {
-        match $conn {
-            DbConnection::Sqlite(conn) => {
-                let $query = diesel::sql_query($sql);
-                $binds.execute(conn)
+impl Sql {
+    fn new(postgres: bool, head: &str) -> Self {
+        Self {
+            postgres,
+            text: head.to_owned(),
+            next: 0,
+        }
+    }
+
+    /// Appends one `(…)` row of `n` placeholders (comma-separated after the first row).
+    fn row(&mut self, n: usize, first: bool, casts: &[&str]) {
+        if !first {
+            self.text.push_str(", ");
+        }
+        self.text.push('(');
+        for i in 0..n {
+            if i > 0 {
+                self.text.push_str(", ");
             }
-            DbConnection::Pg(conn) => {
-                let $query = diesel::sql_query(numbered($sql));
-                $binds.execute(conn)
+            self.next += 1;
+            if self.postgres {
+                self.text.push('$');
+                self.text.push_str(&self.next.to_string());
+                self.text.push_str(casts.get(i).copied().unwrap_or(""));
+            } else {
+                self.text.push('?');
             }
         }
-    };
+        self.text.push(')');
+    }
+}
+
+/// One typed bind value.
+enum Bind<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    Time(NaiveDateTime),
+}
+
+fn bind_all<'a, DB>(
+    mut query: BoxedSqlQuery<'a, DB, diesel::query_builder::SqlQuery>,
+    binds: &[Bind<'a>],
+) -> BoxedSqlQuery<'a, DB, diesel::query_builder::SqlQuery>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<Text>
+        + diesel::sql_types::HasSqlType<BigInt>
+        + diesel::sql_types::HasSqlType<Timestamp>,
+    &'a str: diesel::serialize::ToSql<Text, DB>,
+    Option<&'a str>: diesel::serialize::ToSql<Nullable<Text>, DB>,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
+{
+    for bind in binds {
+        query = match bind {
+            Bind::Text(v) => query.bind::<Text, _>(*v),
+            Bind::OptText(v) => query.bind::<Nullable<Text>, _>(*v),
+            Bind::Int(v) => query.bind::<BigInt, _>(*v),
+            Bind::Time(v) => query.bind::<Timestamp, _>(*v),
+        };
+    }
+    query
+}
+
+fn execute(conn: &mut DbConnection, sql: &Sql, binds: &[Bind<'_>]) -> QueryResult<usize> {
+    match conn {
+        DbConnection::Sqlite(conn) => {
+            bind_all(diesel::sql_query(&sql.text).into_boxed(), binds).execute(conn)
+        }
+        DbConnection::Pg(conn) => {
+            bind_all(diesel::sql_query(&sql.text).into_boxed(), binds).execute(conn)
+        }
+    }
+}
+
+/// Counts, last use and last address of each token, in one statement.
+fn update_tokens(
+    conn: &mut DbConnection,
+    postgres: bool,
+    chunk: &[&(String, Pending)],
+) -> QueryResult<()> {
+    let mut sql = Sql::new(
+        postgres,
+        "UPDATE tokens SET usage_count = tokens.usage_count + v.column2, \
+        last_used_at = CASE WHEN tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column3 \
+            THEN v.column3 ELSE tokens.last_used_at END, \
+        last_used_ip = CASE WHEN tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column3 \
+            THEN v.column4 ELSE tokens.last_used_ip END \
+        FROM (VALUES ",
+    );
+    let mut binds = Vec::with_capacity(chunk.len() * 4);
+    for (token_id, pending) in chunk.iter().map(|e| (&e.0, &e.1)) {
+        let Some(at) = pending.last_used_at else {
+            continue;
+        };
+        sql.row(
+            4,
+            binds.is_empty(),
+            &["::text", "::bigint", "::timestamp", "::text"],
+        );
+        binds.extend([
+            Bind::Text(token_id),
+            Bind::Int(pending.count),
+            Bind::Time(at),
+            Bind::OptText(pending.last_ip.as_deref()),
+        ]);
+    }
+    if binds.is_empty() {
+        return Ok(());
+    }
+    sql.text.push_str(") AS v WHERE tokens.id = v.column1");
+    execute(conn, &sql, &binds).map(|_| ())
+}
+
+/// Daily counts, one upsert for the chunk.
+fn upsert_days(
+    conn: &mut DbConnection,
+    postgres: bool,
+    chunk: &[&(String, Pending)],
+) -> QueryResult<()> {
+    let mut sql = Sql::new(
+        postgres,
+        "INSERT INTO token_usage_daily (token_id, day, count) VALUES ",
+    );
+    let days: Vec<(&str, String, i64)> = chunk
+        .iter()
+        .flat_map(|(token_id, pending)| {
+            pending
+                .days
+                .iter()
+                .map(move |(day, count)| (token_id.as_str(), day.to_string(), *count))
+        })
+        .collect();
+    let mut binds = Vec::new();
+    for (token_id, day, count) in &days {
+        sql.row(3, binds.is_empty(), &["::text", "::text", "::bigint"]);
+        binds.extend([Bind::Text(token_id), Bind::Text(day), Bind::Int(*count)]);
+    }
+    if binds.is_empty() {
+        return Ok(());
+    }
+    sql.text.push_str(" ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count");
+    execute(conn, &sql, &binds).map(|_| ())
+}
+
+/// Per-address counts, one upsert for the chunk.
+fn upsert_ips(
+    conn: &mut DbConnection,
+    postgres: bool,
+    chunk: &[&(String, Pending)],
+) -> QueryResult<()> {
+    let mut sql = Sql::new(
+        postgres,
+        "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
+    );
+    let mut binds = Vec::new();
+    for (token_id, pending) in chunk.iter().map(|e| (&e.0, &e.1)) {
+        for (ip, (count, at)) in &pending.ips {
+            sql.row(
+                4,
+                binds.is_empty(),
+                &["::text", "::text", "::timestamp", "::bigint"],
+            );
+            binds.extend([
+                Bind::Text(token_id),
+                Bind::Text(ip),
+                Bind::Time(*at),
+                Bind::Int(*count),
+            ]);
+        }
+    }
+    if binds.is_empty() {
+        return Ok(());
+    }
+    sql.text.push_str(
+        " ON CONFLICT (token_id, ip) DO UPDATE SET count = token_ips.count + excluded.count, \
+         last_seen_at = CASE WHEN excluded.last_seen_at > token_ips.last_seen_at \
+         THEN excluded.last_seen_at ELSE token_ips.last_seen_at END",
+    );
+    execute(conn, &sql, &binds).map(|_| ())
 }
 
 /// Writes one batch in one transaction. Tokens deleted meanwhile are skipped.
 pub fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()> {
+    let postgres = matches!(conn, DbConnection::Pg(_));
     conn.transaction(|conn| {
-        for (token_id, pending) in batch {
-            let found = diesel::update(tokens::table.find(token_id))
-                .set(tokens::usage_count.eq(tokens::usage_count + pending.count))
-                .execute(conn)?;
-            if found == 0 {
+        for chunk in batch.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+            let live: Vec<String> = tokens::table
+                .filter(tokens::id.eq_any(&ids))
+                .select(tokens::id)
+                .load(conn)?;
+            let present: Vec<&(String, Pending)> =
+                chunk.iter().filter(|(id, _)| live.contains(id)).collect();
+            if present.is_empty() {
                 continue;
             }
-            if let Some(at) = pending.last_used_at {
-                diesel::update(
-                    tokens::table.find(token_id).filter(
-                        tokens::last_used_at
-                            .is_null()
-                            .or(tokens::last_used_at.le(at)),
-                    ),
-                )
-                .set((
-                    tokens::last_used_at.eq(at),
-                    tokens::last_used_ip.eq(&pending.last_ip),
-                ))
-                .execute(conn)?;
-            }
-            for (day, count) in &pending.days {
-                upsert!(&mut *conn, UPSERT_DAY, |q| q
-                    .bind::<Text, _>(token_id)
-                    .bind::<Text, _>(day)
-                    .bind::<BigInt, _>(count))?;
-            }
-            for (ip, (count, at)) in &pending.ips {
-                upsert!(&mut *conn, UPSERT_IP, |q| q
-                    .bind::<Text, _>(token_id)
-                    .bind::<Text, _>(ip)
-                    .bind::<Timestamp, _>(at)
-                    .bind::<BigInt, _>(count))?;
-            }
+            update_tokens(conn, postgres, &present)?;
+            upsert_days(conn, postgres, &present)?;
+            upsert_ips(conn, postgres, &present)?;
         }
         Ok(())
     })
@@ -107,6 +245,9 @@ pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
     let result = db::run(&state.db, move |conn| Ok(write(conn, &written)?)).await;
     match result {
         Ok(()) => {
+            metrics::counter!("tokend_usage_flush_batches_total").increment(1);
+            metrics::histogram!("tokend_usage_flush_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
             tracing::debug!(
                 tokens,
                 elapsed_ms = started.elapsed().as_millis(),
@@ -143,7 +284,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(numbered("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
+    fn rows_are_numbered_for_postgres_and_plain_for_sqlite() {
+        let mut pg = Sql::new(true, "V ");
+        pg.row(2, true, &["::text", "::bigint"]);
+        pg.row(2, false, &["::text", "::bigint"]);
+        assert_eq!(pg.text, "V ($1::text, $2::bigint), ($3::text, $4::bigint)");
+        let mut lite = Sql::new(false, "V ");
+        lite.row(2, true, &[]);
+        lite.row(2, false, &[]);
+        assert_eq!(lite.text, "V (?, ?), (?, ?)");
     }
 }
