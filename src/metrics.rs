@@ -8,6 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, get, web};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::app::AppState;
@@ -34,17 +35,49 @@ pub async fn track(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let response = next.call(req).await?;
     let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", response.status().as_u16().to_string()),
+        ("route", SharedString::from(route)),
+        ("method", SharedString::const_str(method)),
+        ("status", status_label(response.status().as_u16())),
     ];
     metrics::counter!("tokend_http_requests_total", &labels).increment(1);
     metrics::histogram!("tokend_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// A method label without allocating for the usual methods.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// A status label, without allocating for the statuses this API answers.
+fn status_label(status: u16) -> SharedString {
+    match status {
+        200 => SharedString::const_str("200"),
+        201 => SharedString::const_str("201"),
+        204 => SharedString::const_str("204"),
+        400 => SharedString::const_str("400"),
+        401 => SharedString::const_str("401"),
+        403 => SharedString::const_str("403"),
+        404 => SharedString::const_str("404"),
+        409 => SharedString::const_str("409"),
+        422 => SharedString::const_str("422"),
+        503 => SharedString::const_str("503"),
+        other => SharedString::from(other.to_string()),
+    }
 }
 
 /// Prometheus text exposition.

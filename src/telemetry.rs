@@ -40,6 +40,10 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        // Nothing to build when request logs are off (the hot path pays nothing for them).
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return Span::none();
+        }
         let target = request.uri().path_and_query().map_or("", |p| p.as_str());
         let target = redact::configured(target);
         let request_id = request
