@@ -102,6 +102,7 @@ bench_tokend() {
   GATEWAY="$gateway" TOKENS_FILE="$dir/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
     wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua "http://$addr" >/dev/null
   cache_entries "$addr"
+  sleep 2
   measure "tokend $label warm, 1k-token working set" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" 1000 "$DURATION"
   measure "tokend $label warm, all $N tokens" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" "$DURATION"
   stop "$TOKEND_PID"
@@ -132,6 +133,7 @@ start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 20
 GATEWAY="$GATEWAY_SQLITE" TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
   wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
 cache_entries 127.0.0.1:18092
+sleep 2 # let the warm-up's usage batch be written before measuring
 measure "tokend SQLite warm, 1k-token working set" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" 1000 "$DURATION"
 measure "tokend SQLite warm, all $N tokens" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" "$DURATION"
 stop "$TOKEND_PID"

@@ -31,7 +31,8 @@ struct Store {
     records: HashMap<[u8; 32], Record>,
 }
 
-async fn fixed() -> HttpResponse {
+async fn fixed(_body: web::Bytes) -> HttpResponse {
+    // The body is read (as a real handler would), so the connection can be kept alive.
     HttpResponse::Ok()
         .content_type("application/json")
         .body(FIXED)

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use super::dto::{
     CreateToken, CreatedToken, RevokeToken, ScopeCatalogResponse, TokenResource, UpdateToken,
 };
-use super::issue::{self, Spec};
+use super::issue;
 use super::list::{self, Coverage, TokenQuery};
 use super::model::TokenRow;
 use super::rules::{self, Creator};
@@ -145,24 +145,7 @@ pub async fn create_token(
             &settings.scope_catalog,
             crate::time::now(),
         )?;
-        let (row, value) = issue::issue(
-            conn,
-            &settings.peppers,
-            &settings.prefixes,
-            &Spec {
-                kind: plan.kind,
-                name: &plan.name,
-                description: plan.description.as_deref(),
-                scopes: &plan.scopes,
-                organization_ids: &plan.organization_ids,
-                project_ids: &plan.project_ids,
-                owner_type: &plan.owner.owner_type,
-                owner_id: &plan.owner.id,
-                created_by: Some(&user_id),
-                expires_at: plan.expires_at,
-            },
-        )?;
-        let resource = view::resource(conn, row)?;
+        let (resource, value) = issue::issue_plan(conn, settings, &plan, &user_id)?;
         record(
             conn,
             &context,

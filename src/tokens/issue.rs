@@ -69,6 +69,34 @@ pub fn issue(
     Ok((row, value))
 }
 
+/// Stores a validated creation plan (user or api token) created by `created_by`, returning its
+/// resource and its value.
+pub fn issue_plan(
+    conn: &mut DbConnection,
+    settings: &crate::config::Settings,
+    plan: &super::rules::Plan,
+    created_by: &str,
+) -> Result<(super::dto::TokenResource, TokenValue), ApiError> {
+    let (row, value) = issue(
+        conn,
+        &settings.peppers,
+        &settings.prefixes,
+        &Spec {
+            kind: plan.kind,
+            name: &plan.name,
+            description: plan.description.as_deref(),
+            scopes: &plan.scopes,
+            organization_ids: &plan.organization_ids,
+            project_ids: &plan.project_ids,
+            owner_type: &plan.owner.owner_type,
+            owner_id: &plan.owner.id,
+            created_by: Some(created_by),
+            expires_at: plan.expires_at,
+        },
+    )?;
+    Ok((super::view::resource(conn, row)?, value))
+}
+
 /// Maps the owner/name unique index to 409 `name_taken`.
 #[must_use]
 pub fn name_taken(error: DieselError, name: &str) -> ApiError {

@@ -10,7 +10,7 @@ use super::dto::{
     DuplicateToken, RegenerateToken, TokenResource,
 };
 use super::handlers::{managed, record, revocable, roles_of};
-use super::issue::{self, Spec};
+use super::issue;
 use super::kind::TokenKind;
 use super::model::TokenRow;
 use super::rules::{self, Creator};
@@ -188,24 +188,7 @@ pub async fn duplicate_token(
             &settings.scope_catalog,
             now,
         )?;
-        let (copy, value) = issue::issue(
-            conn,
-            &settings.peppers,
-            &settings.prefixes,
-            &Spec {
-                kind: plan.kind,
-                name: &plan.name,
-                description: plan.description.as_deref(),
-                scopes: &plan.scopes,
-                organization_ids: &plan.organization_ids,
-                project_ids: &plan.project_ids,
-                owner_type: &plan.owner.owner_type,
-                owner_id: &plan.owner.id,
-                created_by: Some(&user_id),
-                expires_at: plan.expires_at,
-            },
-        )?;
-        let resource = view::resource(conn, copy)?;
+        let (resource, value) = issue::issue_plan(conn, settings, &plan, &user_id)?;
         record(
             conn,
             &context,

@@ -71,15 +71,6 @@ pub fn redigest(
     Ok(())
 }
 
-/// The scopes (or service permissions) of a token, sorted.
-pub fn scopes_of(conn: &mut DbConnection, token_id: &str) -> QueryResult<Vec<String>> {
-    token_scopes::table
-        .filter(token_scopes::token_id.eq(token_id))
-        .select(token_scopes::scope)
-        .order(token_scopes::scope)
-        .load(conn)
-}
-
 /// Stores the organization authorizations and project restriction of a new token.
 pub fn insert_links(
     conn: &mut DbConnection,
