@@ -220,28 +220,28 @@ impl From<diesel::result::Error> for ApiError {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Renders JSON body errors (bad JSON, wrong content type, too large) as problems.
-pub fn json_error(error: actix_error::JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_error::JsonPayloadError as E;
     match error {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
         E::ContentType => {
             ApiError::UnsupportedMediaType("the body must be application/json".into())
         }
-        E::Deserialize(inner) => bad_request(req, &format!("invalid JSON body: {inner}")),
-        other => bad_request(req, &format!("could not read the body: {other}")),
+        E::Deserialize(inner) => ApiError::BadRequest(format!("invalid JSON body: {inner}")),
+        other => ApiError::BadRequest(format!("could not read the body: {other}")),
     }
     .into()
 }
 
 /// Renders form body errors as problems.
-pub fn form_error(error: actix_error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+pub fn form_error(error: actix_error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
     use actix_error::UrlencodedError as E;
     match error {
         E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
         E::ContentType => ApiError::UnsupportedMediaType(
             "the body must be application/x-www-form-urlencoded".into(),
         ),
-        other => bad_request(req, &format!("invalid form body: {other}")),
+        other => ApiError::BadRequest(format!("invalid form body: {other}")),
     }
     .into()
 }
@@ -252,8 +252,8 @@ pub fn form_error(error: actix_error::UrlencodedError, req: &HttpRequest) -> act
     reason = "actix's error handler signature"
 )]
 #[must_use]
-pub fn path_error(error: actix_error::PathError, req: &HttpRequest) -> actix_web::Error {
-    bad_request(req, &format!("invalid path: {error}")).into()
+pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path: {error}")).into()
 }
 
 /// Renders query string errors as problems.
@@ -262,12 +262,6 @@ pub fn path_error(error: actix_error::PathError, req: &HttpRequest) -> actix_web
     reason = "actix's error handler signature"
 )]
 #[must_use]
-pub fn query_error(error: actix_error::QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
-    bad_request(req, &format!("invalid query string: {error}")).into()
-}
-
-/// A 400 for an unreadable request (its detail is masked when rendered and logged).
-#[must_use]
-pub fn bad_request(_req: &HttpRequest, detail: &str) -> ApiError {
-    ApiError::BadRequest(detail.to_owned())
+pub fn query_error(error: actix_error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {error}")).into()
 }

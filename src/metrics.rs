@@ -91,7 +91,7 @@ pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("tokend_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
     metrics::gauge!("tokend_db_pool_connections", "state" => "idle").set(f64::from(idle));
     #[expect(clippy::cast_precision_loss, reason = "an entry count as a gauge")]
-    metrics::gauge!("tokend_token_cache_entries").set(state.cache.len() as f64);
+    metrics::gauge!("tokend_token_cache_entries").set(state.cache.entry_count() as f64);
     let body = HANDLE
         .get()
         .and_then(Option::as_ref)

@@ -32,7 +32,8 @@ fn stored<T: Serialize>(outcome: Outcome, location: String, body: &T) -> HttpRes
     }
 }
 
-/// Writes the audit event of a directory change (nothing for an unchanged `PUT`).
+/// Writes the audit event of a directory change: the first type when the `PUT` created the
+/// resource, the second when it replaced it, nothing when it changed nothing.
 fn audit_change(
     conn: &mut DbConnection,
     context: &RequestContext,
@@ -42,11 +43,26 @@ fn audit_change(
     organization_id: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let event_type = match outcome {
-        Outcome::Created => event_type[0],
-        Outcome::Updated => event_type[1],
-        Outcome::Unchanged => return Ok(()),
-    };
+    match outcome {
+        Outcome::Created => {
+            audit_event(conn, context, actor, event_type[0], organization_id, detail)
+        }
+        Outcome::Updated => {
+            audit_event(conn, context, actor, event_type[1], organization_id, detail)
+        }
+        Outcome::Unchanged => Ok(()),
+    }
+}
+
+/// Writes one `directory.*` audit event.
+fn audit_event(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    actor: &Actor,
+    event_type: &'static str,
+    organization_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
     audit::record(
         conn,
         context,
@@ -210,7 +226,7 @@ pub async fn delete_organization(
     db::transaction(&state.db, move |conn| {
         cascade::organization_deleted(conn, &context, &actor, &id)?;
         if repo::delete_organization(conn, &id)? {
-            audit_deleted(
+            audit_event(
                 conn,
                 &context,
                 &actor,
@@ -224,28 +240,6 @@ pub async fn delete_organization(
     .await?;
     invalidation::changed(&state, vec![change]).await;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn audit_deleted(
-    conn: &mut DbConnection,
-    context: &RequestContext,
-    actor: &Actor,
-    event_type: &'static str,
-    organization_id: Option<&str>,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    audit::record(
-        conn,
-        context,
-        &Event {
-            event_type,
-            actor,
-            token_id: None,
-            organization_id,
-            detail: Some(detail),
-        },
-    )?;
-    Ok(())
 }
 
 /// Create or replace a user.
@@ -365,7 +359,7 @@ pub async fn delete_user(
     db::transaction(&state.db, move |conn| {
         cascade::user_deleted(conn, &context, &actor, &id)?;
         if repo::delete_user(conn, &id)? {
-            audit_deleted(
+            audit_event(
                 conn,
                 &context,
                 &actor,
@@ -534,7 +528,7 @@ pub async fn delete_membership(
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
         if repo::delete_membership(conn, &org_id, &user_id)? {
-            audit_deleted(
+            audit_event(
                 conn,
                 &context,
                 &actor,
@@ -675,7 +669,7 @@ pub async fn delete_project(
     let actor = Actor::service(&caller.identity.token_id);
     db::transaction(&state.db, move |conn| {
         if repo::delete_project(conn, &org_id, &project_id)? {
-            audit_deleted(
+            audit_event(
                 conn,
                 &context,
                 &actor,

@@ -192,17 +192,11 @@ impl TokenCache {
         }
     }
 
-    /// Entries held (approximate).
+    /// Entries held (approximate), for the metrics gauge.
     #[must_use]
-    pub fn len(&self) -> u64 {
+    pub fn entry_count(&self) -> u64 {
         self.known.as_ref().map_or(0, Cache::entry_count)
             + self.unknown.as_ref().map_or(0, Cache::entry_count)
-    }
-
-    /// Whether nothing is held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

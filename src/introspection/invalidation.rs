@@ -2,7 +2,7 @@
 //! PostgreSQL `LISTEN/NOTIFY` to the others, whose listener drops the same entries. A lost
 //! listener connection clears the cache and reconnects.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -120,6 +120,3 @@ fn drain(conn: &mut diesel::PgConnection, cache: &Weak<TokenCache>) -> bool {
         std::thread::sleep(POLL);
     }
 }
-
-/// A shared handle type for the cache (the listener holds it weakly).
-pub type SharedCache = Arc<TokenCache>;

@@ -50,10 +50,10 @@ pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Introspect
     let body = read_limited(payload).await?;
     let mut request = match body_kind(req)? {
         BodyKind::Json => serde_json::from_slice::<IntrospectRequest>(&body)
-            .map_err(|e| crate::error::bad_request(req, &format!("invalid JSON body: {e}")))?,
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?,
         BodyKind::Form => {
             let form: IntrospectForm = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| crate::error::bad_request(req, &format!("invalid form body: {e}")))?;
+                .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
             IntrospectRequest {
                 token: form.token,
                 token_type_hint: None,

@@ -6,13 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::cache::Change;
 use super::invalidation;
 use super::request::{self, IntrospectRequest};
-use crate::audit::{self, Actor, Event, RequestContext};
+use crate::audit::{Actor, RequestContext};
 use crate::auth::Permission;
 use crate::auth::lookup::{self, Presented};
 use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::tokens::kind::TokenKind;
-use crate::tokens::{repo, secret};
+use crate::tokens::{handlers, repo, secret, view};
 
 /// Revoke a token by its value (RFC 7009).
 ///
@@ -84,21 +84,14 @@ pub async fn revoke(
             Some("revoked by value (RFC 7009)"),
             crate::time::now(),
         )? {
-            let orgs = repo::organizations_of(conn, std::slice::from_ref(&token.id))?;
-            let organization_id = match orgs.as_slice() {
-                [(_, org, _)] => Some(org.as_str()),
-                _ => None,
-            };
-            audit::record(
+            let resource = view::reload(conn, &token.id)?;
+            handlers::record(
                 conn,
                 &context,
-                &Event {
-                    event_type: "token.revoked",
-                    actor: &actor,
-                    token_id: Some(&token.id),
-                    organization_id,
-                    detail: Some(serde_json::json!({ "via": "rfc7009" })),
-                },
+                &actor,
+                "token.revoked",
+                &resource,
+                serde_json::json!({ "via": "rfc7009" }),
             )?;
         }
         Ok(Some(token.id))

@@ -14,7 +14,6 @@ use crate::directory::Role;
 use crate::error::ApiError;
 use crate::tokens::model::TokenRow;
 use crate::tokens::repo;
-use crate::tokens::secret::digests_equal;
 
 /// One organization a token is authorized for, with what decides its use there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,15 +190,15 @@ pub fn load(
     let Some(row) = query_rows(conn, candidates)?.into_iter().next() else {
         return Ok(None);
     };
-    let confirmed = candidates
-        .iter()
-        .find(|(pepper, _)| *pepper == row.pepper_id)
-        .is_some_and(|(_, digest)| digests_equal(&row.digest, digest));
-    if !confirmed {
+    if !repo::confirm(
+        conn,
+        candidates,
+        current_pepper,
+        &row.id,
+        &row.pepper_id,
+        &row.digest,
+    )? {
         return Ok(None);
-    }
-    if row.pepper_id != current_pepper {
-        repo::redigest(conn, &row.id, candidates, current_pepper)?;
     }
     decode(row).map(Some)
 }

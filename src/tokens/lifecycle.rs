@@ -347,6 +347,29 @@ pub async fn bulk_delete(
     Ok(HttpResponse::Ok().json(results))
 }
 
+/// Writes a `token.organization_*` or `token.sso_authorized` event.
+fn organization_event(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    user_id: &str,
+    event_type: &'static str,
+    token_id: &str,
+    org_id: &str,
+) -> Result<(), ApiError> {
+    crate::audit::record(
+        conn,
+        context,
+        &crate::audit::Event {
+            event_type,
+            actor: &Actor::user(user_id),
+            token_id: Some(token_id),
+            organization_id: Some(org_id),
+            detail: None,
+        },
+    )?;
+    Ok(())
+}
+
 /// A personal token of the caller's, live, for changing its organizations.
 fn personal_of(
     conn: &mut DbConnection,
@@ -411,16 +434,13 @@ pub async fn add_organization(
             ))
             .execute(conn)?;
         let updated = view::reload(conn, &token.id)?;
-        crate::audit::record(
+        organization_event(
             conn,
             &context,
-            &crate::audit::Event {
-                event_type: "token.organization_authorized",
-                actor: &Actor::user(&user_id),
-                token_id: Some(&token.id),
-                organization_id: Some(&org_id),
-                detail: None,
-            },
+            &user_id,
+            "token.organization_authorized",
+            &token.id,
+            &org_id,
         )?;
         Ok(updated)
     })
@@ -469,16 +489,13 @@ pub async fn remove_organization(
         diesel::update(tokens::table.find(&token.id))
             .set(tokens::updated_at.eq(crate::time::now()))
             .execute(conn)?;
-        crate::audit::record(
+        organization_event(
             conn,
             &context,
-            &crate::audit::Event {
-                event_type: "token.organization_removed",
-                actor: &Actor::user(&user_id),
-                token_id: Some(&token.id),
-                organization_id: Some(&org_id),
-                detail: None,
-            },
+            &user_id,
+            "token.organization_removed",
+            &token.id,
+            &org_id,
         )?;
         Ok(())
     })
@@ -534,17 +551,7 @@ pub async fn sso_authorize(
             .set(token_organizations::sso_authorized_at.eq(crate::time::now()))
             .execute(conn)?;
         let updated = view::reload(conn, &token.id)?;
-        crate::audit::record(
-            conn,
-            &context,
-            &crate::audit::Event {
-                event_type: "token.sso_authorized",
-                actor: &Actor::user(&user_id),
-                token_id: Some(&token.id),
-                organization_id: Some(&org_id),
-                detail: None,
-            },
-        )?;
+        organization_event(conn, &context, &user_id, "token.sso_authorized", &token.id, &org_id)?;
         Ok(updated)
     })
     .await?;

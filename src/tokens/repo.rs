@@ -39,21 +39,39 @@ pub fn find_by_digests(
     let Some(row) = query.first::<TokenRow>(conn).optional()? else {
         return Ok(None);
     };
+    let found = confirm(
+        conn,
+        candidates,
+        current,
+        &row.id,
+        &row.pepper_id,
+        &row.digest,
+    )?;
+    Ok(found.then_some(row))
+}
+
+/// Confirms in constant time that the stored digest is the candidate of its pepper, and
+/// re-digests the token under the `current` pepper when it was found under an older one.
+pub fn confirm(
+    conn: &mut DbConnection,
+    candidates: &[(String, [u8; 32])],
+    current: &str,
+    token_id: &str,
+    pepper_id: &str,
+    stored: &[u8],
+) -> QueryResult<bool> {
     let confirmed = candidates
         .iter()
-        .find(|(pepper, _)| *pepper == row.pepper_id)
-        .is_some_and(|(_, digest)| digests_equal(&row.digest, digest));
-    if !confirmed {
-        return Ok(None);
+        .find(|(pepper, _)| pepper == pepper_id)
+        .is_some_and(|(_, digest)| digests_equal(stored, digest));
+    if confirmed && pepper_id != current {
+        redigest(conn, token_id, candidates, current)?;
     }
-    if row.pepper_id != current {
-        redigest(conn, &row.id, candidates, current)?;
-    }
-    Ok(Some(row))
+    Ok(confirmed)
 }
 
 /// Stores a token found under an older pepper under the current one (rotation).
-pub fn redigest(
+fn redigest(
     conn: &mut DbConnection,
     token_id: &str,
     candidates: &[(String, [u8; 32])],
