@@ -137,7 +137,11 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         Arc::clone(&stopped),
     ));
     let for_shutdown = state.clone();
+    // Blocking work is database work: more threads than connections would only wait (and each
+    // thread costs memory).
+    let blocking_threads = usize::try_from(state.settings.pool.max_size).unwrap_or(16);
     let server = HttpServer::new(move || application(state.clone()))
+        .worker_max_blocking_threads(blocking_threads)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             address: "listener".into(),
@@ -179,10 +183,13 @@ async fn echo_request_id(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
     let mut response = next.call(req).await?;
-    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), value);
+    if let Some(id) = id {
+        let mut text = uuid::Uuid::encode_buffer();
+        if let Ok(value) = HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), value);
+        }
     }
     Ok(response)
 }

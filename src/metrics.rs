@@ -1,6 +1,8 @@
 //! Prometheus metrics at `/metrics`: requests per route and status with latency, introspection
 //! results, cache hits/misses/evictions, pool connections, usage flushes and invalidations.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -8,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, get, web};
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::app::AppState;
@@ -26,6 +28,18 @@ pub fn install() {
     });
 }
 
+/// The request counter and latency histogram of one route, method and status.
+type RequestHandles = (Counter, Histogram);
+
+thread_local! {
+    /// Metric handles resolved once per worker thread, so the hot path neither builds label
+    /// sets nor hashes them into the registry on every request.
+    static REQUESTS: RefCell<HashMap<(String, &'static str, u16), RequestHandles>> =
+        RefCell::new(HashMap::new());
+    static COUNTERS: RefCell<HashMap<(&'static str, &'static str), Counter>> =
+        RefCell::new(HashMap::new());
+}
+
 /// Counts every request and its latency by route pattern, method and status.
 pub async fn track(
     req: ServiceRequest,
@@ -37,15 +51,53 @@ pub async fn track(
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method());
     let response = next.call(req).await?;
-    let labels = [
-        ("route", SharedString::from(route)),
-        ("method", SharedString::const_str(method)),
-        ("status", status_label(response.status().as_u16())),
-    ];
-    metrics::counter!("tokend_http_requests_total", &labels).increment(1);
-    metrics::histogram!("tokend_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    REQUESTS.with_borrow_mut(|handles| {
+        let (requests, latency) =
+            handles
+                .entry((route, method, status))
+                .or_insert_with_key(|(route, method, status)| {
+                    let labels = [
+                        ("route", SharedString::from(route.clone())),
+                        ("method", SharedString::const_str(method)),
+                        ("status", SharedString::from(status.to_string())),
+                    ];
+                    (
+                        metrics::counter!("tokend_http_requests_total", &labels),
+                        metrics::histogram!("tokend_http_request_duration_seconds", &labels),
+                    )
+                });
+        requests.increment(1);
+        latency.record(elapsed);
+    });
     Ok(response)
+}
+
+/// Adds one to the counter `name`, or to its series with `label` set to `value`.
+fn increment(name: &'static str, label: &'static str, value: &'static str) {
+    COUNTERS.with_borrow_mut(|counters| {
+        counters
+            .entry((name, value))
+            .or_insert_with(|| {
+                if label.is_empty() {
+                    metrics::counter!(name)
+                } else {
+                    metrics::counter!(name, label => value)
+                }
+            })
+            .increment(1);
+    });
+}
+
+/// Adds one to an unlabelled counter.
+pub fn count(name: &'static str) {
+    increment(name, "", "");
+}
+
+/// Counts one introspection answer by result (`active` or the inactive reason).
+pub fn count_introspection(result: &'static str) {
+    increment("tokend_introspections_total", "result", result);
 }
 
 /// A method label without allocating for the usual methods.
@@ -60,23 +112,6 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
-    }
-}
-
-/// A status label, without allocating for the statuses this API answers.
-fn status_label(status: u16) -> SharedString {
-    match status {
-        200 => SharedString::const_str("200"),
-        201 => SharedString::const_str("201"),
-        204 => SharedString::const_str("204"),
-        400 => SharedString::const_str("400"),
-        401 => SharedString::const_str("401"),
-        403 => SharedString::const_str("403"),
-        404 => SharedString::const_str("404"),
-        409 => SharedString::const_str("409"),
-        422 => SharedString::const_str("422"),
-        503 => SharedString::const_str("503"),
-        other => SharedString::from(other.to_string()),
     }
 }
 

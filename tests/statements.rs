@@ -63,6 +63,7 @@ async fn count(backend: Backend) -> TestResult<Option<Counts>> {
     else {
         return Ok(None);
     };
+    app.listening(1).await?;
     Directory::new(&app)?.acme().await?;
     let gateway = introspector(&app)?;
     let (_, seen) = personal(&app, "member", "seen", &["acme"], &["read"]).await?;

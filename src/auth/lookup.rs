@@ -1,9 +1,11 @@
 //! Turning a presented credential into a caller: token values are looked up by digest, session
 //! JWTs verified. Shared by every scheme's extractor.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
+use smallvec::SmallVec;
 
 use super::bearer::{self, Credential};
 use super::session::Claims;
@@ -13,9 +15,12 @@ use crate::error::ApiError;
 use crate::introspection::cache::Cached;
 use crate::introspection::snapshot::{self, Snapshot};
 use crate::tokens::kind::TokenKind;
+use crate::tokens::secret::Digest;
 
-/// `(pepper id, digest)` of the presented value under every configured pepper.
-pub type Candidates = Vec<(String, [u8; 32])>;
+/// Digests of the presented value under every configured pepper, current first (the order of
+/// [`Peppers::ids`](crate::tokens::secret::Peppers::ids)). Only digests travel with a request;
+/// pepper ids are attached by [`labelled`] on the way to the database.
+pub type Candidates = SmallVec<[Digest; 2]>;
 
 /// What a request presented, reduced to what can leave the request: digests of a token value,
 /// or the verified claims of a session. The value itself stays behind.
@@ -49,12 +54,12 @@ pub fn presented(req: &HttpRequest) -> Result<(web::Data<AppState>, Presented), 
 
 /// The peer address of a request, for usage tracking.
 #[must_use]
-pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|addr| addr.ip().to_string())
+pub fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|addr| addr.ip())
 }
 
 /// Counts one authenticated use of a token (in memory; written in batches).
-pub fn record_use(state: &AppState, token_id: &str, ip: Option<&str>) {
+pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>) {
     state.usage.record(token_id, ip, crate::time::now());
 }
 
@@ -65,7 +70,19 @@ pub fn candidates(state: &AppState, value: &str) -> Candidates {
         .settings
         .peppers
         .candidates(value)
-        .map(|(id, digest)| (id.to_owned(), digest))
+        .map(|(_, digest)| digest)
+        .collect()
+}
+
+/// `(pepper id, digest)` pairs, as the database queries take them.
+#[must_use]
+pub fn labelled(state: &AppState, candidates: &Candidates) -> Vec<(String, Digest)> {
+    state
+        .settings
+        .peppers
+        .ids()
+        .zip(candidates)
+        .map(|(id, digest)| (id.to_owned(), *digest))
         .collect()
 }
 
@@ -75,21 +92,22 @@ pub async fn find(
     state: &AppState,
     candidates: Candidates,
 ) -> Result<Option<Arc<Snapshot>>, ApiError> {
-    let Some(&(_, key)) = candidates.first() else {
+    let Some(&key) = candidates.first() else {
         return Ok(None);
     };
     if let Some(cached) = state.cache.get(&key) {
-        metrics::counter!("tokend_token_cache_hits_total").increment(1);
+        crate::metrics::count("tokend_token_cache_hits_total");
         return Ok(match cached {
             Cached::Known(snapshot) => Some(snapshot),
             Cached::Unknown => None,
         });
     }
-    metrics::counter!("tokend_token_cache_misses_total").increment(1);
+    crate::metrics::count("tokend_token_cache_misses_total");
     let seen = state.cache.generation();
     let current = state.settings.peppers.current_id().to_owned();
+    let pairs = labelled(state, &candidates);
     let loaded = db::read(&state.db, move |conn| {
-        snapshot::load(conn, &candidates, &current)
+        snapshot::load(conn, &pairs, &current)
     })
     .await?
     .map(Arc::new);

@@ -2,6 +2,7 @@
 //! permission a route needs checked at the type level.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::future::LocalBoxFuture;
@@ -9,24 +10,29 @@ use futures_util::future::LocalBoxFuture;
 use super::lookup::{self, Presented};
 use super::permission::{Permission, Required};
 use crate::error::ApiError;
+use crate::introspection::snapshot::Snapshot;
 use crate::tokens::kind::TokenKind;
 
-/// An authenticated service token.
+/// An authenticated service token (its cached snapshot: nothing is copied per request).
 #[derive(Debug, Clone)]
 pub struct ServiceIdentity {
-    /// The token's id (also the audit actor id).
-    pub token_id: String,
-    /// The token's name.
-    pub name: String,
-    /// What it may do.
-    pub permissions: Vec<Permission>,
+    snapshot: Arc<Snapshot>,
 }
 
 impl ServiceIdentity {
+    /// The token's id (also the audit actor id).
+    #[must_use]
+    pub fn token_id(&self) -> &str {
+        &self.snapshot.token.id
+    }
+
     /// Whether it carries `permission`.
     #[must_use]
     pub fn has(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
+        self.snapshot
+            .scopes
+            .iter()
+            .any(|granted| granted == permission.as_str())
     }
 }
 
@@ -53,26 +59,17 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             };
             let snapshot = lookup::live_token(&state, candidates).await?;
-            let token = &snapshot.token;
-            if token.kind != TokenKind::Service.as_str() {
+            if snapshot.token.kind != TokenKind::Service {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             }
-            let identity = ServiceIdentity {
-                token_id: token.id.clone(),
-                name: token.name.clone(),
-                permissions: snapshot
-                    .scopes
-                    .iter()
-                    .filter_map(|p| Permission::from_name(p))
-                    .collect(),
-            };
+            let identity = ServiceIdentity { snapshot };
             if !identity.has(P::PERMISSION) {
                 return Err(ApiError::Forbidden(format!(
                     "this service token lacks the `{}` permission",
                     P::PERMISSION.as_str()
                 )));
             }
-            lookup::record_use(&state, &identity.token_id, ip.as_deref());
+            lookup::record_use(&state, identity.token_id(), ip);
             Ok(Self {
                 identity,
                 need: PhantomData,

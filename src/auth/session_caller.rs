@@ -42,7 +42,7 @@ impl FromRequest for Session {
             match presented {
                 Presented::Token { candidates, .. } => {
                     let snapshot = lookup::live_token(&state, candidates).await?;
-                    if snapshot.token.kind == TokenKind::Service.as_str() {
+                    if snapshot.token.kind == TokenKind::Service {
                         Err(ApiError::Forbidden(
                             "this route needs a signed-in user session".into(),
                         ))

@@ -35,7 +35,7 @@ impl FromRequest for TokenCaller {
                     "this route needs a personal, agent or api token".into(),
                 ));
             }
-            lookup::record_use(&state, &snapshot.token.id, ip.as_deref());
+            lookup::record_use(&state, &snapshot.token.id, ip);
             Ok(Self { snapshot })
         })
     }

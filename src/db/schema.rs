@@ -62,9 +62,6 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         revoked_by -> Nullable<Text>,
         revoked_reason -> Nullable<Text>,
-        last_used_at -> Nullable<Timestamp>,
-        last_used_ip -> Nullable<Text>,
-        usage_count -> BigInt,
     }
 }
 
@@ -88,6 +85,15 @@ diesel::table! {
     token_projects (token_id, project_id) {
         token_id -> Text,
         project_id -> Text,
+    }
+}
+
+diesel::table! {
+    token_usage (token_id) {
+        token_id -> Text,
+        usage_count -> BigInt,
+        last_used_at -> Timestamp,
+        last_used_ip -> Nullable<Text>,
     }
 }
 
@@ -131,6 +137,7 @@ diesel::joinable!(token_scopes -> tokens (token_id));
 diesel::joinable!(token_organizations -> tokens (token_id));
 diesel::joinable!(token_organizations -> organizations (organization_id));
 diesel::joinable!(token_projects -> tokens (token_id));
+diesel::joinable!(token_usage -> tokens (token_id));
 diesel::joinable!(token_usage_daily -> tokens (token_id));
 diesel::joinable!(token_ips -> tokens (token_id));
 
@@ -143,6 +150,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_scopes,
     token_organizations,
     token_projects,
+    token_usage,
     token_usage_daily,
     token_ips,
     audit_events,

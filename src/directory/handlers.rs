@@ -141,7 +141,7 @@ pub async fn put_organization(
         created_at: now,
         updated_at: now,
     };
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     let (org, outcome) = db::transaction(&state.db, move |conn| {
         let (org, outcome) = repo::put_organization(conn, desired)?;
         audit_change(
@@ -222,7 +222,7 @@ pub async fn delete_organization(
     let id = id.into_inner();
     check_ids(&[("id", &id)])?;
     let change = Change::Organization(id.clone());
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     db::transaction(&state.db, move |conn| {
         cascade::organization_deleted(conn, &context, &actor, &id)?;
         if repo::delete_organization(conn, &id)? {
@@ -280,7 +280,7 @@ pub async fn put_user(
         created_at: now,
         updated_at: now,
     };
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     let (user, outcome) = db::transaction(&state.db, move |conn| {
         let (user, outcome) = repo::put_user(conn, desired)?;
         audit_change(
@@ -355,7 +355,7 @@ pub async fn delete_user(
     let id = id.into_inner();
     check_ids(&[("id", &id)])?;
     let change = Change::User(id.clone());
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     db::transaction(&state.db, move |conn| {
         cascade::user_deleted(conn, &context, &actor, &id)?;
         if repo::delete_user(conn, &id)? {
@@ -429,7 +429,7 @@ pub async fn put_membership(
         created_at: now,
         updated_at: now,
     };
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     let (membership, outcome) = db::transaction(&state.db, move |conn| {
         if repo::organization(conn, &desired.organization_id)?.is_none() {
             return Err(not_found("organization", &desired.organization_id));
@@ -525,7 +525,7 @@ pub async fn delete_membership(
         organization_id: org_id.clone(),
         user_id: user_id.clone(),
     };
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     db::transaction(&state.db, move |conn| {
         if repo::delete_membership(conn, &org_id, &user_id)? {
             audit_event(
@@ -585,7 +585,7 @@ pub async fn put_project(
         created_at: now,
         updated_at: now,
     };
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     let (project, outcome) = db::transaction(&state.db, move |conn| {
         if repo::organization(conn, &desired.organization_id)?.is_none() {
             return Err(not_found("organization", &desired.organization_id));
@@ -666,7 +666,7 @@ pub async fn delete_project(
 ) -> Result<HttpResponse, ApiError> {
     let (org_id, project_id) = path.into_inner();
     check_ids(&[("id", &org_id), ("project_id", &project_id)])?;
-    let actor = Actor::service(&caller.identity.token_id);
+    let actor = Actor::service(caller.identity.token_id());
     db::transaction(&state.db, move |conn| {
         if repo::delete_project(conn, &org_id, &project_id)? {
             audit_event(

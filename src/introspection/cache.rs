@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
-use super::snapshot::Snapshot;
+use super::snapshot::{OwnerType, Snapshot};
 use crate::config::CacheSettings;
 
 /// A digest (HMAC-SHA256 under the current pepper).
@@ -47,18 +47,18 @@ impl Change {
     #[must_use]
     pub fn affects(&self, snapshot: &Snapshot) -> bool {
         let token = &snapshot.token;
-        let user_owned = |user: &str| token.owner_type == "user" && token.owner_id == user;
         let in_org = |org: &str| snapshot.grants.iter().any(|g| g.organization_id == org);
         match self {
             Self::Token(id) => token.id == *id,
-            Self::User(user) => user_owned(user),
+            Self::User(user) => token.owned_by_user(user),
             Self::Organization(org) => {
-                in_org(org) || (token.owner_type == "organization" && token.owner_id == *org)
+                in_org(org)
+                    || (token.owner_type == OwnerType::Organization && token.owner_id == *org)
             }
             Self::Membership {
                 organization_id,
                 user_id,
-            } => user_owned(user_id) && in_org(organization_id),
+            } => token.owned_by_user(user_id) && in_org(organization_id),
             Self::Everything => true,
         }
     }
@@ -102,17 +102,20 @@ pub struct TokenCache {
     known: Option<Cache<Key, Arc<Snapshot>>>,
     unknown: Option<Cache<Key, ()>>,
     generation: AtomicU64,
+    origin: String,
 }
 
 impl TokenCache {
     /// A cache sized by the settings.
     #[must_use]
     pub fn new(settings: CacheSettings) -> Self {
+        let origin = uuid::Uuid::now_v7().simple().to_string();
         if settings.capacity == 0 {
             return Self {
                 known: None,
                 unknown: None,
                 generation: AtomicU64::new(0),
+                origin,
             };
         }
         let known = Cache::builder()
@@ -133,6 +136,7 @@ impl TokenCache {
             known: Some(known),
             unknown: Some(unknown),
             generation: AtomicU64::new(0),
+            origin,
         }
     }
 
@@ -146,6 +150,12 @@ impl TokenCache {
             .as_ref()
             .and_then(|c| c.get(key))
             .map(|()| Cached::Unknown)
+    }
+
+    /// This instance's name on the invalidation channel (unique per cache).
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The invalidation generation; read it before loading from the database.

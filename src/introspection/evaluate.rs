@@ -5,9 +5,10 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::snapshot::Snapshot;
+use super::snapshot::{Grant, OwnerType, Snapshot};
 use crate::directory::Role;
-use crate::tokens::scopes::{self, Action};
+use crate::tokens::kind::TokenKind;
+use crate::tokens::scopes;
 
 /// Why a token is inactive (told only to callers with `introspect_reasons`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -62,38 +63,44 @@ pub struct Question<'a> {
     pub required_scopes: Option<&'a [String]>,
 }
 
-/// An active token in its organization context.
+/// An active token in its organization context, borrowed from the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Active {
-    /// The organization context.
-    pub organization_id: String,
+pub struct Active<'a> {
+    /// The organization context and what the token may do there.
+    pub grant: &'a Grant,
     /// The owner's role there (user tokens).
     pub role: Option<Role>,
-    /// Effective scopes (after role caps).
-    pub scopes: Vec<String>,
     /// Whether the request's scopes and project are allowed (when asked).
     pub allowed: Option<bool>,
     /// Required scopes not covered (when scopes were asked).
     pub missing_scopes: Option<Vec<String>>,
 }
 
+impl<'a> Active<'a> {
+    /// Effective scopes (after role caps).
+    #[must_use]
+    pub fn scopes(&self) -> &'a [String] {
+        &self.grant.scopes
+    }
+}
+
 /// Decides; the first failing rule names the reason.
-pub fn evaluate(
-    snapshot: &Snapshot,
+pub fn evaluate<'a>(
+    snapshot: &'a Snapshot,
     question: &Question<'_>,
     now: NaiveDateTime,
-) -> Result<Active, Reason> {
+) -> Result<Active<'a>, Reason> {
     let token = &snapshot.token;
-    if token.kind == "service" {
+    if token.kind == TokenKind::Service {
         return Err(Reason::Unknown);
     }
-    if token.revoked_at.is_some() {
+    if token.revoked {
         return Err(Reason::Revoked);
     }
     if token.expires_at.is_some_and(|at| at <= now) {
         return Err(Reason::Expired);
     }
-    let user_token = token.owner_type == "user";
+    let user_token = token.owner_type == OwnerType::User;
     if user_token && snapshot.owner_disabled != Some(false) {
         return Err(Reason::UserDisabled);
     }
@@ -109,18 +116,15 @@ pub fn evaluate(
             _ => return Err(Reason::OrganizationRequired),
         },
     };
-    let cap = if user_token {
-        Some(Action::cap_of(grant.role.ok_or(Reason::NotAMember)?))
-    } else {
-        None
-    };
+    if user_token && grant.role.is_none() {
+        return Err(Reason::NotAMember);
+    }
     if grant.sso_enforced && grant.sso_authorized_at.is_none() {
         return Err(Reason::SsoAuthorizationRequired);
     }
-    let effective = scopes::effective(&snapshot.scopes, cap);
     let missing_scopes = question
         .required_scopes
-        .map(|required| scopes::missing(&effective, required));
+        .map(|required| scopes::missing(&grant.scopes, required));
     let project_ok = question.project_id.map(|project| {
         snapshot.project_ids.is_empty() || snapshot.project_ids.iter().any(|p| p == project)
     });
@@ -131,9 +135,8 @@ pub fn evaluate(
         }
     };
     Ok(Active {
-        organization_id: grant.organization_id.clone(),
+        grant,
         role: if user_token { grant.role } else { None },
-        scopes: effective,
         allowed,
         missing_scopes,
     })

@@ -1,12 +1,14 @@
 //! `POST /v1/introspect`: checksum first, one lookup by digest, then the rules.
 
+use std::net::IpAddr;
+
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::evaluate::{self, Question, Reason};
 use super::request::{self, IntrospectRequest};
-use super::snapshot::Snapshot;
+use super::snapshot::{OwnerType, Snapshot};
 use crate::app::AppState;
 use crate::auth::permission::need;
 use crate::auth::{Permission, ServiceCaller, lookup};
@@ -15,10 +17,11 @@ use crate::error::{ApiError, Problem};
 use crate::tokens::kind::TokenKind;
 use crate::tokens::secret;
 
+// An active answer borrows from the cached snapshot: building it allocates nothing.
 /// The answer (RFC 7662). Inactive answers carry `active: false` only, plus `reason` for
 /// callers with `introspect_reasons`.
 #[derive(Debug, Default, Serialize, ToSchema)]
-pub struct Introspection {
+pub struct Introspection<'a> {
     /// Whether the token may be used for this request's organization.
     pub active: bool,
     /// Why it is inactive (`introspect_reasons` only).
@@ -26,35 +29,37 @@ pub struct Introspection {
     pub reason: Option<Reason>,
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_id: Option<String>,
+    pub token_id: Option<&'a str>,
     /// The token kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<TokenKind>,
     /// Token name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<&'a str>,
     /// Who it acts for: the user id, or the organization id for api tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    pub sub: Option<&'a str>,
     /// The user (user tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<&'a str>,
     /// The organization context.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<&'a str>,
     /// The user's current role there (user tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// Effective scopes, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "read:projects write:deployments")]
-    pub scope: Option<String>,
+    #[schema(value_type = Option<String>, example = "read:projects write:deployments")]
+    pub scope: Option<SpaceSeparated<'a>>,
     /// Effective scopes (after role caps).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<&'a [String]>,
     /// Project restriction, when the token has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_ids: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub project_ids: Option<&'a [String]>,
     /// Expiry (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
@@ -69,7 +74,29 @@ pub struct Introspection {
     pub missing_scopes: Option<Vec<String>>,
 }
 
-impl Introspection {
+/// Words written as one space-separated string, without building it first.
+#[derive(Debug, Clone, Copy)]
+pub struct SpaceSeparated<'a>(pub &'a [String]);
+
+impl Serialize for SpaceSeparated<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for SpaceSeparated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(word)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Introspection<'a> {
     /// `{"active": false}`, with the reason only when the caller may know it.
     #[must_use]
     pub fn inactive(reason: Reason, tell: bool) -> Self {
@@ -81,22 +108,23 @@ impl Introspection {
 
     /// The active answer for `snapshot` in `active`'s organization.
     #[must_use]
-    pub fn active(snapshot: &Snapshot, active: evaluate::Active) -> Self {
+    pub fn active(snapshot: &'a Snapshot, active: evaluate::Active<'a>) -> Self {
         let token = &snapshot.token;
-        let user_id = (token.owner_type == "user").then(|| token.owner_id.clone());
+        let scopes = active.scopes();
         Self {
             active: true,
             reason: None,
-            token_id: Some(token.id.clone()),
-            token_type: token.kind.parse().ok(),
-            name: Some(token.name.clone()),
-            sub: Some(token.owner_id.clone()),
-            user_id,
-            organization_id: Some(active.organization_id),
+            token_id: Some(&token.id),
+            token_type: Some(token.kind),
+            name: Some(&token.name),
+            sub: Some(&token.owner_id),
+            user_id: (token.owner_type == OwnerType::User).then_some(token.owner_id.as_str()),
+            organization_id: Some(&active.grant.organization_id),
             role: active.role,
-            scope: Some(active.scopes.join(" ")),
-            scopes: Some(active.scopes),
-            project_ids: (!snapshot.project_ids.is_empty()).then(|| snapshot.project_ids.clone()),
+            scope: Some(SpaceSeparated(scopes)),
+            scopes: Some(scopes),
+            project_ids: (!snapshot.project_ids.is_empty())
+                .then_some(snapshot.project_ids.as_slice()),
             exp: token.expires_at.map(|at| at.and_utc().timestamp()),
             iat: Some(token.created_at.and_utc().timestamp()),
             allowed: active.allowed,
@@ -106,8 +134,8 @@ impl Introspection {
 }
 
 /// An inactive answer, counted by reason.
-fn inactive(reason: Reason, tell: bool) -> Introspection {
-    metrics::counter!("tokend_introspections_total", "result" => reason.as_str()).increment(1);
+fn inactive(reason: Reason, tell: bool) -> Introspection<'static> {
+    crate::metrics::count_introspection(reason.as_str());
     Introspection::inactive(reason, tell)
 }
 
@@ -159,11 +187,10 @@ pub async fn introspect(
             let ip = request
                 .client_ip
                 .as_deref()
-                .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
-                .map(|ip| ip.to_string())
+                .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
                 .or_else(|| lookup::peer_ip(&req));
-            lookup::record_use(&state, &snapshot.token.id, ip.as_deref());
-            metrics::counter!("tokend_introspections_total", "result" => "active").increment(1);
+            lookup::record_use(&state, &snapshot.token.id, ip);
+            crate::metrics::count_introspection("active");
             Introspection::active(&snapshot, active)
         }
         Err(reason) => inactive(reason, tell),

@@ -19,6 +19,22 @@ pub const CHANNEL: &str = "tokend_invalidate";
 /// How often the listener looks for notifications.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The notification payload: the sending instance's origin, a space, the change. An instance
+/// skips its own notifications (it applied them before sending): a late echo would bump the
+/// cache generation and keep concurrent loads from being cached.
+fn payload(origin: &str, change: &Change) -> String {
+    format!("{origin} {}", change.encode())
+}
+
+/// The change a notification names, unless the instance `own` sent it.
+fn received(own: &str, payload: &str) -> Option<Change> {
+    match payload.split_once(' ') {
+        Some((origin, _)) if origin == own => None,
+        Some((_, change)) => Some(Change::decode(change)),
+        None => Some(Change::Everything),
+    }
+}
+
 /// Applies `changes` to this instance's cache now and notifies the others (PostgreSQL). Call
 /// after the change is committed.
 pub async fn changed(state: &AppState, changes: Vec<Change>) {
@@ -32,12 +48,13 @@ pub async fn changed(state: &AppState, changes: Vec<Change>) {
         return;
     }
     let sent = changes.len();
+    let origin = state.cache.origin().to_owned();
     let result = db::run(&state.db, move |conn| {
         if let DbConnection::Pg(pg) = conn {
             for change in &changes {
                 diesel::sql_query("SELECT pg_notify($1, $2)")
                     .bind::<Text, _>(CHANNEL)
-                    .bind::<Text, _>(change.encode())
+                    .bind::<Text, _>(payload(&origin, change))
                     .execute(pg)?;
             }
         }
@@ -107,8 +124,10 @@ fn drain(conn: &mut diesel::PgConnection, cache: &Weak<TokenCache>) -> bool {
         for notification in conn.notifications_iter() {
             match notification {
                 Ok(notification) => {
-                    metrics::counter!("tokend_invalidations_received_total").increment(1);
-                    live.apply(&Change::decode(&notification.payload));
+                    if let Some(change) = received(live.origin(), &notification.payload) {
+                        metrics::counter!("tokend_invalidations_received_total").increment(1);
+                        live.apply(&change);
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "invalidation listener error");
@@ -118,5 +137,18 @@ fn drain(conn: &mut diesel::PgConnection, cache: &Weak<TokenCache>) -> bool {
         }
         drop(live);
         std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_skips_its_own_notifications() {
+        let change = Change::Token("01a2".into());
+        assert_eq!(received("a", &payload("a", &change)), None);
+        assert_eq!(received("b", &payload("a", &change)), Some(change));
+        assert_eq!(received("b", "garbage"), Some(Change::Everything));
     }
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::evaluate::{self, Question, Reason};
+use super::snapshot::OwnerType;
 use crate::app::AppState;
 use crate::auth::TokenCaller;
 use crate::db;
@@ -99,15 +100,15 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
     let me = db::run(&state.db, move |conn| {
         let snapshot = caller.snapshot;
         let token = &snapshot.token;
-        let owner = match token.owner_type.as_str() {
-            "user" => MeOwner {
-                owner_type: "user".into(),
+        let owner = match token.owner_type {
+            OwnerType::User => MeOwner {
+                owner_type: OwnerType::User.as_str().into(),
                 id: token.owner_id.clone(),
                 email: directory::user(conn, &token.owner_id)?.map(|u| u.email),
                 name: None,
             },
             other => MeOwner {
-                owner_type: other.into(),
+                owner_type: other.as_str().into(),
                 id: token.owner_id.clone(),
                 email: None,
                 name: directory::organization(conn, &token.owner_id)?.map(|o| o.name),
@@ -124,11 +125,11 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
                 };
                 match evaluate::evaluate(&snapshot, &question, now) {
                     Ok(active) => MeOrganization {
-                        organization_id: active.organization_id,
+                        organization_id: grant.organization_id.clone(),
                         active: true,
                         reason: None,
                         role: active.role,
-                        scopes: active.scopes,
+                        scopes: active.scopes().to_vec(),
                     },
                     Err(reason) => MeOrganization {
                         organization_id: grant.organization_id.clone(),
@@ -143,7 +144,7 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
         Ok(Me {
             token: TokenSummary {
                 id: token.id.clone(),
-                kind: token.kind.parse().unwrap_or(TokenKind::Personal),
+                kind: token.kind,
                 name: token.name.clone(),
                 hint: token.hint.clone(),
                 scopes: snapshot.scopes.clone(),

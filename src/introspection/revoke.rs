@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::cache::Change;
 use super::invalidation;
 use super::request::{self, IntrospectRequest};
+use super::snapshot::OwnerType;
 use crate::audit::{Actor, RequestContext};
 use crate::auth::Permission;
 use crate::auth::lookup::{self, Presented};
@@ -43,7 +44,7 @@ pub async fn revoke(
     };
     let snapshot = lookup::live_token(&state, candidates).await?;
     let (caller, permissions) = (&snapshot.token, &snapshot.scopes);
-    lookup::record_use(&state, &caller.id, lookup::peer_ip(&req).as_deref());
+    lookup::record_use(&state, &caller.id, lookup::peer_ip(&req));
     let (actor, only_self) = if kind == TokenKind::Service {
         if !permissions.iter().any(|p| p == Permission::Revoke.as_str()) {
             return Err(ApiError::Forbidden(
@@ -51,7 +52,7 @@ pub async fn revoke(
             ));
         }
         (Actor::service(&caller.id), None)
-    } else if caller.owner_type == "user" {
+    } else if caller.owner_type == OwnerType::User {
         (Actor::user(&caller.owner_id), Some(caller.id.clone()))
     } else {
         (
@@ -67,7 +68,7 @@ pub async fn revoke(
     if secret::parse(&state.settings.prefixes, &value).is_err() {
         return Ok(HttpResponse::Ok().finish());
     }
-    let target = lookup::candidates(&state, &value);
+    let target = lookup::labelled(&state, &lookup::candidates(&state, &value));
     drop(value);
     let current = state.settings.peppers.current_id().to_owned();
     let revoked = db::transaction(&state.db, move |conn| {

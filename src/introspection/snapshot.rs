@@ -7,13 +7,14 @@ use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Binary, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
 use crate::db::DbConnection;
 use crate::directory::Role;
 use crate::error::ApiError;
-use crate::tokens::model::TokenRow;
+use crate::tokens::kind::TokenKind;
 use crate::tokens::repo;
+use crate::tokens::scopes::{self, Action};
 
 /// One organization a token is authorized for, with what decides its use there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +27,86 @@ pub struct Grant {
     pub sso_authorized_at: Option<NaiveDateTime>,
     /// The owner's current role there (user tokens), `None` when not a member.
     pub role: Option<Role>,
+    /// The token's scopes usable there: capped by `role` for user tokens, as granted for
+    /// organization tokens (computed once at load, so an answer only borrows them).
+    pub scopes: Vec<String>,
+}
+
+/// Whose a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerType {
+    /// A user (personal and agent tokens).
+    User,
+    /// An organization (api tokens).
+    Organization,
+    /// Nobody: service tokens.
+    Service,
+}
+
+impl OwnerType {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Organization => "organization",
+            Self::Service => "service",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "user" => Some(Self::User),
+            "organization" => Some(Self::Organization),
+            "service" => Some(Self::Service),
+            _ => None,
+        }
+    }
+}
+
+/// The token fields answers read. The cache holds these rather than the whole row, so that
+/// 100k cached tokens stay small.
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    /// Token id.
+    pub id: String,
+    /// Its kind.
+    pub kind: TokenKind,
+    /// Its name.
+    pub name: String,
+    /// Prefix plus the first body characters.
+    pub hint: String,
+    /// Whose it is.
+    pub owner_type: OwnerType,
+    /// The owner's id.
+    pub owner_id: String,
+    /// When it stops working.
+    pub expires_at: Option<NaiveDateTime>,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl CachedToken {
+    /// Not revoked and not expired at `now`.
+    #[must_use]
+    pub fn is_usable(&self, now: NaiveDateTime) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|at| at > now)
+    }
+
+    /// Owned by the user `user_id`.
+    #[must_use]
+    pub fn owned_by_user(&self, user_id: &str) -> bool {
+        self.owner_type == OwnerType::User && self.owner_id == user_id
+    }
 }
 
 /// A token and its surroundings at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The token.
-    pub token: TokenRow,
+    pub token: CachedToken,
     /// Granted scopes (service permissions for service tokens).
     pub scopes: Vec<String>,
     /// Project restriction (empty = none).
@@ -51,8 +125,6 @@ struct Row {
     kind: String,
     #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    description: Option<String>,
     #[diesel(sql_type = Text)]
     hint: String,
     #[diesel(sql_type = Binary)]
@@ -63,26 +135,12 @@ struct Row {
     owner_type: String,
     #[diesel(sql_type = Text)]
     owner_id: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    created_by: Option<String>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     expires_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Timestamp)]
     created_at: NaiveDateTime,
-    #[diesel(sql_type = Timestamp)]
-    updated_at: NaiveDateTime,
     #[diesel(sql_type = Nullable<Timestamp>)]
     revoked_at: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Text>)]
-    revoked_by: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    revoked_reason: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    last_used_at: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Text>)]
-    last_used_ip: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    usage_count: i64,
     #[diesel(sql_type = Text)]
     scopes: String,
     #[diesel(sql_type = Text)]
@@ -93,9 +151,8 @@ struct Row {
     owner_disabled: Option<bool>,
 }
 
-const COLUMNS: &str = "t.id, t.kind, t.name, t.description, t.hint, t.digest, t.pepper_id, \
-    t.owner_type, t.owner_id, t.created_by, t.expires_at, t.created_at, t.updated_at, \
-    t.revoked_at, t.revoked_by, t.revoked_reason, t.last_used_at, t.last_used_ip, t.usage_count, \
+const COLUMNS: &str = "t.id, t.kind, t.name, t.hint, t.digest, t.pepper_id, \
+    t.owner_type, t.owner_id, t.expires_at, t.created_at, t.revoked_at, \
     (SELECT u.disabled FROM users u WHERE u.id = t.owner_id AND t.owner_type = 'user') AS owner_disabled";
 
 const SQLITE_AGGREGATES: &str = "\
@@ -204,44 +261,49 @@ pub fn load(
 }
 
 fn decode(row: Row) -> Result<Snapshot, ApiError> {
-    let bad = |what: &str| ApiError::internal(&format!("unreadable {what} aggregate"));
+    let bad = |what: &str| ApiError::internal(&format!("unreadable {what}"));
     let scopes: Vec<String> = serde_json::from_str(&row.scopes).map_err(|_| bad("scopes"))?;
     let project_ids: Vec<String> =
         serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
     let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
         serde_json::from_str(&row.grants).map_err(|_| bad("grants"))?;
+    let owner_type = OwnerType::from_name(&row.owner_type).ok_or_else(|| bad("owner type"))?;
+    let kind: TokenKind = row.kind.parse().map_err(|_| bad("token kind"))?;
     let grants = raw
         .into_iter()
-        .map(|(organization_id, sso, at, role)| Grant {
-            organization_id,
-            sso_enforced: sso
-                .as_bool()
-                .unwrap_or_else(|| sso.as_i64().is_some_and(|v| v != 0)),
-            sso_authorized_at: at.as_deref().and_then(parse_timestamp),
-            role: role.as_deref().and_then(Role::from_name),
+        .map(|(organization_id, sso, at, role)| {
+            let role = role.as_deref().and_then(Role::from_name);
+            let usable = match (owner_type, role) {
+                (OwnerType::User, Some(role)) => {
+                    scopes::effective(&scopes, Some(Action::cap_of(role)))
+                }
+                (OwnerType::User, None) => Vec::new(),
+                (OwnerType::Organization | OwnerType::Service, _) => {
+                    scopes::effective(&scopes, None)
+                }
+            };
+            Grant {
+                organization_id,
+                sso_enforced: sso
+                    .as_bool()
+                    .unwrap_or_else(|| sso.as_i64().is_some_and(|v| v != 0)),
+                sso_authorized_at: at.as_deref().and_then(parse_timestamp),
+                role,
+                scopes: usable,
+            }
         })
         .collect();
     Ok(Snapshot {
-        token: TokenRow {
+        token: CachedToken {
             id: row.id,
-            kind: row.kind,
+            kind,
             name: row.name,
-            description: row.description,
             hint: row.hint,
-            digest: row.digest,
-            pepper_id: row.pepper_id,
-            owner_type: row.owner_type,
+            owner_type,
             owner_id: row.owner_id,
-            created_by: row.created_by,
             expires_at: row.expires_at,
             created_at: row.created_at,
-            updated_at: row.updated_at,
-            revoked_at: row.revoked_at,
-            revoked_by: row.revoked_by,
-            revoked_reason: row.revoked_reason,
-            last_used_at: row.last_used_at,
-            last_used_ip: row.last_used_ip,
-            usage_count: row.usage_count,
+            revoked: row.revoked_at.is_some(),
         },
         scopes,
         project_ids,

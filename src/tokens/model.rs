@@ -41,12 +41,6 @@ pub struct TokenRow {
     pub revoked_by: Option<String>,
     /// Why.
     pub revoked_reason: Option<String>,
-    /// Last successful use.
-    pub last_used_at: Option<NaiveDateTime>,
-    /// Client address of the last use.
-    pub last_used_ip: Option<String>,
-    /// Successful uses.
-    pub usage_count: i64,
 }
 
 impl TokenRow {

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::model::{NewToken, TokenRow};
 use super::secret::digests_equal;
 use crate::db::DbConnection;
-use crate::db::schema::{token_organizations, token_projects, token_scopes, tokens};
+use crate::db::schema::{token_organizations, token_projects, token_scopes, token_usage, tokens};
 
 /// Stores a token and its scopes (or permissions).
 pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>, scopes: &[&str]) -> QueryResult<()> {
@@ -196,6 +196,21 @@ pub fn projects_of_many(
         .filter(token_projects::token_id.eq_any(token_ids))
         .order((token_projects::token_id, token_projects::project_id))
         .select((token_projects::token_id, token_projects::project_id))
+        .load(conn)
+}
+
+/// `(token id, usage count, last use)` for the tokens among these that were ever used.
+pub fn usage_of_many(
+    conn: &mut DbConnection,
+    token_ids: &[String],
+) -> QueryResult<Vec<(String, i64, NaiveDateTime)>> {
+    token_usage::table
+        .filter(token_usage::token_id.eq_any(token_ids))
+        .select((
+            token_usage::token_id,
+            token_usage::usage_count,
+            token_usage::last_used_at,
+        ))
         .load(conn)
 }
 

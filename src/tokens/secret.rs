@@ -341,6 +341,11 @@ impl Peppers {
         self.current.digest(value)
     }
 
+    /// Ids of every pepper, current first (the order of [`Peppers::candidates`]).
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.all().map(|pepper| pepper.id.as_str())
+    }
+
     /// `(pepper id, digest)` of `value` under every pepper, current first, for
     /// looking a presented value up while older peppers are still in use.
     ///

@@ -23,7 +23,7 @@ pub fn status(row: &TokenRow, now: NaiveDateTime) -> Status {
     }
 }
 
-/// The resources of `rows`, in the same order, with three queries whatever their number.
+/// The resources of `rows`, in the same order, with four queries whatever their number.
 pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Vec<TokenResource>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut scopes: HashMap<String, Vec<String>> = HashMap::new();
@@ -38,12 +38,19 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
     for (token, project) in repo::projects_of_many(conn, &ids)? {
         projects.entry(token).or_default().push(project);
     }
+    let mut usage: HashMap<String, (i64, NaiveDateTime)> = repo::usage_of_many(conn, &ids)?
+        .into_iter()
+        .map(|(token, count, last)| (token, (count, last)))
+        .collect();
     let now = crate::time::now();
     Ok(rows
         .into_iter()
         .map(|row| {
             let token_orgs = orgs.remove(&row.id).unwrap_or_default();
             let status = status(&row, now);
+            let (usage_count, last_used_at) = usage
+                .remove(&row.id)
+                .map_or((0, None), |(count, last)| (count, Some(last)));
             TokenResource {
                 kind: row.kind.parse().unwrap_or(TokenKind::Personal),
                 scopes: scopes.remove(&row.id).unwrap_or_default(),
@@ -74,8 +81,8 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
                 revoked_at: row.revoked_at,
                 revoked_by: row.revoked_by,
                 revoked_reason: row.revoked_reason,
-                last_used_at: row.last_used_at,
-                usage_count: row.usage_count,
+                last_used_at,
+                usage_count,
             }
         })
         .collect())

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::auth::Session;
 use crate::db;
-use crate::db::schema::{token_ips, token_usage_daily};
+use crate::db::schema::{token_ips, token_usage as usage_totals, token_usage_daily};
 use crate::error::{ApiError, Problem};
 use crate::tokens::handlers::managed;
 
@@ -83,6 +83,19 @@ pub async fn token_usage(
     let token_id = id.into_inner();
     let usage = db::run(&state.db, move |conn| {
         let (token, _) = managed(conn, &user_id, &token_id)?;
+        // Totals first: a flush committed between the reads below can only make the
+        // addresses and days newer than the totals, never older.
+        let totals: Option<(i64, NaiveDateTime, Option<String>)> = usage_totals::table
+            .find(&token.id)
+            .select((
+                usage_totals::usage_count,
+                usage_totals::last_used_at,
+                usage_totals::last_used_ip,
+            ))
+            .first(conn)
+            .optional()?;
+        let (usage_count, last_used_at, last_used_ip) =
+            totals.map_or((0, None, None), |(count, at, ip)| (count, Some(at), ip));
         let recent_ips = token_ips::table
             .filter(token_ips::token_id.eq(&token.id))
             .order((token_ips::last_seen_at.desc(), token_ips::ip))
@@ -117,9 +130,9 @@ pub async fn token_usage(
             .collect();
         Ok(Usage {
             token_id: token.id,
-            usage_count: token.usage_count,
-            last_used_at: token.last_used_at,
-            last_used_ip: token.last_used_ip,
+            usage_count,
+            last_used_at,
+            last_used_ip,
             recent_ips,
             daily,
         })

@@ -1,12 +1,26 @@
-//! The in-memory side: one entry per token used since the last flush.
+//! The in-memory side: one entry per token used since the last flush. Recording a use of a
+//! token already counted allocates nothing.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use smallvec::SmallVec;
 
 /// Most distinct addresses kept per token between two flushes.
 const MAX_IPS_PER_BATCH: usize = 64;
+
+/// Uses from one address: how many, and the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpUse {
+    /// The address.
+    pub ip: IpAddr,
+    /// Uses.
+    pub count: i64,
+    /// The latest use.
+    pub last_seen_at: NaiveDateTime,
+}
 
 /// What one token did since the last flush.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,30 +30,47 @@ pub struct Pending {
     /// The latest use.
     pub last_used_at: Option<NaiveDateTime>,
     /// The address of the latest use.
-    pub last_ip: Option<String>,
-    /// Per address: uses and the latest time.
-    pub ips: HashMap<String, (i64, NaiveDateTime)>,
-    /// Per UTC day: uses.
-    pub days: HashMap<NaiveDate, i64>,
+    pub last_ip: Option<IpAddr>,
+    /// Per address (usually one).
+    pub ips: SmallVec<[IpUse; 1]>,
+    /// Per UTC day: uses (usually one day).
+    pub days: SmallVec<[(NaiveDate, i64); 1]>,
 }
 
 impl Pending {
-    fn add(&mut self, ip: Option<&str>, at: NaiveDateTime, count: i64) {
+    fn add(&mut self, ip: Option<IpAddr>, at: NaiveDateTime, count: i64) {
         self.count += count;
         if self.last_used_at.is_none_or(|last| last <= at) {
             self.last_used_at = Some(at);
-            if ip.is_some() && self.last_ip.as_deref() != ip {
-                self.last_ip = ip.map(str::to_owned);
+            if ip.is_some() {
+                self.last_ip = ip;
             }
         }
-        if let Some(ip) = ip
-            && (self.ips.len() < MAX_IPS_PER_BATCH || self.ips.contains_key(ip))
-        {
-            let entry = self.ips.entry(ip.to_owned()).or_insert((0, at));
-            entry.0 += count;
-            entry.1 = entry.1.max(at);
+        if let Some(ip) = ip {
+            self.add_ip(IpUse {
+                ip,
+                count,
+                last_seen_at: at,
+            });
         }
-        *self.days.entry(at.date()).or_default() += count;
+        self.add_day(at.date(), count);
+    }
+
+    fn add_ip(&mut self, used: IpUse) {
+        if let Some(known) = self.ips.iter_mut().find(|known| known.ip == used.ip) {
+            known.count += used.count;
+            known.last_seen_at = known.last_seen_at.max(used.last_seen_at);
+        } else if self.ips.len() < MAX_IPS_PER_BATCH {
+            self.ips.push(used);
+        }
+    }
+
+    fn add_day(&mut self, day: NaiveDate, count: i64) {
+        if let Some(known) = self.days.iter_mut().find(|(known, _)| *known == day) {
+            known.1 += count;
+        } else {
+            self.days.push((day, count));
+        }
     }
 
     fn merge(&mut self, other: Pending) {
@@ -50,13 +81,11 @@ impl Pending {
             self.last_used_at = Some(at);
             self.last_ip = other.last_ip;
         }
-        for (ip, (count, at)) in other.ips {
-            let entry = self.ips.entry(ip).or_insert((0, at));
-            entry.0 += count;
-            entry.1 = entry.1.max(at);
+        for used in other.ips {
+            self.add_ip(used);
         }
         for (day, count) in other.days {
-            *self.days.entry(day).or_default() += count;
+            self.add_day(day, count);
         }
     }
 }
@@ -69,7 +98,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Counts one use of `token_id` from `ip` at `at`.
-    pub fn record(&self, token_id: &str, ip: Option<&str>, at: NaiveDateTime) {
+    pub fn record(&self, token_id: &str, ip: Option<IpAddr>, at: NaiveDateTime) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = pending.get_mut(token_id) {
             entry.add(ip, at, 1);
@@ -108,35 +137,58 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn ip(text: &str) -> Option<IpAddr> {
+        text.parse().ok()
+    }
+
+    fn uses_of(pending: &Pending, address: &str) -> Option<(i64, NaiveDateTime)> {
+        pending
+            .ips
+            .iter()
+            .find(|used| Some(used.ip) == ip(address))
+            .map(|used| (used.count, used.last_seen_at))
+    }
+
     #[test]
     fn counts_per_token_ip_and_day() {
         let recorder = Recorder::default();
-        recorder.record("t1", Some("10.0.0.1"), at(0));
-        recorder.record("t1", Some("10.0.0.2"), at(5));
-        recorder.record("t1", Some("10.0.0.1"), at(3));
+        recorder.record("t1", ip("10.0.0.1"), at(0));
+        recorder.record("t1", ip("10.0.0.2"), at(5));
+        recorder.record("t1", ip("10.0.0.1"), at(3));
         recorder.record("t2", None, at(1));
         let batch = recorder.take();
         assert_eq!(batch.len(), 2);
         let t1 = &batch[0].1;
         assert_eq!(
-            (t1.count, t1.last_used_at, t1.last_ip.as_deref()),
-            (3, Some(at(5)), Some("10.0.0.2"))
+            (t1.count, t1.last_used_at, t1.last_ip),
+            (3, Some(at(5)), ip("10.0.0.2"))
         );
-        assert_eq!(t1.ips.get("10.0.0.1"), Some(&(2, at(3))));
-        assert_eq!(t1.days.values().sum::<i64>(), 3);
+        assert_eq!(uses_of(t1, "10.0.0.1"), Some((2, at(3))));
+        assert_eq!(t1.days.iter().map(|(_, n)| n).sum::<i64>(), 3);
         assert!(recorder.take().is_empty());
+    }
+
+    #[test]
+    fn addresses_beyond_the_cap_are_counted_but_not_kept() {
+        let recorder = Recorder::default();
+        for i in 0..100u8 {
+            recorder.record("t1", Some(IpAddr::from([10, 0, 1, i])), at(i.into()));
+        }
+        let batch = recorder.take();
+        assert_eq!(batch[0].1.count, 100);
+        assert_eq!(batch[0].1.ips.len(), MAX_IPS_PER_BATCH);
     }
 
     #[test]
     fn restored_batches_are_merged_not_lost() {
         let recorder = Recorder::default();
-        recorder.record("t1", Some("10.0.0.1"), at(0));
+        recorder.record("t1", ip("10.0.0.1"), at(0));
         let batch = recorder.take();
-        recorder.record("t1", Some("10.0.0.1"), at(9));
+        recorder.record("t1", ip("10.0.0.1"), at(9));
         recorder.restore(batch);
         let batch = recorder.take();
         assert_eq!(batch[0].1.count, 2);
-        assert_eq!(batch[0].1.ips.get("10.0.0.1"), Some(&(2, at(9))));
+        assert_eq!(uses_of(&batch[0].1, "10.0.0.1"), Some((2, at(9))));
         assert_eq!(batch[0].1.last_used_at, Some(at(9)));
     }
 }

@@ -102,23 +102,22 @@ fn execute(conn: &mut DbConnection, sql: &Sql, binds: &[Bind<'_>]) -> QueryResul
     }
 }
 
-/// Counts, last use and last address of each token, in one statement.
-fn update_tokens(
+/// Counts, last use and last address of each token, in one upsert.
+fn upsert_totals(
     conn: &mut DbConnection,
     postgres: bool,
     chunk: &[&(String, Pending)],
 ) -> QueryResult<()> {
     let mut sql = Sql::new(
         postgres,
-        "UPDATE tokens SET usage_count = tokens.usage_count + v.column2, \
-        last_used_at = CASE WHEN tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column3 \
-            THEN v.column3 ELSE tokens.last_used_at END, \
-        last_used_ip = CASE WHEN tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column3 \
-            THEN v.column4 ELSE tokens.last_used_ip END \
-        FROM (VALUES ",
+        "INSERT INTO token_usage (token_id, usage_count, last_used_at, last_used_ip) VALUES ",
     );
+    let ips: Vec<Option<String>> = chunk
+        .iter()
+        .map(|(_, pending)| pending.last_ip.map(|ip| ip.to_string()))
+        .collect();
     let mut binds = Vec::with_capacity(chunk.len() * 4);
-    for (token_id, pending) in chunk.iter().map(|e| (&e.0, &e.1)) {
+    for ((token_id, pending), ip) in chunk.iter().map(|e| (&e.0, &e.1)).zip(&ips) {
         let Some(at) = pending.last_used_at else {
             continue;
         };
@@ -131,13 +130,21 @@ fn update_tokens(
             Bind::Text(token_id),
             Bind::Int(pending.count),
             Bind::Time(at),
-            Bind::OptText(pending.last_ip.as_deref()),
+            Bind::OptText(ip.as_deref()),
         ]);
     }
     if binds.is_empty() {
         return Ok(());
     }
-    sql.text.push_str(") AS v WHERE tokens.id = v.column1");
+    sql.text.push_str(
+        " ON CONFLICT (token_id) DO UPDATE SET \
+        usage_count = token_usage.usage_count + excluded.usage_count, \
+        last_used_ip = CASE WHEN excluded.last_used_at >= token_usage.last_used_at \
+            THEN COALESCE(excluded.last_used_ip, token_usage.last_used_ip) \
+            ELSE token_usage.last_used_ip END, \
+        last_used_at = CASE WHEN excluded.last_used_at >= token_usage.last_used_at \
+            THEN excluded.last_used_at ELSE token_usage.last_used_at END",
+    );
     execute(conn, &sql, &binds).map(|_| ())
 }
 
@@ -182,21 +189,32 @@ fn upsert_ips(
         postgres,
         "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
     );
+    let ips: Vec<(&str, String, NaiveDateTime, i64)> = chunk
+        .iter()
+        .flat_map(|(token_id, pending)| {
+            pending.ips.iter().map(move |used| {
+                (
+                    token_id.as_str(),
+                    used.ip.to_string(),
+                    used.last_seen_at,
+                    used.count,
+                )
+            })
+        })
+        .collect();
     let mut binds = Vec::new();
-    for (token_id, pending) in chunk.iter().map(|e| (&e.0, &e.1)) {
-        for (ip, (count, at)) in &pending.ips {
-            sql.row(
-                4,
-                binds.is_empty(),
-                &["::text", "::text", "::timestamp", "::bigint"],
-            );
-            binds.extend([
-                Bind::Text(token_id),
-                Bind::Text(ip),
-                Bind::Time(*at),
-                Bind::Int(*count),
-            ]);
-        }
+    for (token_id, ip, at, count) in &ips {
+        sql.row(
+            4,
+            binds.is_empty(),
+            &["::text", "::text", "::timestamp", "::bigint"],
+        );
+        binds.extend([
+            Bind::Text(token_id),
+            Bind::Text(ip),
+            Bind::Time(*at),
+            Bind::Int(*count),
+        ]);
     }
     if binds.is_empty() {
         return Ok(());
@@ -224,7 +242,7 @@ pub fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResul
             if present.is_empty() {
                 continue;
             }
-            update_tokens(conn, postgres, &present)?;
+            upsert_totals(conn, postgres, &present)?;
             upsert_days(conn, postgres, &present)?;
             upsert_ips(conn, postgres, &present)?;
         }

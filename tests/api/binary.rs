@@ -216,14 +216,15 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
     drop(server);
     let used: Vec<i64> = {
         use diesel::prelude::*;
-        use tokend::db::schema::tokens;
+        use tokend::db::schema::{token_usage, tokens};
         let url = tokend::db::DatabaseUrl::parse(&format!(
             "sqlite://{}",
             dir.path().join("tokend.db").display()
         ))?;
-        tokens::table
+        token_usage::table
+            .inner_join(tokens::table)
             .filter(tokens::kind.eq("personal"))
-            .select(tokens::usage_count)
+            .select(token_usage::usage_count)
             .load(&mut url.connect(false)?)?
     };
     assert_eq!(

@@ -314,16 +314,11 @@ async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
 }
 
 fn terminate_listeners(app: &TestApp) -> TestResult {
-    let name = app
-        .database_url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
     let mut conn = app.connection()?;
     conn.batch_execute(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = '{name}' AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+         WHERE datname = '{}' AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+        app.database_name()
     ))?;
     Ok(())
 }
@@ -351,6 +346,8 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         return Ok(());
     };
     let b = a.second_instance(&[])?;
+    // Both listeners up first, so B's answer below depends on the notification alone.
+    a.listening(2).await?;
     Directory::new(&a)?.acme().await?;
     let gateway = introspector(&a)?;
     let jwt = session("member")?;
@@ -388,6 +385,7 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         .await?;
     inactive_within(&b, &gateway, &second_value, Duration::from_secs(3)).await?;
     // And it keeps listening: a third revocation after the reconnect is seen within a second.
+    a.listening(2).await?;
     let (third, third_value) = personal(&a, "member", "third", &["acme"], &["read"]).await?;
     assert_eq!(
         introspect(&b, &gateway, &json!({"token": third_value})).await?["active"],

@@ -208,6 +208,36 @@ impl TestApp {
         Ok(value.into_exposed())
     }
 
+    /// The PostgreSQL database's name (the last segment of its URL).
+    pub fn database_name(&self) -> &str {
+        self.database_url.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// Waits until every instance on this PostgreSQL database has its invalidation listener up
+    /// (each clears its cache once when it starts listening); immediate on SQLite.
+    pub async fn listening(&self, instances: i64) -> TestResult {
+        if self.pg.is_none() {
+            return Ok(());
+        }
+        let query = format!(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = '{}' \
+             AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+            self.database_name()
+        );
+        let mut conn = self.connection()?;
+        for _ in 0..100 {
+            let up: Listeners =
+                diesel::RunQueryDsl::get_result(diesel::sql_query(&query), &mut conn)?;
+            if up.n >= instances {
+                // The cache is cleared right after LISTEN returns.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err("the invalidation listener did not start within 5 s".into())
+    }
+
     /// A URL on the server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
@@ -229,6 +259,13 @@ impl TestApp {
         }
         Ok(())
     }
+}
+
+/// A row count.
+#[derive(diesel::QueryableByName)]
+struct Listeners {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 /// Reads a problem+json response and checks its status, content type and `code`.
