@@ -10,6 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, get, web};
+use foldhash::fast::RandomState;
 use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -31,13 +32,17 @@ pub fn install() {
 /// The request counter and latency histogram of one route, method and status.
 type RequestHandles = (Counter, Histogram);
 
+/// Counters by the addresses of their name and label value (static strings: comparing and
+/// hashing two addresses is cheaper than comparing and hashing the text).
+type CounterKey = (usize, usize);
+
 thread_local! {
     /// Metric handles resolved once per worker thread, so the hot path neither builds label
     /// sets nor hashes them into the registry on every request.
-    static REQUESTS: RefCell<HashMap<(String, &'static str, u16), RequestHandles>> =
-        RefCell::new(HashMap::new());
-    static COUNTERS: RefCell<HashMap<(&'static str, &'static str), Counter>> =
-        RefCell::new(HashMap::new());
+    static REQUESTS: RefCell<HashMap<(String, &'static str, u16), RequestHandles, RandomState>> =
+        RefCell::new(HashMap::with_hasher(RandomState::default()));
+    static COUNTERS: RefCell<HashMap<CounterKey, Counter, RandomState>> =
+        RefCell::new(HashMap::with_hasher(RandomState::default()));
 }
 
 /// Counts every request and its latency by route pattern, method and status.
@@ -78,7 +83,7 @@ pub async fn track(
 fn increment(name: &'static str, label: &'static str, value: &'static str) {
     COUNTERS.with_borrow_mut(|counters| {
         counters
-            .entry((name, value))
+            .entry((name.as_ptr() as usize, value.as_ptr() as usize))
             .or_insert_with(|| {
                 if label.is_empty() {
                     metrics::counter!(name)

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use moka::notification::RemovalCause;
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
 
 use super::snapshot::{OwnerType, Snapshot};
 use crate::config::CacheSettings;
@@ -97,10 +98,66 @@ impl Change {
     }
 }
 
+/// A cached value and the end of its time to live.
+#[derive(Debug, Clone)]
+struct Timed<V> {
+    value: V,
+    until: Instant,
+}
+
+/// Counts evictions for the metrics.
+#[derive(Debug, Clone, Default)]
+struct CountEvictions;
+
+impl<K, V> Lifecycle<K, V> for CountEvictions {
+    type RequestState = ();
+
+    fn on_evict(&self, (): &mut (), _key: K, _value: V) {
+        crate::metrics::count("tokend_token_cache_evictions_total");
+    }
+}
+
+/// One bounded map (S3-FIFO eviction, sharded locks) with a fixed time to live.
+struct Bounded<V> {
+    map: Cache<Key, Timed<V>, UnitWeighter, DefaultHashBuilder, CountEvictions>,
+    ttl: Duration,
+}
+
+impl<V: Clone> Bounded<V> {
+    fn new(capacity: u64, ttl: Duration) -> Self {
+        let items = usize::try_from(capacity).unwrap_or(usize::MAX);
+        Self {
+            map: Cache::with(
+                items,
+                capacity,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                CountEvictions,
+            ),
+            ttl,
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<V> {
+        let entry = self.map.get(key)?;
+        let now = Instant::now();
+        if entry.until > now {
+            return Some(entry.value);
+        }
+        self.map.remove_if(key, |entry| entry.until <= now);
+        None
+    }
+
+    fn insert(&self, key: Key, value: V) {
+        let until = Instant::now() + self.ttl;
+        self.map.insert(key, Timed { value, until });
+    }
+}
+
 /// The cache. With capacity 0 it holds nothing (every call is a miss).
 pub struct TokenCache {
-    known: Option<Cache<Key, Arc<Snapshot>>>,
-    unknown: Option<Cache<Key, ()>>,
+    known: Option<Bounded<Arc<Snapshot>>>,
+    unknown: Option<Bounded<()>>,
     generation: AtomicU64,
     origin: String,
 }
@@ -109,34 +166,12 @@ impl TokenCache {
     /// A cache sized by the settings.
     #[must_use]
     pub fn new(settings: CacheSettings) -> Self {
-        let origin = uuid::Uuid::now_v7().simple().to_string();
-        if settings.capacity == 0 {
-            return Self {
-                known: None,
-                unknown: None,
-                generation: AtomicU64::new(0),
-                origin,
-            };
-        }
-        let known = Cache::builder()
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.ttl)
-            .support_invalidation_closures()
-            .eviction_listener(|_, _, cause| {
-                if cause == RemovalCause::Size {
-                    metrics::counter!("tokend_token_cache_evictions_total").increment(1);
-                }
-            })
-            .build();
-        let unknown = Cache::builder()
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.negative_ttl)
-            .build();
+        let enabled = settings.capacity > 0;
         Self {
-            known: Some(known),
-            unknown: Some(unknown),
+            known: enabled.then(|| Bounded::new(settings.capacity, settings.ttl)),
+            unknown: enabled.then(|| Bounded::new(settings.capacity, settings.negative_ttl)),
             generation: AtomicU64::new(0),
-            origin,
+            origin: uuid::Uuid::now_v7().simple().to_string(),
         }
     }
 
@@ -190,23 +225,18 @@ impl TokenCache {
             return;
         };
         if *change == Change::Everything {
-            known.invalidate_all();
-            return;
-        }
-        let change = change.clone();
-        if known
-            .invalidate_entries_if(move |_, snapshot| change.affects(snapshot))
-            .is_err()
-        {
-            known.invalidate_all();
+            known.map.clear();
+        } else {
+            known.map.retain(|_, entry| !change.affects(&entry.value));
         }
     }
 
-    /// Entries held (approximate), for the metrics gauge.
+    /// Entries held, for the metrics gauge.
     #[must_use]
     pub fn entry_count(&self) -> u64 {
-        self.known.as_ref().map_or(0, Cache::entry_count)
-            + self.unknown.as_ref().map_or(0, Cache::entry_count)
+        let len = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        self.known.as_ref().map_or(0, |c| len(c.map.len()))
+            + self.unknown.as_ref().map_or(0, |c| len(c.map.len()))
     }
 }
 

@@ -2,6 +2,9 @@
 //! its scopes, projects, organization grants (with the owner's role there) and whether the
 //! owner is disabled.
 
+use std::sync::OnceLock;
+
+use actix_web::web::Bytes;
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::prelude::*;
@@ -30,6 +33,10 @@ pub struct Grant {
     /// The token's scopes usable there: capped by `role` for user tokens, as granted for
     /// organization tokens (computed once at load, so an answer only borrows them).
     pub scopes: Vec<String>,
+    /// The encoded active answer for this organization when nothing more is asked (no
+    /// `required_scopes`, no `project_id`): the same for every caller until the snapshot is
+    /// dropped, so it is encoded once, on first use.
+    pub answer: OnceLock<Bytes>,
 }
 
 /// Whose a token is.
@@ -290,6 +297,7 @@ fn decode(row: Row) -> Result<Snapshot, ApiError> {
                 sso_authorized_at: at.as_deref().and_then(parse_timestamp),
                 role,
                 scopes: usable,
+                answer: OnceLock::new(),
             }
         })
         .collect();

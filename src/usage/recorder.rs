@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
 /// Most distinct addresses kept per token between two flushes.
@@ -93,7 +94,7 @@ impl Pending {
 /// Counts uses without touching the database.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    pending: Mutex<HashMap<String, Pending>>,
+    pending: Mutex<HashMap<String, Pending, RandomState>>,
 }
 
 impl Recorder {

@@ -1,6 +1,7 @@
 //! The database side: writing batches, one transaction each, in multi-row statements (a few
 //! statements per 500 tokens, whatever the number of tokens used).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -227,27 +228,27 @@ fn upsert_ips(
     execute(conn, &sql, &binds).map(|_| ())
 }
 
-/// Writes one batch in one transaction. Tokens deleted meanwhile are skipped.
-pub fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()> {
+/// Writes one batch (call it inside a transaction). Tokens deleted meanwhile are skipped.
+fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()> {
     let postgres = matches!(conn, DbConnection::Pg(_));
-    conn.transaction(|conn| {
-        for chunk in batch.chunks(CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
-            let live: Vec<String> = tokens::table
-                .filter(tokens::id.eq_any(&ids))
-                .select(tokens::id)
-                .load(conn)?;
-            let present: Vec<&(String, Pending)> =
-                chunk.iter().filter(|(id, _)| live.contains(id)).collect();
-            if present.is_empty() {
-                continue;
-            }
-            upsert_totals(conn, postgres, &present)?;
-            upsert_days(conn, postgres, &present)?;
-            upsert_ips(conn, postgres, &present)?;
+    for chunk in batch.chunks(CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        let live: HashSet<String> = tokens::table
+            .filter(tokens::id.eq_any(&ids))
+            .select(tokens::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        let present: Vec<&(String, Pending)> =
+            chunk.iter().filter(|(id, _)| live.contains(id)).collect();
+        if present.is_empty() {
+            continue;
         }
-        Ok(())
-    })
+        upsert_totals(conn, postgres, &present)?;
+        upsert_days(conn, postgres, &present)?;
+        upsert_ips(conn, postgres, &present)?;
+    }
+    Ok(())
 }
 
 /// Writes everything counted so far; on failure the counts go back for the next try.
@@ -260,7 +261,8 @@ pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
     let started = std::time::Instant::now();
     let shared = Arc::new(batch);
     let written = Arc::clone(&shared);
-    let result = db::run(&state.db, move |conn| Ok(write(conn, &written)?)).await;
+    // As one transaction, taking turns with the other writers (SQLite has one writer at a time).
+    let result = db::transaction(&state.db, move |conn| Ok(write(conn, &written)?)).await;
     match result {
         Ok(()) => {
             metrics::counter!("tokend_usage_flush_batches_total").increment(1);

@@ -15,7 +15,8 @@ use crate::on_both_backends;
 on_both_backends!(
     every_change_is_seen_on_the_next_call,
     expiry_is_checked_on_cached_tokens,
-    metrics_count_cache_and_results
+    metrics_count_cache_and_results,
+    the_stored_answer_is_the_computed_answer
 );
 
 /// Introspects twice (the second answer comes from the cache), applies `change`, and checks
@@ -275,6 +276,32 @@ async fn expiry_is_checked_on_cached_tokens(app: TestApp) -> TestResult {
         introspect(&app, &gateway, &json!({"token": value})).await?,
         json!({"active": false, "reason": "expired"})
     );
+    Ok(())
+}
+
+/// A plain answer is encoded once and then served as stored; it must equal the answer built
+/// field by field for a question (less the question's own `allowed`).
+async fn the_stored_answer_is_the_computed_answer(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let (_, value) = personal(&app, "member", "m", &["acme"], &["read", "write:projects"]).await?;
+    let plain = introspect(&app, &gateway, &json!({"token": value})).await?;
+    assert_eq!(
+        plain,
+        introspect(&app, &gateway, &json!({"token": value})).await?
+    );
+    let mut asked = introspect(
+        &app,
+        &gateway,
+        &json!({"token": value, "project_id": "billing"}),
+    )
+    .await?;
+    assert_eq!(asked["allowed"], true, "{asked}");
+    if let Some(fields) = asked.as_object_mut() {
+        fields.remove("allowed");
+    }
+    assert_eq!(plain, asked);
+    assert_eq!(plain["scope"], "read write:projects", "{plain}");
     Ok(())
 }
 
