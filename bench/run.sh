@@ -50,9 +50,10 @@ cache_entries() { echo "   cache after warm-up: $(curl -s "http://$1/metrics" | 
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# measure NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS -> appends a row to $WORK/rows
+# measure NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [REFERENCE_RPS] -> appends a row to
+# $WORK/rows and sets LAST_RPS
 measure() {
-  local name=$1 pid=$2 addr=$3 gateway=$4 tokens=$5 limit=$6 seconds=$7
+  local name=$1 pid=$2 addr=$3 gateway=$4 tokens=$5 limit=$6 seconds=$7 reference=${8:-}
   local before after out
   before=$(cpu_ticks "$pid")
   out=$(GATEWAY="$gateway" TOKENS_FILE="$tokens" LIMIT="$limit" WRK_THREADS=$THREADS \
@@ -66,8 +67,21 @@ measure() {
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
   local cpu_us
   cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
-  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests" >> "$WORK/rows"
-  printf '%-34s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$non2xx"
+  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}" >> "$WORK/rows"
+  printf '%-42s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$non2xx"
+  LAST_RPS=$rps
+}
+
+# paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: the HMAC + HashMap reference (kept running)
+# is measured for the same time right before, and the row's ratio is to that run: these shared
+# machines drift by well over 15% within minutes, so only neighbouring runs compare.
+paired() {
+  local out rps
+  out=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
+    wrk -t$THREADS -c"$CONNECTIONS" -d"${7}s" -s bench/introspect.lua http://127.0.0.1:18091)
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  echo "   (reference right before: $rps req/s)"
+  measure "$@" "$rps"
 }
 
 tokend_env() {
@@ -93,22 +107,24 @@ seed() {
 }
 
 bench_tokend() {
-  # $1 label, $2 data dir, $3 database url, $4 port
+  # $1 label, $2 data dir, $3 database url, $4 port, [$5 = reuse: already seeded]
   local label=$1 dir=$2 url=$3 addr=127.0.0.1:$4
-  echo "== tokend on $label: seeding $N tokens"
-  seed "$dir" "$url" "$N"
+  if [ "${5:-}" != reuse ]; then
+    echo "== tokend on $label: seeding $N tokens"
+    seed "$dir" "$url" "$N"
+  fi
   local gateway; gateway=$(cat "$dir/gateway")
   start_tokend "$dir" "$url" "$addr" 200000
   GATEWAY="$gateway" TOKENS_FILE="$dir/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
     wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua "http://$addr" >/dev/null
   cache_entries "$addr"
   sleep 2
-  measure "tokend $label warm, 1k-token working set" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" 1000 "$DURATION"
-  measure "tokend $label warm, all $N tokens" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" "$DURATION"
+  paired "tokend $label warm, 1k-token working set" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" 1000 "$DURATION"
+  paired "tokend $label warm, all $N tokens" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" "$DURATION"
   stop "$TOKEND_PID"
   start_tokend "$dir" "$url" "$addr" 200000
   # Cold: a fresh cache and each token at most once (short enough not to wrap).
-  measure "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
+  paired "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
   stop "$TOKEND_PID"
 }
 
@@ -117,29 +133,16 @@ mkdir -p "$WORK/sqlite" "$WORK/pg" "$WORK/rss"
 
 echo "== reference servers"
 seed "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" "$N"
-GATEWAY_SQLITE=$(cat "$WORK/sqlite/gateway")
 "$BIN/examples/reference_server" fixed 127.0.0.1:18090 & PIDS+=($!); REF_FIXED=$!
-sleep 1
-measure "reference: fixed JSON (HTTP limit)" "$REF_FIXED" 127.0.0.1:18090 x "$WORK/sqlite/tokens" "$N" "$DURATION"
-stop "$REF_FIXED"
 "$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
 sleep 2
 measure "reference: HMAC + HashMap" "$REF_MAP" 127.0.0.1:18091 x "$WORK/sqlite/tokens" "$N" "$DURATION"
-stop "$REF_MAP"
+measure "reference: fixed JSON (HTTP limit)" "$REF_FIXED" 127.0.0.1:18090 x "$WORK/sqlite/tokens" "$N" "$DURATION" "$LAST_RPS"
+stop "$REF_FIXED"
 
 # tokend on SQLite reuses the tokens seeded above.
 echo "== tokend on SQLite"
-start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
-GATEWAY="$GATEWAY_SQLITE" TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS \
-  wrk -t$THREADS -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
-cache_entries 127.0.0.1:18092
-sleep 2 # let the warm-up's usage batch be written before measuring
-measure "tokend SQLite warm, 1k-token working set" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" 1000 "$DURATION"
-measure "tokend SQLite warm, all $N tokens" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" "$DURATION"
-stop "$TOKEND_PID"
-start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000
-measure "tokend SQLite cold (each token once)" "$TOKEND_PID" 127.0.0.1:18092 "$GATEWAY_SQLITE" "$WORK/sqlite/tokens" "$N" 3
-stop "$TOKEND_PID"
+bench_tokend SQLite "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 18092 reuse
 
 if [ "${ONLY:-}" != sqlite ]; then
   start_postgres
@@ -159,7 +162,6 @@ if [ "$RSS" = 1 ]; then
   stop "$TOKEND_PID"
 fi
 
-reference=$(awk -F'|' '$1 ~ /HMAC/ {print $2}' "$WORK/rows")
 {
   echo "# Benchmarks"
   echo
@@ -169,12 +171,13 @@ reference=$(awk -F'|' '$1 ~ /HMAC/ {print $2}' "$WORK/rows")
   echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs 3s, each token at most once), loopback"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
+  echo "- ratios: each tokend row is measured right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; throughput on these shared machines drifts by well over 15% within minutes"
   echo
-  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | × HMAC+HashMap reference |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  while IFS='|' read -r name rps p50 p99 cpu non2xx requests; do
+  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (run right before) | × reference |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference; do
     ratio=$(awk -v a="$rps" -v b="$reference" 'BEGIN {printf "%.2f", a / b}')
-    echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $ratio |"
+    echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $reference | $ratio |"
   done < "$WORK/rows"
   echo
   echo "Memory: $RSS_LINE."

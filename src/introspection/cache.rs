@@ -48,13 +48,13 @@ impl Change {
     #[must_use]
     pub fn affects(&self, snapshot: &Snapshot) -> bool {
         let token = &snapshot.token;
-        let in_org = |org: &str| snapshot.grants.iter().any(|g| g.organization_id == org);
+        let in_org = |org: &str| snapshot.grants.iter().any(|g| &*g.organization_id == org);
         match self {
-            Self::Token(id) => token.id == *id,
+            Self::Token(id) => *token.id == **id,
             Self::User(user) => token.owned_by_user(user),
             Self::Organization(org) => {
                 in_org(org)
-                    || (token.owner_type == OwnerType::Organization && token.owner_id == *org)
+                    || (token.owner_type == OwnerType::Organization && *token.owner_id == **org)
             }
             Self::Membership {
                 organization_id,

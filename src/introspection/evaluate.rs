@@ -108,9 +108,9 @@ pub fn evaluate<'a>(
         Some(org) => snapshot
             .grants
             .iter()
-            .find(|g| g.organization_id == org)
+            .find(|g| &*g.organization_id == org)
             .ok_or(Reason::OrganizationNotAuthorized)?,
-        None => match snapshot.grants.as_slice() {
+        None => match &*snapshot.grants {
             [only] => only,
             [] => return Err(Reason::OrganizationNotAuthorized),
             _ => return Err(Reason::OrganizationRequired),

@@ -13,6 +13,7 @@ use crate::db;
 use crate::directory::{Role, repo as directory};
 use crate::error::{ApiError, Problem};
 use crate::tokens::kind::TokenKind;
+use crate::tokens::repo as token_repo;
 
 /// The calling token, without its value.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,17 +104,21 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
         let owner = match token.owner_type {
             OwnerType::User => MeOwner {
                 owner_type: OwnerType::User.as_str().into(),
-                id: token.owner_id.clone(),
+                id: token.owner_id.to_string(),
                 email: directory::user(conn, &token.owner_id)?.map(|u| u.email),
                 name: None,
             },
             other => MeOwner {
                 owner_type: other.as_str().into(),
-                id: token.owner_id.clone(),
+                id: token.owner_id.to_string(),
                 email: None,
                 name: directory::organization(conn, &token.owner_id)?.map(|o| o.name),
             },
         };
+        // The hint is not cached (only this route shows it).
+        let hint = token_repo::find(conn, &token.id)?
+            .map(|row| row.hint)
+            .unwrap_or_default();
         let now = crate::time::now();
         let organizations = snapshot
             .grants
@@ -125,14 +130,14 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
                 };
                 match evaluate::evaluate(&snapshot, &question, now) {
                     Ok(active) => MeOrganization {
-                        organization_id: grant.organization_id.clone(),
+                        organization_id: grant.organization_id.to_string(),
                         active: true,
                         reason: None,
                         role: active.role,
                         scopes: active.scopes().to_vec(),
                     },
                     Err(reason) => MeOrganization {
-                        organization_id: grant.organization_id.clone(),
+                        organization_id: grant.organization_id.to_string(),
                         active: false,
                         reason: Some(reason),
                         role: grant.role,
@@ -143,17 +148,17 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
             .collect();
         Ok(Me {
             token: TokenSummary {
-                id: token.id.clone(),
+                id: token.id.to_string(),
                 kind: token.kind,
-                name: token.name.clone(),
-                hint: token.hint.clone(),
-                scopes: snapshot.scopes.clone(),
+                name: token.name.to_string(),
+                hint,
+                scopes: snapshot.scopes.to_vec(),
                 organization_ids: snapshot
                     .grants
                     .iter()
-                    .map(|g| g.organization_id.clone())
+                    .map(|g| g.organization_id.to_string())
                     .collect(),
-                project_ids: snapshot.project_ids.clone(),
+                project_ids: snapshot.project_ids.to_vec(),
                 expires_at: token.expires_at,
                 created_at: token.created_at,
             },

@@ -53,11 +53,11 @@ pub async fn revoke(
         }
         (Actor::service(&caller.id), None)
     } else if caller.owner_type == OwnerType::User {
-        (Actor::user(&caller.owner_id), Some(caller.id.clone()))
+        (Actor::user(&caller.owner_id), Some(caller.id.to_string()))
     } else {
         (
             Actor::system(&format!("token:{}", caller.id)),
-            Some(caller.id.clone()),
+            Some(caller.id.to_string()),
         )
     };
 

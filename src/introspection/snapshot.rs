@@ -2,7 +2,7 @@
 //! its scopes, projects, organization grants (with the owner's role there) and whether the
 //! owner is disabled.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::web::Bytes;
 use chrono::NaiveDateTime;
@@ -23,7 +23,7 @@ use crate::tokens::scopes::{self, Action};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The organization.
-    pub organization_id: String,
+    pub organization_id: Box<str>,
     /// Whether it enforces SSO.
     pub sso_enforced: bool,
     /// When the owner authorized the token for SSO there.
@@ -31,8 +31,9 @@ pub struct Grant {
     /// The owner's current role there (user tokens), `None` when not a member.
     pub role: Option<Role>,
     /// The token's scopes usable there: capped by `role` for user tokens, as granted for
-    /// organization tokens (computed once at load, so an answer only borrows them).
-    pub scopes: Vec<String>,
+    /// organization tokens (computed once at load, so an answer only borrows them; shared with
+    /// the snapshot's when the cap changes nothing).
+    pub scopes: Arc<[String]>,
     /// The encoded active answer for this organization when nothing more is asked (no
     /// `required_scopes`, no `project_id`): the same for every caller until the snapshot is
     /// dropped, so it is encoded once, on first use.
@@ -76,17 +77,15 @@ impl OwnerType {
 #[derive(Debug, Clone)]
 pub struct CachedToken {
     /// Token id.
-    pub id: String,
+    pub id: Box<str>,
     /// Its kind.
     pub kind: TokenKind,
     /// Its name.
-    pub name: String,
-    /// Prefix plus the first body characters.
-    pub hint: String,
+    pub name: Box<str>,
     /// Whose it is.
     pub owner_type: OwnerType,
     /// The owner's id.
-    pub owner_id: String,
+    pub owner_id: Box<str>,
     /// When it stops working.
     pub expires_at: Option<NaiveDateTime>,
     /// Creation time.
@@ -105,7 +104,7 @@ impl CachedToken {
     /// Owned by the user `user_id`.
     #[must_use]
     pub fn owned_by_user(&self, user_id: &str) -> bool {
-        self.owner_type == OwnerType::User && self.owner_id == user_id
+        self.owner_type == OwnerType::User && &*self.owner_id == user_id
     }
 }
 
@@ -115,11 +114,11 @@ pub struct Snapshot {
     /// The token.
     pub token: CachedToken,
     /// Granted scopes (service permissions for service tokens).
-    pub scopes: Vec<String>,
+    pub scopes: Arc<[String]>,
     /// Project restriction (empty = none).
-    pub project_ids: Vec<String>,
+    pub project_ids: Box<[String]>,
     /// Authorized organizations.
-    pub grants: Vec<Grant>,
+    pub grants: Box<[Grant]>,
     /// For user tokens: whether the owner is disabled (`None` when the user row is gone).
     pub owner_disabled: Option<bool>,
 }
@@ -132,8 +131,6 @@ struct Row {
     kind: String,
     #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
-    hint: String,
     #[diesel(sql_type = Binary)]
     digest: Vec<u8>,
     #[diesel(sql_type = Text)]
@@ -158,7 +155,7 @@ struct Row {
     owner_disabled: Option<bool>,
 }
 
-const COLUMNS: &str = "t.id, t.kind, t.name, t.hint, t.digest, t.pepper_id, \
+const COLUMNS: &str = "t.id, t.kind, t.name, t.digest, t.pepper_id, \
     t.owner_type, t.owner_id, t.expires_at, t.created_at, t.revoked_at, \
     (SELECT u.disabled FROM users u WHERE u.id = t.owner_id AND t.owner_type = 'user') AS owner_disabled";
 
@@ -269,7 +266,9 @@ pub fn load(
 
 fn decode(row: Row) -> Result<Snapshot, ApiError> {
     let bad = |what: &str| ApiError::internal(&format!("unreadable {what}"));
-    let scopes: Vec<String> = serde_json::from_str(&row.scopes).map_err(|_| bad("scopes"))?;
+    let scopes: Arc<[String]> = serde_json::from_str::<Vec<String>>(&row.scopes)
+        .map_err(|_| bad("scopes"))?
+        .into();
     let project_ids: Vec<String> =
         serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
     let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
@@ -290,31 +289,34 @@ fn decode(row: Row) -> Result<Snapshot, ApiError> {
                 }
             };
             Grant {
-                organization_id,
+                organization_id: organization_id.into(),
                 sso_enforced: sso
                     .as_bool()
                     .unwrap_or_else(|| sso.as_i64().is_some_and(|v| v != 0)),
                 sso_authorized_at: at.as_deref().and_then(parse_timestamp),
                 role,
-                scopes: usable,
+                scopes: if *usable == *scopes {
+                    Arc::clone(&scopes)
+                } else {
+                    usable.into()
+                },
                 answer: OnceLock::new(),
             }
         })
         .collect();
     Ok(Snapshot {
         token: CachedToken {
-            id: row.id,
+            id: row.id.into(),
             kind,
-            name: row.name,
-            hint: row.hint,
+            name: row.name.into(),
             owner_type,
-            owner_id: row.owner_id,
+            owner_id: row.owner_id.into(),
             expires_at: row.expires_at,
             created_at: row.created_at,
             revoked: row.revoked_at.is_some(),
         },
         scopes,
-        project_ids,
+        project_ids: project_ids.into(),
         grants,
         owner_disabled: row.owner_disabled,
     })
