@@ -266,7 +266,11 @@ impl RawConfig {
             DatabaseUrl::Sqlite(data_dir.join("tokend.db"))
         });
         let pool = PoolOptions {
-            max_size: self.number("TOKEND_DATABASE_POOL_SIZE", 16, &mut problems),
+            max_size: self.number(
+                "TOKEND_DATABASE_POOL_SIZE",
+                default_pool_size(&database_url),
+                &mut problems,
+            ),
             connection_timeout: Duration::from_millis(self.number(
                 "TOKEND_DATABASE_TIMEOUT_MS",
                 5000,
@@ -474,6 +478,19 @@ fn dev_secret(
             ));
             String::new()
         }
+    }
+}
+
+/// Connections per pool when not configured. Database work is CPU-bound here (SQLite runs in
+/// this process; PostgreSQL's backends share the machine), so more connections than cores only
+/// add threads taking turns: one per core for SQLite (which has a read pool and a write pool),
+/// two per core for PostgreSQL, and never fewer than 2 and 4.
+fn default_pool_size(url: &DatabaseUrl) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let cores = u32::try_from(cores).unwrap_or(u32::MAX);
+    match url.backend() {
+        crate::db::Backend::Sqlite => cores.max(2),
+        crate::db::Backend::Postgres => cores.saturating_mul(2).max(4),
     }
 }
 

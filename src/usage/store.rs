@@ -1,5 +1,5 @@
-//! The database side: writing batches, one transaction each, in multi-row statements (a few
-//! statements per 500 tokens, whatever the number of tokens used).
+//! The database side: writing batches in multi-row statements, one short transaction per 500
+//! tokens (a few statements each, whatever the number of tokens used).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -228,7 +228,7 @@ fn upsert_ips(
     execute(conn, &sql, &binds).map(|_| ())
 }
 
-/// Writes one batch (call it inside a transaction). Tokens deleted meanwhile are skipped.
+/// Writes part of a batch (call it inside a transaction). Tokens deleted meanwhile are skipped.
 fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()> {
     let postgres = matches!(conn, DbConnection::Pg(_));
     for chunk in batch.chunks(CHUNK) {
@@ -251,36 +251,38 @@ fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()
     Ok(())
 }
 
-/// Writes everything counted so far; on failure the counts go back for the next try.
+/// Writes everything counted so far; on failure the counts not yet written go back for the next
+/// try.
 pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
-    let batch = state.usage.take();
-    if batch.is_empty() {
+    let mut rest = state.usage.take();
+    if rest.is_empty() {
         return Ok(0);
     }
-    let tokens = batch.len();
+    let tokens = rest.len();
     let started = std::time::Instant::now();
-    let shared = Arc::new(batch);
-    let written = Arc::clone(&shared);
-    // As one transaction, taking turns with the other writers (SQLite has one writer at a time).
-    let result = db::transaction(&state.db, move |conn| Ok(write(conn, &written)?)).await;
-    match result {
-        Ok(()) => {
-            metrics::counter!("tokend_usage_flush_batches_total").increment(1);
-            metrics::histogram!("tokend_usage_flush_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
-            tracing::debug!(
-                tokens,
-                elapsed_ms = started.elapsed().as_millis(),
-                "usage flushed"
-            );
-            Ok(tokens)
-        }
-        Err(error) => {
-            let batch = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
-            state.usage.restore(batch);
-            Err(error)
+    while !rest.is_empty() {
+        let chunk: Vec<(String, Pending)> = rest.drain(..CHUNK.min(rest.len())).collect();
+        let shared = Arc::new(chunk);
+        let written = Arc::clone(&shared);
+        // One transaction per chunk, taking turns with the other writers (SQLite has one
+        // writer at a time): a large batch never holds token writes up for long.
+        let result = db::transaction(&state.db, move |conn| Ok(write(conn, &written)?)).await;
+        if let Err(error) = result {
+            let mut unwritten = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+            unwritten.append(&mut rest);
+            state.usage.restore(unwritten);
+            return Err(error);
         }
     }
+    metrics::counter!("tokend_usage_flush_batches_total").increment(1);
+    metrics::histogram!("tokend_usage_flush_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    tracing::debug!(
+        tokens,
+        elapsed_ms = started.elapsed().as_millis(),
+        "usage flushed"
+    );
+    Ok(tokens)
 }
 
 /// Flushes every `interval` until `stopped` is set.
