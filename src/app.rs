@@ -19,6 +19,7 @@ use crate::db::{self, Database};
 use crate::error::{self, BODY_LIMIT};
 use crate::introspection::cache::TokenCache;
 use crate::introspection::invalidation;
+use crate::introspection::loader::Loader;
 use crate::telemetry::RequestSpan;
 use crate::usage::{self, Recorder};
 use crate::{ops, routes};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub usage: Recorder,
     /// Verified tokens (and unknown digests), shared with the invalidation listener.
     pub cache: Arc<TokenCache>,
+    /// Cache misses waiting for the next batch read.
+    pub loader: Loader,
 }
 
 /// Why the service could not start.
@@ -84,6 +87,7 @@ pub fn state(settings: Settings) -> Result<web::Data<AppState>, StartError> {
         sessions,
         usage: Recorder::default(),
         cache: Arc::new(TokenCache::new(settings.cache)),
+        loader: Loader::default(),
     });
     if state.db.backend() == crate::db::Backend::Postgres && settings.cache.capacity > 0 {
         invalidation::spawn_listener(settings.database_url.clone(), Arc::downgrade(&state.cache));

@@ -55,6 +55,7 @@ struct Counts {
     cold: Vec<String>,
     same_unknown_20_times: Vec<String>,
     five_unknown_twice: Vec<String>,
+    ten_cold_twice_at_once: Vec<String>,
 }
 
 async fn count(backend: Backend) -> TestResult<Option<Counts>> {
@@ -101,11 +102,34 @@ async fn count(backend: Backend) -> TestResult<Option<Counts>> {
         }
     }
     let five_unknown_twice = take();
+
+    // Concurrent misses share batch reads; each still gets its own token's answer.
+    let mut tokens = Vec::new();
+    for i in 0..10 {
+        let (token, value) =
+            personal(&app, "member", &format!("batch-{i}"), &["acme"], &["read"]).await?;
+        tokens.push((token["id"].clone(), value));
+    }
+    take();
+    let calls = tokens.iter().chain(&tokens).map(|(id, value)| {
+        let app = &app;
+        let gateway = &gateway;
+        async move {
+            let answer = introspect(app, gateway, &json!({"token": value})).await?;
+            assert_eq!(answer["token_id"], *id, "{answer}");
+            TestResult::Ok(())
+        }
+    });
+    for outcome in futures_util::future::join_all(calls).await {
+        outcome?;
+    }
+    let ten_cold_twice_at_once = take();
     Ok(Some(Counts {
         warm,
         cold,
         same_unknown_20_times,
         five_unknown_twice,
+        ten_cold_twice_at_once,
     }))
 }
 
@@ -142,6 +166,12 @@ fn check(backend: &str, counts: &Counts) {
         counts.five_unknown_twice.len(),
         5,
         "{backend}: one read per distinct unknown digest"
+    );
+    let reads = counts.ten_cold_twice_at_once.len();
+    eprintln!("{backend}: 20 concurrent calls for 10 cold tokens: {reads} read(s)");
+    assert!(
+        (1..=10).contains(&reads),
+        "{backend}: concurrent misses read each token at most once, together: {reads}"
     );
 }
 

@@ -10,10 +10,10 @@ use smallvec::SmallVec;
 use super::bearer::{self, Credential};
 use super::session::Claims;
 use crate::app::AppState;
-use crate::db;
 use crate::error::ApiError;
 use crate::introspection::cache::Cached;
-use crate::introspection::snapshot::{self, Snapshot};
+use crate::introspection::loader;
+use crate::introspection::snapshot::Snapshot;
 use crate::tokens::kind::TokenKind;
 use crate::tokens::secret::Digest;
 
@@ -87,9 +87,10 @@ pub fn labelled(state: &AppState, candidates: &Candidates) -> Vec<(String, Diges
 }
 
 /// The snapshot of the token with these digests, from the cache or (on a miss) from one
-/// database read that is then cached; `None` when no token has them.
+/// database read, shared with concurrent misses, that is then cached; `None` when no token has
+/// them.
 pub async fn find(
-    state: &AppState,
+    state: &web::Data<AppState>,
     candidates: Candidates,
 ) -> Result<Option<Arc<Snapshot>>, ApiError> {
     let Some(&key) = candidates.first() else {
@@ -103,22 +104,13 @@ pub async fn find(
         });
     }
     crate::metrics::count("tokend_token_cache_misses_total");
-    let seen = state.cache.generation();
-    let current = state.settings.peppers.current_id().to_owned();
-    let pairs = labelled(state, &candidates);
-    let loaded = db::read(&state.db, move |conn| {
-        snapshot::load(conn, &pairs, &current)
-    })
-    .await?
-    .map(Arc::new);
-    state.cache.insert(key, loaded.clone(), seen);
-    Ok(loaded)
+    loader::load(state, candidates).await
 }
 
 /// The token with these digests, if it exists, is not revoked and has not expired; 401
 /// otherwise.
 pub async fn live_token(
-    state: &AppState,
+    state: &web::Data<AppState>,
     candidates: Candidates,
 ) -> Result<Arc<Snapshot>, ApiError> {
     match find(state, candidates).await? {

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod evaluate;
 pub mod handler;
 pub mod invalidation;
+pub mod loader;
 pub mod me;
 pub mod request;
 pub mod revoke;

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::tokens::kind::TokenKind;
 use crate::tokens::repo;
 use crate::tokens::scopes::{self, Action};
+use crate::tokens::secret::digests_equal;
 
 /// One organization a token is authorized for, with what decides its use there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,28 +241,44 @@ fn query_rows(conn: &mut DbConnection, candidates: &[(String, [u8; 32])]) -> Que
     }
 }
 
-/// Loads the snapshot of the token with one of these digests (one per configured pepper,
-/// `current` first) in one statement, confirms the digest in constant time, and re-digests a
-/// token found under an older pepper.
-pub fn load(
+/// Loads the snapshots of several presented values in one statement: for each, the token
+/// with one of its digests (one per configured pepper, `current` first), or `None`. Each
+/// stored digest is confirmed in constant time, and a token found under an older pepper is
+/// re-digested under the current one.
+pub fn load_many(
     conn: &mut DbConnection,
-    candidates: &[(String, [u8; 32])],
+    presented: &[Vec<(String, [u8; 32])>],
     current_pepper: &str,
-) -> Result<Option<Snapshot>, ApiError> {
-    let Some(row) = query_rows(conn, candidates)?.into_iter().next() else {
-        return Ok(None);
-    };
-    if !repo::confirm(
-        conn,
-        candidates,
-        current_pepper,
-        &row.id,
-        &row.pepper_id,
-        &row.digest,
-    )? {
-        return Ok(None);
+) -> Result<Vec<Option<Snapshot>>, ApiError> {
+    let digests: Vec<(String, [u8; 32])> = presented.iter().flatten().cloned().collect();
+    let mut rows: Vec<Option<Row>> = query_rows(conn, &digests)?.into_iter().map(Some).collect();
+    let mut found = Vec::with_capacity(presented.len());
+    for candidates in presented {
+        let matching = rows.iter_mut().find(|row| {
+            row.as_ref().is_some_and(|row| {
+                candidates.iter().any(|(pepper, digest)| {
+                    *pepper == row.pepper_id && digests_equal(&row.digest, digest)
+                })
+            })
+        });
+        let Some(row) = matching.and_then(Option::take) else {
+            found.push(None);
+            continue;
+        };
+        if repo::confirm(
+            conn,
+            candidates,
+            current_pepper,
+            &row.id,
+            &row.pepper_id,
+            &row.digest,
+        )? {
+            found.push(Some(decode(row)?));
+        } else {
+            found.push(None);
+        }
     }
-    decode(row).map(Some)
+    Ok(found)
 }
 
 fn decode(row: Row) -> Result<Snapshot, ApiError> {
