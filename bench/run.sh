@@ -4,7 +4,7 @@
 # Prints a table with ratios and writes it to BENCHMARKS.md.
 #
 #   bench/run.sh [N]            N seeded tokens (default 100000)
-#   DURATION=10 RSS=1 bench/run.sh
+#   DURATION=10 ROUNDS=3 RSS=1 bench/run.sh
 #   ONLY=sqlite RSS=0 bench/run.sh   (quick: no PostgreSQL, no 1M-token memory run)
 #
 # Loopback only; every run is bounded by DURATION.
@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 
 N=${1:-100000}
 DURATION=${DURATION:-10}
+# Paired rounds (reference, then tokend) per warm row; the median round is reported.
+ROUNDS=${ROUNDS:-3}
 # Long enough for every seeded token to be seen (and cached) before the warm run.
 WARMUP=${WARMUP:-$((N / 4000 + 5))}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -67,21 +69,27 @@ measure() {
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
   local cpu_us
   cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
-  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}" >> "$WORK/rows"
+  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}" >> "${ROWS:-$WORK/rows}"
   printf '%-42s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$non2xx"
   LAST_RPS=$rps
 }
 
-# paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: the HMAC + HashMap reference (kept running)
-# is measured for the same time right before, and the row's ratio is to that run: these shared
-# machines drift by well over 15% within minutes, so only neighbouring runs compare.
+# paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [ROUNDS]: each round measures the HMAC +
+# HashMap reference (kept running) and then tokend for the same time; the row is the round with
+# the median ratio. These shared machines drift by well over 15% within minutes, so only
+# neighbouring runs compare.
 paired() {
-  local out rps
-  out=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
-    wrk -t$THREADS -c"$CONNECTIONS" -d"${7}s" -s bench/introspect.lua http://127.0.0.1:18091)
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  echo "   (reference right before: $rps req/s)"
-  measure "$@" "$rps"
+  local rounds=${8:-$ROUNDS} out rps
+  : > "$WORK/rounds"
+  for _ in $(seq 1 "$rounds"); do
+    out=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
+      wrk -t$THREADS -c"$CONNECTIONS" -d"${7}s" -s bench/introspect.lua http://127.0.0.1:18091)
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    echo "   (reference right before: $rps req/s)"
+    ROWS="$WORK/rounds" measure "${@:1:7}" "$rps"
+  done
+  awk -F'|' '{printf "%.6f|%s\n", $2 / $8, $0}' "$WORK/rounds" | sort -t'|' -k1,1 -g |
+    sed -n "$(((rounds + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/rows"
 }
 
 tokend_env() {
@@ -126,7 +134,7 @@ bench_tokend() {
   stop "$TOKEND_PID"
   start_tokend "$dir" "$url" "$addr" 200000
   # Cold: a fresh cache and each token at most once (short enough not to wrap).
-  paired "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
+  paired "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3 1
   stop "$TOKEND_PID"
 }
 
@@ -173,7 +181,7 @@ fi
   echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs 3s, each token at most once), loopback"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
-  echo "- ratios: each tokend row is measured right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; throughput on these shared machines drifts by well over 15% within minutes"
+  echo "- ratios: each tokend measurement comes right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; a warm row is the median of $ROUNDS such rounds, a cold row one round (it needs a fresh cache). Throughput on these shared machines drifts by well over 15% within minutes"
   echo
   echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (run right before) | × reference |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
