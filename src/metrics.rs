@@ -32,9 +32,10 @@ pub fn install() {
 /// The request counter and latency histogram of one route, method and status.
 type RequestHandles = (Counter, Histogram);
 
-/// Counters by the addresses of their name and label value (static strings: comparing and
-/// hashing two addresses is cheaper than comparing and hashing the text).
-type CounterKey = (usize, usize);
+/// Counters by the address and length of their name and label value (static strings:
+/// comparing and hashing those is cheaper than comparing and hashing the text; two equal texts at
+/// different addresses only resolve the same series twice).
+type CounterKey = (usize, usize, usize, usize);
 
 thread_local! {
     /// Metric handles resolved once per worker thread, so the hot path neither builds label
@@ -83,7 +84,12 @@ pub async fn track(
 fn increment(name: &'static str, label: &'static str, value: &'static str) {
     COUNTERS.with_borrow_mut(|counters| {
         counters
-            .entry((name.as_ptr() as usize, value.as_ptr() as usize))
+            .entry((
+                name.as_ptr() as usize,
+                name.len(),
+                value.as_ptr() as usize,
+                value.len(),
+            ))
             .or_insert_with(|| {
                 if label.is_empty() {
                     metrics::counter!(name)
