@@ -153,7 +153,8 @@ impl FromRequest for Reader {
                     admin_of: Vec::new(),
                 }),
                 Presented::Token { kind, candidates } => {
-                    let snapshot = lookup::live_token(&state, candidates).await?;
+                    let snapshot =
+                        lookup::live_token(&state, candidates, crate::time::now()).await?;
                     if kind == TokenKind::Service
                         && snapshot
                             .scopes

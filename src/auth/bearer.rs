@@ -5,7 +5,7 @@ use actix_web::http::header::AUTHORIZATION;
 
 use crate::error::ApiError;
 use crate::tokens::kind::{Prefixes, TokenKind};
-use crate::tokens::secret;
+use crate::tokens::secret::{self, FormatError};
 
 /// What a caller presented. Borrowed from the request; never logged.
 pub enum Credential<'a> {
@@ -43,10 +43,10 @@ pub fn credential<'a>(
         .ok_or(ApiError::Unauthenticated(
             "the Authorization header must be `Bearer <credential>`",
         ))?;
-    if prefixes.kind_of(value).is_some() {
-        let kind = secret::parse(prefixes, value)
-            .map_err(|_| ApiError::Unauthenticated("malformed token"))?;
-        return Ok(Credential::Token { kind, value });
+    match secret::parse(prefixes, value) {
+        Ok(kind) => return Ok(Credential::Token { kind, value }),
+        Err(FormatError::UnknownPrefix) => {}
+        Err(_) => return Err(ApiError::Unauthenticated("malformed token")),
     }
     if value.split('.').count() == 3 {
         return Ok(Credential::Jwt(value));

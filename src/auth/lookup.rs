@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
+use chrono::NaiveDateTime;
 use smallvec::SmallVec;
 
 use super::bearer::{self, Credential};
@@ -58,9 +59,9 @@ pub fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
     req.peer_addr().map(|addr| addr.ip())
 }
 
-/// Counts one authenticated use of a token (in memory; written in batches).
-pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>) {
-    state.usage.record(token_id, ip, crate::time::now());
+/// Counts one authenticated use of a token at `at` (in memory; written in batches).
+pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>, at: NaiveDateTime) {
+    state.usage.record(token_id, ip, at);
 }
 
 /// Digests of `value` under every pepper.
@@ -107,14 +108,15 @@ pub async fn find(
     loader::load(state, candidates).await
 }
 
-/// The token with these digests, if it exists, is not revoked and has not expired; 401
-/// otherwise.
+/// The token with these digests, if it exists, is not revoked and has not expired at `now`;
+/// 401 otherwise.
 pub async fn live_token(
     state: &web::Data<AppState>,
     candidates: Candidates,
+    now: NaiveDateTime,
 ) -> Result<Arc<Snapshot>, ApiError> {
     match find(state, candidates).await? {
-        Some(snapshot) if snapshot.token.is_usable(crate::time::now()) => Ok(snapshot),
+        Some(snapshot) if snapshot.token.is_usable(now) => Ok(snapshot),
         _ => Err(ApiError::Unauthenticated("unknown or inactive credential")),
     }
 }

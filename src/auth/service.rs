@@ -29,10 +29,7 @@ impl ServiceIdentity {
     /// Whether it carries `permission`.
     #[must_use]
     pub fn has(&self, permission: Permission) -> bool {
-        self.snapshot
-            .scopes
-            .iter()
-            .any(|granted| granted == permission.as_str())
+        self.snapshot.has_permission(permission)
     }
 }
 
@@ -58,7 +55,8 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
             let Presented::Token { candidates, .. } = presented else {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             };
-            let snapshot = lookup::live_token(&state, candidates).await?;
+            let now = crate::time::now();
+            let snapshot = lookup::live_token(&state, candidates, now).await?;
             if snapshot.token.kind != TokenKind::Service {
                 return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
             }
@@ -69,7 +67,7 @@ impl<P: Required> FromRequest for ServiceCaller<P> {
                     P::PERMISSION.as_str()
                 )));
             }
-            lookup::record_use(&state, identity.token_id(), ip);
+            lookup::record_use(&state, identity.token_id(), ip, now);
             Ok(Self {
                 identity,
                 need: PhantomData,

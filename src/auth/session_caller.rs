@@ -41,7 +41,8 @@ impl FromRequest for Session {
             let (state, presented) = presented?;
             match presented {
                 Presented::Token { candidates, .. } => {
-                    let snapshot = lookup::live_token(&state, candidates).await?;
+                    let snapshot =
+                        lookup::live_token(&state, candidates, crate::time::now()).await?;
                     if snapshot.token.kind == TokenKind::Service {
                         Err(ApiError::Forbidden(
                             "this route needs a signed-in user session".into(),

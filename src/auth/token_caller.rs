@@ -29,13 +29,14 @@ impl FromRequest for TokenCaller {
             let Presented::Token { kind, candidates } = presented else {
                 return Err(ApiError::Forbidden("this route needs a token".into()));
             };
-            let snapshot = lookup::live_token(&state, candidates).await?;
+            let now = crate::time::now();
+            let snapshot = lookup::live_token(&state, candidates, now).await?;
             if kind == TokenKind::Service {
                 return Err(ApiError::Forbidden(
                     "this route needs a personal, agent or api token".into(),
                 ));
             }
-            lookup::record_use(&state, &snapshot.token.id, ip);
+            lookup::record_use(&state, &snapshot.token.id, ip, now);
             Ok(Self { snapshot })
         })
     }

@@ -183,18 +183,19 @@ pub async fn introspect(
         project_id: request.project_id.as_deref(),
         required_scopes: request.required_scopes.as_deref(),
     };
-    let answer = match evaluate::evaluate(&snapshot, &question, crate::time::now()) {
+    let now = crate::time::now();
+    let answer = match evaluate::evaluate(&snapshot, &question, now) {
         Ok(active) => {
             let ip = request
                 .client_ip
                 .as_deref()
                 .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
                 .or_else(|| lookup::peer_ip(&req));
-            lookup::record_use(&state, &snapshot.token.id, ip);
+            lookup::record_use(&state, &snapshot.token.id, ip, now);
             crate::metrics::count_introspection("active");
             if active.allowed.is_none() {
-                let grant = active.grant;
-                let body = grant
+                let body = active
+                    .grant
                     .answer
                     .get_or_init(|| encode(&Introspection::active(&snapshot, active)));
                 return Ok(HttpResponse::Ok()

@@ -42,11 +42,12 @@ pub async fn revoke(
             "revocation needs a service token or the token itself".into(),
         ));
     };
-    let snapshot = lookup::live_token(&state, candidates).await?;
-    let (caller, permissions) = (&snapshot.token, &snapshot.scopes);
-    lookup::record_use(&state, &caller.id, lookup::peer_ip(&req));
+    let now = crate::time::now();
+    let snapshot = lookup::live_token(&state, candidates, now).await?;
+    let caller = &snapshot.token;
+    lookup::record_use(&state, &caller.id, lookup::peer_ip(&req), now);
     let (actor, only_self) = if kind == TokenKind::Service {
-        if !permissions.iter().any(|p| p == Permission::Revoke.as_str()) {
+        if !snapshot.has_permission(Permission::Revoke) {
             return Err(ApiError::Forbidden(
                 "this service token lacks the `revoke` permission".into(),
             ));

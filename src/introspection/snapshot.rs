@@ -12,13 +12,13 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
+use crate::auth::Permission;
 use crate::db::DbConnection;
 use crate::directory::Role;
 use crate::error::ApiError;
 use crate::tokens::kind::TokenKind;
 use crate::tokens::repo;
 use crate::tokens::scopes::{self, Action};
-use crate::tokens::secret::digests_equal;
 
 /// One organization a token is authorized for, with what decides its use there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,16 @@ pub struct Snapshot {
     pub owner_disabled: Option<bool>,
 }
 
+impl Snapshot {
+    /// Whether the token (a service token) carries `permission`.
+    #[must_use]
+    pub fn has_permission(&self, permission: Permission) -> bool {
+        self.scopes
+            .iter()
+            .any(|granted| granted == permission.as_str())
+    }
+}
+
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Text)]
@@ -186,7 +196,7 @@ const POSTGRES_AGGREGATES: &str = "\
 /// on every call, which would dominate a cold introspection).
 struct SnapshotQuery<'a> {
     postgres: bool,
-    digests: &'a [(String, [u8; 32])],
+    digests: &'a [&'a [u8; 32]],
 }
 
 impl QueryId for SnapshotQuery<'_> {
@@ -215,7 +225,7 @@ where
             SQLITE_AGGREGATES
         });
         out.push_sql(" FROM tokens t WHERE t.digest IN (");
-        for (i, (_, digest)) in self.digests.iter().enumerate() {
+        for (i, digest) in self.digests.iter().enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
@@ -226,16 +236,16 @@ where
     }
 }
 
-fn query_rows(conn: &mut DbConnection, candidates: &[(String, [u8; 32])]) -> QueryResult<Vec<Row>> {
+fn query_rows(conn: &mut DbConnection, digests: &[&[u8; 32]]) -> QueryResult<Vec<Row>> {
     match conn {
         DbConnection::Sqlite(conn) => SnapshotQuery {
             postgres: false,
-            digests: candidates,
+            digests,
         }
         .load(conn),
         DbConnection::Pg(conn) => SnapshotQuery {
             postgres: true,
-            digests: candidates,
+            digests,
         }
         .load(conn),
     }
@@ -250,15 +260,20 @@ pub fn load_many(
     presented: &[Vec<(String, [u8; 32])>],
     current_pepper: &str,
 ) -> Result<Vec<Option<Snapshot>>, ApiError> {
-    let digests: Vec<(String, [u8; 32])> = presented.iter().flatten().cloned().collect();
+    let digests: Vec<&[u8; 32]> = presented
+        .iter()
+        .flatten()
+        .map(|(_, digest)| digest)
+        .collect();
     let mut rows: Vec<Option<Row>> = query_rows(conn, &digests)?.into_iter().map(Some).collect();
     let mut found = Vec::with_capacity(presented.len());
     for candidates in presented {
+        // Pairs the row with the value it was found by; `confirm` then checks it.
         let matching = rows.iter_mut().find(|row| {
             row.as_ref().is_some_and(|row| {
-                candidates.iter().any(|(pepper, digest)| {
-                    *pepper == row.pepper_id && digests_equal(&row.digest, digest)
-                })
+                candidates
+                    .iter()
+                    .any(|(_, digest)| row.digest == digest.as_slice())
             })
         });
         let Some(row) = matching.and_then(Option::take) else {
@@ -360,7 +375,7 @@ mod tests {
 
     #[test]
     fn the_statement_is_prepared_once_per_backend() {
-        let candidates = [("a".to_owned(), [1u8; 32]), ("b".to_owned(), [2u8; 32])];
+        let candidates = [&[1u8; 32], &[2u8; 32]];
         let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&SnapshotQuery {
             postgres: false,
             digests: &candidates,

@@ -279,14 +279,18 @@ pub async fn bulk_revoke(
         Ok(BulkResults { results })
     })
     .await?;
-    let changes = results
+    invalidation::changed(&state, changed_tokens(&results)).await;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// The tokens a bulk operation revoked or deleted: what caches must drop.
+fn changed_tokens(results: &BulkResults) -> Vec<Change> {
+    results
         .results
         .iter()
         .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
         .map(|r| Change::Token(r.id.clone()))
-        .collect();
-    invalidation::changed(&state, changes).await;
-    Ok(HttpResponse::Ok().json(results))
+        .collect()
 }
 
 /// Delete up to 100 tokens in one transaction, with a result per id.
@@ -337,13 +341,7 @@ pub async fn bulk_delete(
         Ok(BulkResults { results })
     })
     .await?;
-    let changes = results
-        .results
-        .iter()
-        .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
-        .map(|r| Change::Token(r.id.clone()))
-        .collect();
-    invalidation::changed(&state, changes).await;
+    invalidation::changed(&state, changed_tokens(&results)).await;
     Ok(HttpResponse::Ok().json(results))
 }
 

@@ -43,14 +43,6 @@ pub struct TokenRow {
     pub revoked_reason: Option<String>,
 }
 
-impl TokenRow {
-    /// Not revoked and not expired at `now`.
-    #[must_use]
-    pub fn is_usable(&self, now: NaiveDateTime) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
-    }
-}
-
 /// A token about to be stored.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = tokens)]

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::recorder::Pending;
+use super::recorder::{IpUse, Pending};
 use crate::app::AppState;
 use crate::db::schema::tokens;
 use crate::db::{self, DbConnection};
@@ -36,13 +36,14 @@ impl Sql {
         }
     }
 
-    /// Appends one `(…)` row of `n` placeholders (comma-separated after the first row).
-    fn row(&mut self, n: usize, first: bool, casts: &[&str]) {
-        if !first {
+    /// Appends one `(…)` row with a placeholder per column (PostgreSQL casts each to its type),
+    /// comma-separated after the first row.
+    fn row(&mut self, casts: &[&str]) {
+        if self.next > 0 {
             self.text.push_str(", ");
         }
         self.text.push('(');
-        for i in 0..n {
+        for (i, cast) in casts.iter().enumerate() {
             if i > 0 {
                 self.text.push_str(", ");
             }
@@ -50,7 +51,7 @@ impl Sql {
             if self.postgres {
                 self.text.push('$');
                 self.text.push_str(&self.next.to_string());
-                self.text.push_str(casts.get(i).copied().unwrap_or(""));
+                self.text.push_str(cast);
             } else {
                 self.text.push('?');
             }
@@ -103,41 +104,48 @@ fn execute(conn: &mut DbConnection, sql: &Sql, binds: &[Bind<'_>]) -> QueryResul
     }
 }
 
-/// Counts, last use and last address of each token, in one upsert.
-fn upsert_totals(
+/// One multi-row `INSERT … VALUES (…), (…) ON CONFLICT …`: `binds` holds the rows one after
+/// the other, `casts` names each column's type (PostgreSQL). Nothing to write, no statement.
+fn upsert(
     conn: &mut DbConnection,
-    postgres: bool,
-    chunk: &[&(String, Pending)],
+    head: &str,
+    casts: &[&str],
+    binds: &[Bind<'_>],
+    on_conflict: &str,
 ) -> QueryResult<()> {
-    let mut sql = Sql::new(
-        postgres,
-        "INSERT INTO token_usage (token_id, usage_count, last_used_at, last_used_ip) VALUES ",
-    );
+    if binds.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(matches!(conn, DbConnection::Pg(_)), head);
+    for _ in 0..binds.len() / casts.len() {
+        sql.row(casts);
+    }
+    sql.text.push_str(on_conflict);
+    execute(conn, &sql, binds).map(|_| ())
+}
+
+/// Counts, last use and last address of each token, in one upsert.
+fn upsert_totals(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
     let ips: Vec<Option<String>> = chunk
         .iter()
         .map(|(_, pending)| pending.last_ip.map(|ip| ip.to_string()))
         .collect();
     let mut binds = Vec::with_capacity(chunk.len() * 4);
     for ((token_id, pending), ip) in chunk.iter().map(|e| (&e.0, &e.1)).zip(&ips) {
-        let Some(at) = pending.last_used_at else {
-            continue;
-        };
-        sql.row(
-            4,
-            binds.is_empty(),
-            &["::text", "::bigint", "::timestamp", "::text"],
-        );
-        binds.extend([
-            Bind::Text(token_id),
-            Bind::Int(pending.count),
-            Bind::Time(at),
-            Bind::OptText(ip.as_deref()),
-        ]);
+        if let Some(at) = pending.last_used_at {
+            binds.extend([
+                Bind::Text(token_id),
+                Bind::Int(pending.count),
+                Bind::Time(at),
+                Bind::OptText(ip.as_deref()),
+            ]);
+        }
     }
-    if binds.is_empty() {
-        return Ok(());
-    }
-    sql.text.push_str(
+    upsert(
+        conn,
+        "INSERT INTO token_usage (token_id, usage_count, last_used_at, last_used_ip) VALUES ",
+        &["::text", "::bigint", "::timestamp", "::text"],
+        &binds,
         " ON CONFLICT (token_id) DO UPDATE SET \
         usage_count = token_usage.usage_count + excluded.usage_count, \
         last_used_ip = CASE WHEN excluded.last_used_at >= token_usage.last_used_at \
@@ -145,20 +153,11 @@ fn upsert_totals(
             ELSE token_usage.last_used_ip END, \
         last_used_at = CASE WHEN excluded.last_used_at >= token_usage.last_used_at \
             THEN excluded.last_used_at ELSE token_usage.last_used_at END",
-    );
-    execute(conn, &sql, &binds).map(|_| ())
+    )
 }
 
 /// Daily counts, one upsert for the chunk.
-fn upsert_days(
-    conn: &mut DbConnection,
-    postgres: bool,
-    chunk: &[&(String, Pending)],
-) -> QueryResult<()> {
-    let mut sql = Sql::new(
-        postgres,
-        "INSERT INTO token_usage_daily (token_id, day, count) VALUES ",
-    );
+fn upsert_days(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
     let days: Vec<(&str, String, i64)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
@@ -168,87 +167,72 @@ fn upsert_days(
                 .map(move |(day, count)| (token_id.as_str(), day.to_string(), *count))
         })
         .collect();
-    let mut binds = Vec::new();
-    for (token_id, day, count) in &days {
-        sql.row(3, binds.is_empty(), &["::text", "::text", "::bigint"]);
-        binds.extend([Bind::Text(token_id), Bind::Text(day), Bind::Int(*count)]);
-    }
-    if binds.is_empty() {
-        return Ok(());
-    }
-    sql.text.push_str(" ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count");
-    execute(conn, &sql, &binds).map(|_| ())
+    let binds: Vec<Bind<'_>> = days
+        .iter()
+        .flat_map(|(token_id, day, count)| {
+            [Bind::Text(token_id), Bind::Text(day), Bind::Int(*count)]
+        })
+        .collect();
+    upsert(
+        conn,
+        "INSERT INTO token_usage_daily (token_id, day, count) VALUES ",
+        &["::text", "::text", "::bigint"],
+        &binds,
+        " ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count",
+    )
 }
 
 /// Per-address counts, one upsert for the chunk.
-fn upsert_ips(
-    conn: &mut DbConnection,
-    postgres: bool,
-    chunk: &[&(String, Pending)],
-) -> QueryResult<()> {
-    let mut sql = Sql::new(
-        postgres,
-        "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
-    );
-    let ips: Vec<(&str, String, NaiveDateTime, i64)> = chunk
+fn upsert_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+    let ips: Vec<(&str, String, &IpUse)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
-            pending.ips.iter().map(move |used| {
-                (
-                    token_id.as_str(),
-                    used.ip.to_string(),
-                    used.last_seen_at,
-                    used.count,
-                )
-            })
+            pending
+                .ips
+                .iter()
+                .map(move |used| (token_id.as_str(), used.ip.to_string(), used))
         })
         .collect();
-    let mut binds = Vec::new();
-    for (token_id, ip, at, count) in &ips {
-        sql.row(
-            4,
-            binds.is_empty(),
-            &["::text", "::text", "::timestamp", "::bigint"],
-        );
-        binds.extend([
-            Bind::Text(token_id),
-            Bind::Text(ip),
-            Bind::Time(*at),
-            Bind::Int(*count),
-        ]);
-    }
-    if binds.is_empty() {
-        return Ok(());
-    }
-    sql.text.push_str(
+    let binds: Vec<Bind<'_>> = ips
+        .iter()
+        .flat_map(|(token_id, ip, used)| {
+            [
+                Bind::Text(token_id),
+                Bind::Text(ip),
+                Bind::Time(used.last_seen_at),
+                Bind::Int(used.count),
+            ]
+        })
+        .collect();
+    upsert(
+        conn,
+        "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
+        &["::text", "::text", "::timestamp", "::bigint"],
+        &binds,
         " ON CONFLICT (token_id, ip) DO UPDATE SET count = token_ips.count + excluded.count, \
          last_seen_at = CASE WHEN excluded.last_seen_at > token_ips.last_seen_at \
          THEN excluded.last_seen_at ELSE token_ips.last_seen_at END",
-    );
-    execute(conn, &sql, &binds).map(|_| ())
+    )
 }
 
-/// Writes part of a batch (call it inside a transaction). Tokens deleted meanwhile are skipped.
-fn write(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<()> {
-    let postgres = matches!(conn, DbConnection::Pg(_));
-    for chunk in batch.chunks(CHUNK) {
-        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
-        let live: HashSet<String> = tokens::table
-            .filter(tokens::id.eq_any(&ids))
-            .select(tokens::id)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect();
-        let present: Vec<&(String, Pending)> =
-            chunk.iter().filter(|(id, _)| live.contains(id)).collect();
-        if present.is_empty() {
-            continue;
-        }
-        upsert_totals(conn, postgres, &present)?;
-        upsert_days(conn, postgres, &present)?;
-        upsert_ips(conn, postgres, &present)?;
+/// Writes one chunk of a batch (call it inside a transaction). Tokens deleted meanwhile are
+/// skipped.
+fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()> {
+    let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+    let live: HashSet<String> = tokens::table
+        .filter(tokens::id.eq_any(&ids))
+        .select(tokens::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let present: Vec<&(String, Pending)> =
+        chunk.iter().filter(|(id, _)| live.contains(id)).collect();
+    if present.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    upsert_totals(conn, &present)?;
+    upsert_days(conn, &present)?;
+    upsert_ips(conn, &present)
 }
 
 /// Writes everything counted so far; on failure the counts not yet written go back for the next
@@ -308,12 +292,12 @@ mod tests {
     #[test]
     fn rows_are_numbered_for_postgres_and_plain_for_sqlite() {
         let mut pg = Sql::new(true, "V ");
-        pg.row(2, true, &["::text", "::bigint"]);
-        pg.row(2, false, &["::text", "::bigint"]);
+        pg.row(&["::text", "::bigint"]);
+        pg.row(&["::text", "::bigint"]);
         assert_eq!(pg.text, "V ($1::text, $2::bigint), ($3::text, $4::bigint)");
         let mut lite = Sql::new(false, "V ");
-        lite.row(2, true, &[]);
-        lite.row(2, false, &[]);
+        lite.row(&["::text", "::bigint"]);
+        lite.row(&["::text", "::bigint"]);
         assert_eq!(lite.text, "V (?, ?), (?, ?)");
     }
 }

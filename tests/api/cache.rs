@@ -19,6 +19,12 @@ on_both_backends!(
     the_stored_answer_is_the_computed_answer
 );
 
+/// Sends a request that changes something; it must succeed.
+async fn sent(request: reqwest::RequestBuilder) -> TestResult {
+    request.send().await?.error_for_status()?;
+    Ok(())
+}
+
 /// Introspects twice (the second answer comes from the cache), applies `change`, and checks
 /// the next answer.
 async fn cached_then_changed(
@@ -65,14 +71,7 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v}),
-        async {
-            app.client
-                .post(token_url(&t, "/revoke"))
-                .bearer_auth(&jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+        sent(app.client.post(token_url(&t, "/revoke")).bearer_auth(&jwt)),
         "revoked",
     )
     .await?;
@@ -81,14 +80,11 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v}),
-        async {
+        sent(
             app.client
                 .post(token_url(&t, "/regenerate"))
-                .bearer_auth(&jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+                .bearer_auth(&jwt),
+        ),
         "unknown",
     )
     .await?;
@@ -97,14 +93,7 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v}),
-        async {
-            app.client
-                .delete(token_url(&t, ""))
-                .bearer_auth(&jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+        sent(app.client.delete(token_url(&t, "")).bearer_auth(&jwt)),
         "unknown",
     )
     .await?;
@@ -130,14 +119,11 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v, "organization_id": "gamma"}),
-        async {
+        sent(
             app.client
                 .delete(token_url(&t, "/organizations/gamma"))
-                .bearer_auth(&jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+                .bearer_auth(&jwt),
+        ),
         "organization_not_authorized",
     )
     .await?;
@@ -145,14 +131,11 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v, "organization_id": "gamma"}),
-        async {
+        sent(
             app.client
                 .put(token_url(&t, "/organizations/gamma"))
-                .bearer_auth(&jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+                .bearer_auth(&jwt),
+        ),
         "active",
     )
     .await?;
@@ -172,14 +155,11 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &app,
         &gateway,
         &json!({"token": v}),
-        async {
+        sent(
             app.client
                 .post(token_url(&t, "/organizations/gamma/sso-authorize"))
-                .bearer_auth(&sso_jwt)
-                .send()
-                .await?;
-            Ok(())
-        },
+                .bearer_auth(&sso_jwt),
+        ),
         "active",
     )
     .await?;
@@ -340,6 +320,17 @@ async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
     Ok(())
 }
 
+/// Revokes `token` through the management API.
+async fn revoke(app: &TestApp, jwt: &str, token: &Value) -> TestResult {
+    let id = token["id"].as_str().unwrap_or_default();
+    sent(
+        app.client
+            .post(app.url(&format!("/v1/tokens/{id}/revoke")))
+            .bearer_auth(jwt),
+    )
+    .await
+}
+
 fn terminate_listeners(app: &TestApp) -> TestResult {
     let mut conn = app.connection()?;
     conn.batch_execute(&format!(
@@ -388,28 +379,14 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         );
     }
 
-    a.client
-        .post(a.url(&format!(
-            "/v1/tokens/{}/revoke",
-            first["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(&jwt)
-        .send()
-        .await?;
+    revoke(&a, &jwt, &first).await?;
     let seen = inactive_within(&b, &gateway, &first_value, Duration::from_secs(1)).await?;
     eprintln!("B saw the revocation after {seen:?}");
 
     // B's listener connection dies; it must reconnect and stay correct.
     terminate_listeners(&a)?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    a.client
-        .post(a.url(&format!(
-            "/v1/tokens/{}/revoke",
-            second["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(&jwt)
-        .send()
-        .await?;
+    revoke(&a, &jwt, &second).await?;
     inactive_within(&b, &gateway, &second_value, Duration::from_secs(3)).await?;
     // And it keeps listening: a third revocation after the reconnect is seen within a second.
     a.listening(2).await?;
@@ -418,14 +395,7 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         introspect(&b, &gateway, &json!({"token": third_value})).await?["active"],
         true
     );
-    a.client
-        .post(a.url(&format!(
-            "/v1/tokens/{}/revoke",
-            third["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(&jwt)
-        .send()
-        .await?;
+    revoke(&a, &jwt, &third).await?;
     inactive_within(&b, &gateway, &third_value, Duration::from_secs(1)).await?;
     Ok(())
 }
