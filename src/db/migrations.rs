@@ -47,6 +47,16 @@ pub fn revert_all(url: &DatabaseUrl) -> Result<Vec<String>, MigrationError> {
     Ok(reverted)
 }
 
+/// Reverts the newest applied migration and returns its version (the data-carrying round-trip
+/// tests; operators stepping back one release).
+pub fn revert_newest(url: &DatabaseUrl) -> Result<String, MigrationError> {
+    let reverted = match url.connect(false)? {
+        DbConnection::Sqlite(mut conn) => conn.revert_last_migration(SQLITE).map(|v| v.to_string()),
+        DbConnection::Pg(mut conn) => conn.revert_last_migration(POSTGRES).map(|v| v.to_string()),
+    };
+    reverted.map_err(|error| MigrationError::Migrate(error.to_string()))
+}
+
 fn versions(
     result: diesel::migration::Result<Vec<MigrationVersion<'_>>>,
 ) -> Result<Vec<String>, MigrationError> {

@@ -10,7 +10,7 @@ pub mod schema;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
-pub use migrations::{MigrationError, revert_all, run_pending};
+pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
 
 use crate::error::ApiError;

@@ -8,6 +8,8 @@ use tokend::audit::{Actor, RequestContext};
 use tokend::auth::Permission;
 use tokend::config::RawConfig;
 use tokend::db::{DatabaseUrl, DbConnection};
+use tokend::tokens::issue::{self, Spec};
+use tokend::tokens::kind::TokenKind;
 use tokend::tokens::service::{self, NewServiceToken};
 
 /// Test result: `?` on anything.
@@ -206,6 +208,47 @@ impl TestApp {
             )
         })?;
         Ok(value.into_exposed())
+    }
+
+    /// The shared state of another instance over this database, without its server or cache
+    /// (for driving library pieces such as the usage flush directly).
+    pub fn state(&self) -> TestResult<actix_web::web::Data<tokend::app::AppState>> {
+        Ok(tokend::app::state(
+            self.settings(&[("TOKEND_CACHE_CAPACITY", "0")])?,
+        )?)
+    }
+
+    /// Issues `count` personal tokens of `owner` directly through the library (faster than
+    /// the API for hundreds of tokens) and returns their ids.
+    pub fn issue_tokens(&self, owner: &str, count: usize) -> TestResult<Vec<String>> {
+        let settings = self.settings(&[])?;
+        let mut conn = self.connection()?;
+        let scopes = ["read".to_owned()];
+        let ids = diesel::Connection::transaction(&mut conn, |conn| {
+            (0..count)
+                .map(|i| {
+                    issue::issue(
+                        conn,
+                        &settings.peppers,
+                        &settings.prefixes,
+                        &Spec {
+                            kind: TokenKind::Personal,
+                            name: &format!("bulk-{i}"),
+                            description: None,
+                            scopes: &scopes,
+                            organization_ids: &[],
+                            project_ids: &[],
+                            owner_type: "user",
+                            owner_id: owner,
+                            created_by: Some(owner),
+                            expires_at: None,
+                        },
+                    )
+                    .map(|(row, _)| row.id)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(ids)
     }
 
     /// The PostgreSQL database's name (the last segment of its URL).

@@ -1,12 +1,16 @@
 //! Migrations apply, revert and apply again on both backends.
 
 use diesel::prelude::*;
-use tokend::db::{DatabaseUrl, revert_all, run_pending};
+use tokend::db::{DatabaseUrl, revert_all, revert_newest, run_pending};
 
+use crate::fixtures::Directory;
 use crate::helpers::{TestApp, TestResult};
 use crate::on_both_backends;
 
-on_both_backends!(migrations_go_up_down_and_up_again);
+on_both_backends!(
+    migrations_go_up_down_and_up_again,
+    usage_is_carried_down_and_up_the_usage_migration
+);
 
 const TABLES: [&str; 12] = [
     "organizations",
@@ -34,6 +38,11 @@ fn count_rows(app: &TestApp, table: &str) -> TestResult<i64> {
     let row: Count =
         diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(&mut conn)?;
     Ok(row.n)
+}
+
+/// Rows of `table` about one token (the fixtures' own service tokens have usage too).
+fn rows_of(app: &TestApp, table: &str, token_id: &str) -> TestResult<i64> {
+    count_rows(app, &format!("{table} WHERE token_id = '{token_id}'"))
 }
 
 async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
@@ -65,5 +74,82 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
             "{table} missing after re-apply"
         );
     }
+    Ok(())
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Totals {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    usage_count: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    last_used_ip: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    last_used_at: Option<chrono::NaiveDateTime>,
+}
+
+fn usage_in(app: &TestApp, table: &str, key: &str, id: &str) -> TestResult<Vec<Totals>> {
+    let mut conn = app.connection()?;
+    Ok(diesel::sql_query(format!(
+        "SELECT usage_count, last_used_ip, last_used_at FROM {table} WHERE {key} = '{id}'"
+    ))
+    .load(&mut conn)?)
+}
+
+/// The usage migration moves totals out of `tokens` and back again without losing any, and
+/// keeps the daily and per-address rows it rebuilds.
+async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let ids = app.issue_tokens("member", 2)?;
+    let (used, unused) = (&ids[0], &ids[1]);
+    let state = app.state()?;
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        .map(|d| d.naive_utc())
+        .ok_or("timestamp")?;
+    for ip in ["198.51.100.9", "203.0.113.7", "203.0.113.7"] {
+        state.usage.record(used, ip.parse().ok(), at);
+    }
+    assert_eq!(tokend::usage::flush(&state).await?, 1);
+    drop(state);
+    app.stop().await?;
+    let expected = Totals {
+        usage_count: 3,
+        last_used_ip: Some("203.0.113.7".to_owned()),
+        last_used_at: Some(at),
+    };
+    let url = DatabaseUrl::parse(&app.database_url)?;
+
+    let reverted = revert_newest(&url)?;
+    assert_eq!(usage_in(&app, "tokens", "id", used)?, [expected]);
+    assert_eq!(
+        usage_in(&app, "tokens", "id", unused)?,
+        [Totals {
+            usage_count: 0,
+            last_used_ip: None,
+            last_used_at: None
+        }]
+    );
+    assert!(
+        count_rows(&app, "token_usage").is_err(),
+        "token_usage dropped"
+    );
+    assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
+    assert_eq!(rows_of(&app, "token_ips", used)?, 2);
+
+    assert_eq!(run_pending(&url)?, [reverted]);
+    let expected = Totals {
+        usage_count: 3,
+        last_used_ip: Some("203.0.113.7".to_owned()),
+        last_used_at: Some(at),
+    };
+    assert_eq!(usage_in(&app, "token_usage", "token_id", used)?, [expected]);
+    assert!(usage_in(&app, "token_usage", "token_id", unused)?.is_empty());
+    assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
+    assert_eq!(rows_of(&app, "token_ips", used)?, 2);
+    assert!(
+        diesel::sql_query("SELECT usage_count FROM tokens")
+            .execute(&mut app.connection()?)
+            .is_err(),
+        "the totals left tokens again"
+    );
     Ok(())
 }

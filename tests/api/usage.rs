@@ -16,6 +16,11 @@ mod at_shutdown {
     on_both_backends!(settings = &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")]; a_graceful_shutdown_flushes_pending_counts);
 }
 
+mod large_batches {
+    use super::*;
+    on_both_backends!(a_flush_writes_every_chunk_and_puts_back_only_what_failed);
+}
+
 async fn usage(app: &TestApp, token_id: &str) -> TestResult<Value> {
     let response = app
         .client
@@ -150,5 +155,118 @@ async fn a_graceful_shutdown_flushes_pending_counts(mut app: TestApp) -> TestRes
     let flushed = usage(&app, &id).await?;
     assert_eq!(flushed["usage_count"], 4, "{flushed}");
     assert_eq!(flushed["recent_ips"][0]["ip"], "127.0.0.1");
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    token_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    usage_count: i64,
+}
+
+/// Usage totals written for `ids` (the fixtures' own service tokens are counted too).
+fn written(app: &TestApp, ids: &[String]) -> TestResult<Vec<(String, i64)>> {
+    let rows: Vec<Written> = diesel::RunQueryDsl::load(
+        diesel::sql_query("SELECT token_id, usage_count FROM token_usage ORDER BY token_id"),
+        &mut app.connection()?,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| ids.contains(&r.token_id))
+        .map(|r| (r.token_id, r.usage_count))
+        .collect())
+}
+
+/// Rows of `table` about the tokens of `owner`.
+fn rows_of(app: &TestApp, table: &str, owner: &str) -> TestResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::RunQueryDsl::get_result(
+        diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE token_id IN \
+             (SELECT id FROM tokens WHERE owner_id = '{owner}')"
+        )),
+        &mut app.connection()?,
+    )?;
+    Ok(row.n)
+}
+
+/// Makes the database refuse the usage row of `token_id` (a fault in the middle of a flush).
+fn refuse_usage_of(app: &TestApp, token_id: &str) -> TestResult {
+    let mut conn = app.connection()?;
+    let sql = match conn {
+        tokend::db::DbConnection::Sqlite(_) => format!(
+            "CREATE TRIGGER refuse_usage BEFORE INSERT ON token_usage \
+             WHEN NEW.token_id = '{token_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        ),
+        tokend::db::DbConnection::Pg(_) => format!(
+            "CREATE FUNCTION refuse_usage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.token_id = '{token_id}' THEN RAISE EXCEPTION 'refused'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_usage BEFORE INSERT ON token_usage \
+             FOR EACH ROW EXECUTE FUNCTION refuse_usage();"
+        ),
+    };
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql)?;
+    Ok(())
+}
+
+fn accept_usage(app: &TestApp) -> TestResult {
+    let mut conn = app.connection()?;
+    let sql = match conn {
+        tokend::db::DbConnection::Sqlite(_) => "DROP TRIGGER refuse_usage;",
+        tokend::db::DbConnection::Pg(_) => {
+            "DROP TRIGGER refuse_usage ON token_usage; DROP FUNCTION refuse_usage();"
+        }
+    };
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, sql)?;
+    Ok(())
+}
+
+/// 1,203 tokens make three chunks (500, 500, 203). A failure in the second chunk keeps the first
+/// written and puts the second and third back; the next flush writes those once, and the first
+/// chunk is not counted twice.
+async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let mut ids = app.issue_tokens("member", 1203)?;
+    ids.sort();
+    let state = app.state()?;
+    let at = chrono::Utc::now().naive_utc();
+    for (i, id) in ids.iter().enumerate() {
+        let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a01_0000 + u32::try_from(i)?));
+        state.usage.record(id, Some(ip), at);
+        state.usage.record(id, Some(ip), at);
+    }
+
+    refuse_usage_of(&app, &ids[700])?;
+    assert!(
+        tokend::usage::flush(&state).await.is_err(),
+        "the second chunk fails"
+    );
+    let first_chunk: Vec<(String, i64)> = ids[..500].iter().map(|id| (id.clone(), 2)).collect();
+    assert!(
+        written(&app, &ids)? == first_chunk,
+        "only the first chunk is written"
+    );
+
+    accept_usage(&app)?;
+    assert_eq!(
+        tokend::usage::flush(&state).await?,
+        703,
+        "the next flush retries the two chunks put back"
+    );
+    let all: Vec<(String, i64)> = ids.iter().map(|id| (id.clone(), 2)).collect();
+    assert!(
+        written(&app, &ids)? == all,
+        "every token once, none counted twice"
+    );
+    assert_eq!(rows_of(&app, "token_usage_daily", "member")?, 1203);
+    assert_eq!(rows_of(&app, "token_ips", "member")?, 1203);
+    assert_eq!(tokend::usage::flush(&state).await?, 0, "nothing left over");
     Ok(())
 }
