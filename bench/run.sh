@@ -19,6 +19,10 @@ ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-$((N / 4000 + 5))}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=2
+# HTTP workers of tokend and of the reference servers alike. wrk's two threads keep one of the
+# two cores busy, so one worker is what the servers really have; one worker per core is
+# measured too (the "… workers" row).
+WORKERS=${WORKERS:-1}
 RSS_TOKENS=${RSS_TOKENS:-1000000}
 RSS=${RSS:-1}
 PEPPERS="bench:bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -93,16 +97,16 @@ paired() {
 }
 
 tokend_env() {
-  # $1 data dir, $2 database url, $3 bind, $4 cache capacity
+  # $1 data dir, $2 database url, $3 bind, $4 cache capacity, [$5 workers]
   # The TTL outlasts the run, so that warm rows measure cache hits (with the default 30 s, a
   # token loaded during the warm-up would be read again during the measurement).
-  echo "TOKEND_ENV=production TOKEND_DATA_DIR=$1 TOKEND_DATABASE_URL=$2 TOKEND_BIND=$3 TOKEND_CACHE_CAPACITY=$4 TOKEND_CACHE_TTL_MS=600000 \
+  echo "TOKEND_ENV=production TOKEND_DATA_DIR=$1 TOKEND_DATABASE_URL=$2 TOKEND_BIND=$3 TOKEND_CACHE_CAPACITY=$4 TOKEND_CACHE_TTL_MS=600000 TOKEND_WORKERS=${5:-$WORKERS} \
 TOKEND_PEPPERS=$PEPPERS TOKEND_SESSION_JWT_SECRET=$SESSION_SECRET TOKEND_LOG_FORMAT=json RUST_LOG=warn"
 }
 
 start_tokend() {
-  # $1 data dir, $2 database url, $3 bind, $4 cache capacity -> sets TOKEND_PID
-  env $(tokend_env "$1" "$2" "$3" "$4") "$BIN/tokend" serve >>"$WORK/tokend.log" 2>&1 &
+  # $1 data dir, $2 database url, $3 bind, $4 cache capacity, [$5 workers] -> sets TOKEND_PID
+  env $(tokend_env "$1" "$2" "$3" "$4" "${5:-}") "$BIN/tokend" serve >>"$WORK/tokend.log" 2>&1 &
   TOKEND_PID=$!
   PIDS+=("$TOKEND_PID")
   for _ in $(seq 1 200); do curl -sf "http://$3/healthz" >/dev/null && return 0; sleep 0.05; done
@@ -143,8 +147,8 @@ mkdir -p "$WORK/sqlite" "$WORK/pg" "$WORK/rss"
 
 echo "== reference servers"
 seed "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" "$N"
-"$BIN/examples/reference_server" fixed 127.0.0.1:18090 & PIDS+=($!); REF_FIXED=$!
-"$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
+WORKERS=$WORKERS "$BIN/examples/reference_server" fixed 127.0.0.1:18090 & PIDS+=($!); REF_FIXED=$!
+WORKERS=$WORKERS "$BIN/examples/reference_server" hashmap 127.0.0.1:18091 "$WORK/sqlite/tokens" & PIDS+=($!); REF_MAP=$!
 sleep 2
 measure "reference: HMAC + HashMap" "$REF_MAP" 127.0.0.1:18091 x "$WORK/sqlite/tokens" "$N" "$DURATION"
 measure "reference: fixed JSON (HTTP limit)" "$REF_FIXED" 127.0.0.1:18090 x "$WORK/sqlite/tokens" "$N" "$DURATION" "$LAST_RPS"
@@ -153,6 +157,17 @@ stop "$REF_FIXED"
 # tokend on SQLite reuses the tokens seeded above.
 echo "== tokend on SQLite"
 bench_tokend SQLite "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 18092 reuse
+
+CORES=$(nproc)
+if [ "$WORKERS" != "$CORES" ]; then
+  echo "== tokend on SQLite with $CORES workers (one per core, the default)"
+  start_tokend "$WORK/sqlite" "sqlite://$WORK/sqlite/tokend.db" 127.0.0.1:18092 200000 "$CORES"
+  GATEWAY="$(cat "$WORK/sqlite/gateway")" TOKENS_FILE="$WORK/sqlite/tokens" LIMIT=1000 WRK_THREADS=$THREADS \
+    wrk -t$THREADS -c"$CONNECTIONS" -d3s -s bench/introspect.lua http://127.0.0.1:18092 >/dev/null
+  paired "tokend SQLite warm, 1k-token working set, $CORES workers" "$TOKEND_PID" 127.0.0.1:18092 \
+    "$(cat "$WORK/sqlite/gateway")" "$WORK/sqlite/tokens" 1000 "$DURATION"
+  stop "$TOKEND_PID"
+fi
 
 if [ "${ONLY:-}" != sqlite ]; then
   start_postgres
@@ -179,6 +194,7 @@ fi
   echo
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; server and wrk share the cores"
   echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs 3s, each token at most once), loopback"
+  echo "- servers: tokend and both references run $WORKERS HTTP worker(s) (\`TOKEND_WORKERS=$WORKERS\`): wrk keeps one of the $(nproc) cores busy, and a worker per core only adds scheduler waits to the tail; the row marked \"$(nproc) workers\" is tokend with its default of one worker per core"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
   echo "- ratios: each tokend measurement comes right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; a warm row is the median of $ROUNDS such rounds, a cold row one round (it needs a fresh cache). Throughput on these shared machines drifts by well over 15% within minutes"

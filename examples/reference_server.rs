@@ -87,6 +87,12 @@ fn main() -> std::io::Result<()> {
             records: HashMap::new(),
         }),
     };
+    // The same number of workers as tokend in the benchmark (`WORKERS`, default one per core).
+    let workers = std::env::var("WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(2);
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             let app = App::new().app_data(web::Data::new(Arc::clone(&store)));
@@ -96,6 +102,7 @@ fn main() -> std::io::Result<()> {
                 app.route("/v1/introspect", web::post().to(lookup))
             }
         })
+        .workers(workers)
         .bind(addr)?
         .run()
         .await

@@ -144,8 +144,10 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     // Blocking work is database work: more threads than connections (a read and a write pool
     // on SQLite) would only wait, switch and cost memory.
     let blocking_threads = usize::try_from(state.settings.pool.max_size).unwrap_or(16);
+    let workers = state.settings.workers;
     let server = HttpServer::new(move || application(state.clone()))
         .worker_max_blocking_threads(blocking_threads)
+        .workers(workers)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             address: "listener".into(),

@@ -69,6 +69,8 @@ pub struct Settings {
     pub environment: Environment,
     /// Listen address.
     pub bind: String,
+    /// HTTP worker threads (each runs its own event loop).
+    pub workers: usize,
     /// Where the SQLite file and dev secrets live.
     pub data_dir: PathBuf,
     /// The database and its backend.
@@ -280,6 +282,10 @@ impl RawConfig {
         if pool.max_size == 0 {
             problems.push("TOKEND_DATABASE_POOL_SIZE: must be at least 1".into());
         }
+        let workers = self.number("TOKEND_WORKERS", cores(), &mut problems);
+        if workers == 0 {
+            problems.push("TOKEND_WORKERS: must be at least 1".into());
+        }
         let cache = CacheSettings {
             capacity: self.number("TOKEND_CACHE_CAPACITY", 100_000, &mut problems),
             ttl: Duration::from_millis(self.number("TOKEND_CACHE_TTL_MS", 30_000, &mut problems)),
@@ -320,6 +326,7 @@ impl RawConfig {
                 settings: Settings {
                     environment,
                     bind,
+                    workers,
                     data_dir,
                     database_url,
                     pool,
@@ -481,13 +488,17 @@ fn dev_secret(
     }
 }
 
+/// The cores this process may use (the default number of workers).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// Connections per pool when not configured. Database work is CPU-bound here (SQLite runs in
 /// this process; PostgreSQL's backends share the machine), so more connections than cores only
 /// add threads taking turns: one per core for SQLite (which has a read pool and a write pool),
 /// two per core for PostgreSQL, and never fewer than 2 and 4.
 fn default_pool_size(url: &DatabaseUrl) -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let cores = u32::try_from(cores).unwrap_or(u32::MAX);
+    let cores = u32::try_from(cores()).unwrap_or(u32::MAX);
     match url.backend() {
         crate::db::Backend::Sqlite => cores.max(2),
         crate::db::Backend::Postgres => cores.saturating_mul(2).max(4),
@@ -591,6 +602,26 @@ mod tests {
     }
 
     #[test]
+    fn workers_default_to_one_per_core() {
+        let settings = |extra: &[(&str, &str)]| {
+            let mut all = vec![
+                ("TOKEND_PEPPERS", "a:0123456789012345678901234567890123"),
+                (
+                    "TOKEND_SESSION_JWT_SECRET",
+                    "0123456789012345678901234567890123",
+                ),
+            ];
+            all.extend_from_slice(extra);
+            RawConfig::from_sources(None, pairs(&all))
+                .and_then(RawConfig::into_settings)
+                .map(|loaded| loaded.settings.workers)
+                .ok()
+        };
+        assert_eq!(settings(&[]), Some(cores()));
+        assert_eq!(settings(&[("TOKEND_WORKERS", "1")]), Some(1));
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         let err = RawConfig::from_sources(
             None,
@@ -599,6 +630,7 @@ mod tests {
                 ("TOKEND_DATABASE_URL", "mysql://x"),
                 ("TOKEND_USAGE_FLUSH_INTERVAL_MS", "soon"),
                 ("TOKEND_LOG_FORMAT", "xml"),
+                ("TOKEND_WORKERS", "0"),
                 ("TOKEND_PEPPERS", "a:short"),
                 (
                     "TOKEND_SESSION_JWT_SECRET",
@@ -615,6 +647,7 @@ mod tests {
             "TOKEND_DATABASE_URL",
             "TOKEND_USAGE_FLUSH_INTERVAL_MS",
             "TOKEND_LOG_FORMAT",
+            "TOKEND_WORKERS",
             "TOKEND_PEPPERS",
         ] {
             assert!(
