@@ -238,14 +238,20 @@ fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()
 /// Writes everything counted so far; on failure the counts not yet written go back for the next
 /// try.
 pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
-    let mut rest = state.usage.take();
-    if rest.is_empty() {
+    let batch = state.usage.take();
+    if batch.is_empty() {
         return Ok(0);
     }
-    let tokens = rest.len();
+    let tokens = batch.len();
     let started = std::time::Instant::now();
-    while !rest.is_empty() {
-        let chunk: Vec<(String, Pending)> = rest.drain(..CHUNK.min(rest.len())).collect();
+    // Split once (each entry moves once, however large the batch).
+    let mut entries = batch.into_iter().peekable();
+    let mut chunks = Vec::with_capacity(tokens.div_ceil(CHUNK));
+    while entries.peek().is_some() {
+        chunks.push(entries.by_ref().take(CHUNK).collect::<Vec<_>>());
+    }
+    let mut chunks = chunks.into_iter();
+    while let Some(chunk) = chunks.next() {
         let shared = Arc::new(chunk);
         let written = Arc::clone(&shared);
         // One transaction per chunk, taking turns with the other writers (SQLite has one
@@ -253,7 +259,7 @@ pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
         let result = db::transaction(&state.db, move |conn| Ok(write(conn, &written)?)).await;
         if let Err(error) = result {
             let mut unwritten = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
-            unwritten.append(&mut rest);
+            unwritten.extend(chunks.flatten());
             state.usage.restore(unwritten);
             return Err(error);
         }
