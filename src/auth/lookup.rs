@@ -105,7 +105,7 @@ pub async fn find(
         });
     }
     crate::metrics::count("tokend_token_cache_misses_total");
-    loader::load(state, candidates).await
+    loader::load(state, key, candidates).await
 }
 
 /// The token with these digests, if it exists, is not revoked and has not expired at `now`;

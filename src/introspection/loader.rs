@@ -19,6 +19,10 @@ const MAX_BATCH: usize = 32;
 
 type Answer = Result<Option<Arc<Snapshot>>, ApiError>;
 
+/// A miss: its cache key (the current pepper's digest), every digest of the value, and where
+/// its answer goes.
+type Waiting = (Key, Candidates, oneshot::Sender<Answer>);
+
 /// Misses waiting for the next batch, and whether a batch reader is running.
 #[derive(Default)]
 pub struct Loader {
@@ -27,7 +31,7 @@ pub struct Loader {
 
 #[derive(Default)]
 struct Queue {
-    waiting: Vec<(Candidates, oneshot::Sender<Answer>)>,
+    waiting: Vec<Waiting>,
     running: bool,
 }
 
@@ -37,13 +41,13 @@ impl Loader {
     }
 }
 
-/// The snapshot of the token with these digests, read in the next batch and cached; `None`
-/// when no token has them.
-pub async fn load(state: &web::Data<AppState>, candidates: Candidates) -> Answer {
+/// The snapshot of the token with these digests (`key` being the first), read in the next
+/// batch and cached under `key`; `None` when no token has them.
+pub async fn load(state: &web::Data<AppState>, key: Key, candidates: Candidates) -> Answer {
     let (reply, answer) = oneshot::channel();
     let start = {
         let mut queue = state.loader.queue();
-        queue.waiting.push((candidates, reply));
+        queue.waiting.push((key, candidates, reply));
         !std::mem::replace(&mut queue.running, true)
     };
     if start {
@@ -91,15 +95,11 @@ async fn run(state: web::Data<AppState>) {
 }
 
 /// One statement for the batch (one entry per distinct value), then every waiter's answer.
-async fn read(state: &AppState, batch: Vec<(Candidates, oneshot::Sender<Answer>)>) {
+async fn read(state: &AppState, batch: Vec<Waiting>) {
     let mut keys: Vec<Key> = Vec::new();
     let mut presented = Vec::new();
     let mut replies = Vec::with_capacity(batch.len());
-    for (candidates, reply) in batch {
-        let Some(&key) = candidates.first() else {
-            let _ = reply.send(Ok(None));
-            continue;
-        };
+    for (key, candidates, reply) in batch {
         let index = keys
             .iter()
             .position(|known| *known == key)
