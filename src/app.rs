@@ -141,9 +141,9 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         Arc::clone(&stopped),
     ));
     let for_shutdown = state.clone();
-    // Blocking work is database work: more threads than connections (a read and a write pool
-    // on SQLite) would only wait, switch and cost memory.
-    let blocking_threads = usize::try_from(state.settings.pool.max_size).unwrap_or(16);
+    // Blocking work is database work: more threads than connections would only wait, switch
+    // and cost memory; fewer, and reads would wait for threads held by waiting writers.
+    let blocking_threads = usize::try_from(state.db.max_connections()).unwrap_or(16);
     let workers = state.settings.workers;
     let server = HttpServer::new(move || application(state.clone()))
         .worker_max_blocking_threads(blocking_threads)

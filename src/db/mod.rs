@@ -9,6 +9,8 @@ pub mod schema;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
@@ -68,6 +70,16 @@ impl Database {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Most connections over every pool: the blocking threads worth having (a read pool beside
+    /// the write pool on SQLite).
+    #[must_use]
+    pub fn max_connections(&self) -> u32 {
+        std::iter::once(&self.pool)
+            .chain(self.reads.as_ref())
+            .map(Pool::max_size)
+            .sum()
     }
 
     /// Which backend this is.
@@ -131,7 +143,34 @@ where
         let _turn = writer
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
-        diesel::Connection::transaction(conn, work)
+        in_transaction(conn, work)
     })
     .await
+}
+
+/// `work` in a transaction that, on SQLite, takes the write lock at `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first gets `database is locked` at once, without waiting,
+/// when another process (the CLI, a second instance) is writing; an immediate one waits its
+/// turn (`busy_timeout`).
+fn in_transaction<T, F>(conn: &mut DbConnection, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        }
+        DbConnection::Pg(_) => Manager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            Manager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
 }

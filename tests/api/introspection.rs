@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokend::auth::Permission;
@@ -639,5 +640,76 @@ async fn introspect_needs_the_permission_and_a_token_field(app: TestApp) -> Test
         .await?;
     let problem = expect_problem(response, 422, "validation_failed").await?;
     assert_eq!(problem["errors"][0]["field"], "token");
+    Ok(())
+}
+
+/// In-use connections over both pools, from `/metrics`.
+async fn connections_in_use(app: &TestApp) -> TestResult<f64> {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix("tokend_db_pool_connections{state=\"in_use\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_default())
+}
+
+/// SQLite has one writer at a time. Introspection reads on connections (and threads) of its
+/// own, so writes waiting for the database never hold a cold introspection up: here every
+/// write connection waits on a write lock held from outside while the introspection is
+/// answered.
+#[actix_web::test]
+async fn waiting_sqlite_writers_never_hold_up_introspection() -> TestResult {
+    // One worker: every request shares its blocking threads.
+    let Some(app) =
+        TestApp::spawn_with(crate::helpers::Backend::Sqlite, &[("TOKEND_WORKERS", "1")])?
+    else {
+        return Ok(());
+    };
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let (_, value) = personal(&app, "member", "read-while-writing", &["acme"], &["read"]).await?;
+
+    let jwt = session("member")?;
+    let mut outside = app.connection()?;
+    outside.batch_execute("BEGIN IMMEDIATE")?;
+    // As many token creations as the write pool has connections (the tests run with 4).
+    let writes: Vec<_> = (0..4)
+        .map(|i| {
+            let request = app
+                .client
+                .post(app.url("/v1/tokens"))
+                .bearer_auth(&jwt)
+                .json(&json!({"kind": "personal", "name": format!("blocked-{i}"),
+                    "organization_ids": ["acme"], "scopes": ["read"]}));
+            actix_web::rt::spawn(async move { request.send().await.map(|r| r.status()) })
+        })
+        .collect();
+    let mut waiting = 0.0;
+    for _ in 0..100 {
+        waiting = connections_in_use(&app).await?;
+        if waiting >= 4.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(waiting >= 4.0, "the writes are waiting: {waiting} in use");
+
+    let answer = introspect(&app, &gateway, &json!({"token": value})).await?;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert!(
+        writes.iter().all(|write| !write.is_finished()),
+        "answered while every writer still waited"
+    );
+
+    outside.batch_execute("ROLLBACK")?;
+    for write in writes {
+        assert_eq!(write.await??, 201);
+    }
     Ok(())
 }
