@@ -56,6 +56,7 @@ struct Counts {
     same_unknown_20_times: Vec<String>,
     five_unknown_twice: Vec<String>,
     ten_cold_twice_at_once: Vec<String>,
+    malformed: Vec<String>,
 }
 
 async fn count(backend: Backend) -> TestResult<Option<Counts>> {
@@ -103,6 +104,19 @@ async fn count(backend: Backend) -> TestResult<Option<Counts>> {
     }
     let five_unknown_twice = take();
 
+    // A wrong checksum is answered before any lookup.
+    let mut malformed =
+        tokend::tokens::secret::generate(&prefixes, tokend::tokens::kind::TokenKind::Personal)
+            .expose()
+            .to_owned();
+    let last = if malformed.ends_with('A') { "B" } else { "A" };
+    malformed.replace_range(malformed.len() - 1.., last);
+    for _ in 0..3 {
+        let answer = introspect(&app, &gateway, &json!({"token": malformed})).await?;
+        assert_eq!(answer["active"], false, "{answer}");
+    }
+    let malformed = take();
+
     // Concurrent misses share batch reads; each still gets its own token's answer.
     let mut tokens = Vec::new();
     for i in 0..10 {
@@ -130,6 +144,7 @@ async fn count(backend: Backend) -> TestResult<Option<Counts>> {
         same_unknown_20_times,
         five_unknown_twice,
         ten_cold_twice_at_once,
+        malformed,
     }))
 }
 
@@ -166,6 +181,10 @@ fn check(backend: &str, counts: &Counts) {
         counts.five_unknown_twice.len(),
         5,
         "{backend}: one read per distinct unknown digest"
+    );
+    assert!(
+        counts.malformed.is_empty(),
+        "{backend}: a malformed value reached the database"
     );
     let reads = counts.ten_cold_twice_at_once.len();
     eprintln!("{backend}: 20 concurrent calls for 10 cold tokens: {reads} read(s)");
