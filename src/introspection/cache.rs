@@ -244,6 +244,54 @@ impl TokenCache {
 mod tests {
     use super::*;
 
+    fn settings(capacity: u64, ttl: Duration) -> CacheSettings {
+        CacheSettings {
+            capacity,
+            ttl,
+            negative_ttl: ttl,
+        }
+    }
+
+    fn key(i: u32) -> Key {
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(&i.to_le_bytes());
+        key
+    }
+
+    #[test]
+    fn capacity_bounds_the_entries() {
+        let cache = TokenCache::new(settings(64, Duration::from_secs(60)));
+        for i in 0..1000 {
+            cache.insert(key(i), None, cache.generation());
+        }
+        let held = cache.entry_count();
+        assert!((1..=64).contains(&held), "{held} entries");
+        assert!(matches!(cache.get(&key(999)), Some(Cached::Unknown)));
+    }
+
+    #[test]
+    fn entries_expire_after_their_ttl() {
+        let cache = TokenCache::new(settings(64, Duration::from_millis(30)));
+        cache.insert(key(1), None, cache.generation());
+        assert!(cache.get(&key(1)).is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.get(&key(1)).is_none(), "served past its TTL");
+        assert_eq!(
+            cache.entry_count(),
+            0,
+            "an expired entry is removed when read"
+        );
+    }
+
+    #[test]
+    fn a_load_older_than_a_change_is_not_cached() {
+        let cache = TokenCache::new(settings(64, Duration::from_secs(60)));
+        let seen = cache.generation();
+        cache.apply(&Change::Everything);
+        cache.insert(key(1), None, seen);
+        assert!(cache.get(&key(1)).is_none());
+    }
+
     #[test]
     fn changes_round_trip_on_the_wire() {
         for change in [

@@ -7,10 +7,15 @@ use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use crate::fixtures::{
-    Directory, create_token, introspect, introspector, personal, session, session_with,
+    Directory, create_token, introspect, introspector, metric, personal, session, session_with,
 };
 use crate::helpers::{Backend, TestApp, TestResult};
 use crate::on_both_backends;
+
+mod small {
+    use super::*;
+    on_both_backends!(settings = &[("TOKEND_CACHE_CAPACITY", "4")]; a_full_cache_evicts_and_counts_it);
+}
 
 on_both_backends!(
     every_change_is_seen_on_the_next_call,
@@ -285,6 +290,25 @@ async fn the_stored_answer_is_the_computed_answer(app: TestApp) -> TestResult {
     Ok(())
 }
 
+/// A cache of 4 entries counts what it evicts and answers every token correctly all the same
+/// (the bound itself: `cache::tests::capacity_bounds_the_entries`).
+async fn a_full_cache_evicts_and_counts_it(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let evicted = metric(&app, "tokend_token_cache_evictions_total").await?;
+    for i in 0..12 {
+        let (token, value) =
+            personal(&app, "member", &format!("t{i}"), &["acme"], &["read"]).await?;
+        let answer = introspect(&app, &gateway, &json!({"token": value})).await?;
+        assert_eq!(
+            (&answer["active"], &answer["token_id"]),
+            (&json!(true), &token["id"])
+        );
+    }
+    assert!(metric(&app, "tokend_token_cache_evictions_total").await? > evicted);
+    Ok(())
+}
+
 async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
     Directory::new(&app)?.acme().await?;
     let gateway = introspector(&app)?;
@@ -379,9 +403,13 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         );
     }
 
+    let sent = metric(&a, "tokend_invalidations_sent_total").await?;
+    let received = metric(&b, "tokend_invalidations_received_total").await?;
     revoke(&a, &jwt, &first).await?;
     let seen = inactive_within(&b, &gateway, &first_value, Duration::from_secs(1)).await?;
     eprintln!("B saw the revocation after {seen:?}");
+    assert!(metric(&a, "tokend_invalidations_sent_total").await? > sent);
+    assert!(metric(&b, "tokend_invalidations_received_total").await? > received);
 
     // B's listener connection dies; it must reconnect and stay correct.
     terminate_listeners(&a)?;

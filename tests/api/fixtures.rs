@@ -210,3 +210,20 @@ pub fn introspector(app: &TestApp) -> TestResult<String> {
         &[Permission::Introspect, Permission::IntrospectReasons],
     )
 }
+
+/// The value of one series on `/metrics` (its name with labels, as rendered); 0 when absent.
+pub async fn metric(app: &TestApp, series: &str) -> TestResult<f64> {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.strip_prefix(series))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_default())
+}

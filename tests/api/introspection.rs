@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokend::auth::Permission;
 
-use crate::fixtures::{Directory, create_token, introspect, introspector, personal, session};
+use crate::fixtures::{
+    Directory, create_token, introspect, introspector, metric, personal, session,
+};
 use crate::helpers::{TestApp, TestResult, expect_problem};
 use crate::on_both_backends;
 
@@ -643,22 +645,6 @@ async fn introspect_needs_the_permission_and_a_token_field(app: TestApp) -> Test
     Ok(())
 }
 
-/// In-use connections over both pools, from `/metrics`.
-async fn connections_in_use(app: &TestApp) -> TestResult<f64> {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .find_map(|line| line.strip_prefix("tokend_db_pool_connections{state=\"in_use\"} "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_default())
-}
-
 /// SQLite has one writer at a time. Introspection reads on connections (and threads) of its
 /// own, so writes waiting for the database never hold a cold introspection up: here every
 /// write connection waits on a write lock held from outside while the introspection is
@@ -692,7 +678,7 @@ async fn waiting_sqlite_writers_never_hold_up_introspection() -> TestResult {
         .collect();
     let mut waiting = 0.0;
     for _ in 0..100 {
-        waiting = connections_in_use(&app).await?;
+        waiting = metric(&app, "tokend_db_pool_connections{state=\"in_use\"}").await?;
         if waiting >= 4.0 {
             break;
         }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{Directory, introspect, introspector, personal, session};
+use crate::fixtures::{Directory, introspect, introspector, metric, personal, session};
 use crate::helpers::{TestApp, TestResult};
 use crate::on_both_backends;
 
@@ -66,6 +66,8 @@ async fn introspections_are_counted_per_ip_and_day(app: TestApp) -> TestResult {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(seen["usage_count"], 5, "{seen}");
+    assert!(metric(&app, "tokend_usage_flush_batches_total").await? >= 1.0);
+    assert!(metric(&app, "tokend_usage_flush_duration_seconds_count").await? >= 1.0);
     assert_eq!(seen["last_used_ip"], "198.51.100.9");
     assert!(seen["last_used_at"].is_string());
     let ips: Vec<(String, i64)> = seen["recent_ips"]
