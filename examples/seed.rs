@@ -66,7 +66,7 @@ fn main() -> Result<()> {
                             scopes: &scopes,
                             organization_ids: &orgs,
                             project_ids: &[],
-                            owner_type: "user",
+                            owner_type: tokend::tokens::kind::OwnerType::User,
                             owner_id: "bench-user",
                             created_by: Some("bench-user"),
                             expires_at: None,

@@ -1,44 +1,30 @@
-//! Start-up: migrations, the pool, the shared state and the HTTP server.
+//! Start-up: migrations, the shared state, the HTTP server, the background tasks and the
+//! graceful shutdown. The only importer of the route list.
 
 use std::net::TcpListener;
 use std::sync::Arc;
-
-use actix_web::body::MessageBody;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpMessage, HttpServer, web};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
 use futures_util::future::LocalBoxFuture;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::session::SessionVerifier;
 use crate::config::Settings;
-use crate::db::{self, Database};
-use crate::error::{self, BODY_LIMIT};
-use crate::introspection::cache::TokenCache;
+use crate::db::{self, Backend};
+use crate::error::BODY_LIMIT;
+use crate::http::middleware::{self, RequestSpan};
+use crate::http::openapi::ApiDoc;
+use crate::http::{extract, ops, routes};
 use crate::introspection::invalidation;
-use crate::introspection::loader::Loader;
-use crate::telemetry::RequestSpan;
-use crate::usage::{self, Recorder};
-use crate::{ops, routes};
+use crate::state::AppState;
 
-/// What every handler shares.
-pub struct AppState {
-    /// The database.
-    pub db: Database,
-    /// The validated settings.
-    pub settings: Arc<Settings>,
-    /// Verifies session JWTs.
-    pub sessions: SessionVerifier,
-    /// Usage counted since the last flush.
-    pub usage: Recorder,
-    /// Verified tokens (and unknown digests), shared with the invalidation listener.
-    pub cache: Arc<TokenCache>,
-    /// Cache misses waiting for the next batch read.
-    pub loader: Loader,
-}
+use crate::usage;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,17 +66,12 @@ pub fn state(settings: Settings) -> Result<web::Data<AppState>, StartError> {
     crate::redact::install(&settings.prefixes);
     crate::metrics::install();
     let sessions = SessionVerifier::from_settings(&settings).map_err(StartError::SessionKey)?;
-    let settings = Arc::new(settings);
-    let state = web::Data::new(AppState {
-        db: Database::new(&settings.database_url, settings.pool),
-        settings: Arc::clone(&settings),
-        sessions,
-        usage: Recorder::default(),
-        cache: Arc::new(TokenCache::new(settings.cache)),
-        loader: Loader::default(),
-    });
-    if state.db.backend() == crate::db::Backend::Postgres && settings.cache.capacity > 0 {
-        invalidation::spawn_listener(settings.database_url.clone(), Arc::downgrade(&state.cache));
+    let state = web::Data::new(AppState::new(Arc::new(settings), sessions));
+    if state.db.backend() == Backend::Postgres && state.settings.cache.capacity > 0 {
+        invalidation::spawn_listener(
+            state.settings.database_url.clone(),
+            Arc::downgrade(&state.cache),
+        );
     }
     Ok(state)
 }
@@ -112,20 +93,22 @@ pub fn application(
         .app_data(
             web::JsonConfig::default()
                 .limit(BODY_LIMIT)
-                .error_handler(error::json_error),
+                .error_handler(extract::json_error),
         )
         .app_data(
             web::FormConfig::default()
                 .limit(BODY_LIMIT)
-                .error_handler(error::form_error),
+                .error_handler(extract::form_error),
         )
-        .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .configure(routes::configure)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(ops::not_found))
-        .wrap(from_fn(crate::metrics::track))
-        .wrap(from_fn(echo_request_id))
+        .wrap(from_fn(middleware::track))
+        .wrap(from_fn(middleware::echo_request_id))
         .wrap(TracingLogger::<RequestSpan>::new())
 }
 
@@ -135,11 +118,11 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let state = state(settings)?;
     let flush_every = state.settings.usage_flush_interval;
     let stopped = Arc::new(AtomicBool::new(false));
-    actix_web::rt::spawn(usage::run_flusher(
-        state.clone(),
-        flush_every,
-        Arc::clone(&stopped),
-    ));
+    let flusher = state.clone();
+    let flusher_stopped = Arc::clone(&stopped);
+    actix_web::rt::spawn(async move {
+        usage::run_flusher(&flusher.usage, &flusher.db, flush_every, flusher_stopped).await;
+    });
     let for_shutdown = state.clone();
     // Blocking work is database work: more threads than connections would only wait, switch
     // and cost memory; fewer, and reads would wait for threads held by waiting writers.
@@ -158,7 +141,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let task = Box::pin(async move {
         let outcome = server.await;
         stopped.store(true, Ordering::Relaxed);
-        match usage::flush(&for_shutdown).await {
+        match usage::flush(&for_shutdown.usage, &for_shutdown.db).await {
             Ok(tokens) => tracing::info!(tokens, "usage flushed at shutdown"),
             Err(error) => tracing::error!(%error, "usage could not be flushed at shutdown"),
         }
@@ -180,22 +163,4 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .task
         .await
         .map_err(|source| StartError::Bind { address, source })
-}
-
-/// Returns the request id (also in every log line of the request) as `x-request-id`.
-async fn echo_request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().copied();
-    let mut response = next.call(req).await?;
-    if let Some(id) = id {
-        let mut text = uuid::Uuid::encode_buffer();
-        if let Ok(value) = HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static("x-request-id"), value);
-        }
-    }
-    Ok(response)
 }

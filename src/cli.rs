@@ -11,9 +11,10 @@ use crate::audit::{Actor, RequestContext};
 use crate::auth::Permission;
 use crate::auth::session::{Claims, sign_dev_session};
 use crate::config::{Loaded, RawConfig};
+use crate::http::openapi;
 use crate::tokens::secret;
 use crate::tokens::service::{self, NewServiceToken};
-use crate::{app, db, openapi, telemetry};
+use crate::{app, db, telemetry};
 
 /// tokend: create, list, rotate, revoke and introspect API tokens.
 #[derive(Debug, Parser)]

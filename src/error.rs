@@ -1,10 +1,12 @@
 //! The one error type of the API, rendered as RFC 9457 problem+json with a stable `code`, and
-//! the handlers that render actix's own extractor errors in the same shape.
+//! the one conversion from storage's error.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, error as actix_error};
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::db::{DbError, Failure};
 
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -197,71 +199,33 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+/// The one conversion from storage's error: unavailable is 503, a missing row 404, anything
+/// else an opaque 500 (logged).
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
         match error {
-            Error::NotFound => Self::NotFound("not found".into()),
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::Unavailable,
-            Error::DatabaseError(_, ref info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("terminating connection")
-                    || info.message().contains("server closed the connection") =>
-            {
-                tracing::warn!(%error, "database unavailable");
+            DbError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
                 Self::Unavailable
             }
+            DbError::Query(diesel::result::Error::NotFound) => Self::NotFound("not found".into()),
             other => Self::internal(&other),
         }
     }
 }
 
+/// Storage functions answer diesel's own result; it goes through [`DbError`]'s classification.
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        DbError::from(error).into()
+    }
+}
+
+impl Failure for ApiError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable)
+    }
+}
+
 /// Body size limit for every JSON and form body.
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// Renders JSON body errors (bad JSON, wrong content type, too large) as problems.
-pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_error::JsonPayloadError as E;
-    match error {
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
-        E::ContentType => {
-            ApiError::UnsupportedMediaType("the body must be application/json".into())
-        }
-        E::Deserialize(inner) => ApiError::BadRequest(format!("invalid JSON body: {inner}")),
-        other => ApiError::BadRequest(format!("could not read the body: {other}")),
-    }
-    .into()
-}
-
-/// Renders form body errors as problems.
-pub fn form_error(error: actix_error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_error::UrlencodedError as E;
-    match error {
-        E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
-        E::ContentType => ApiError::UnsupportedMediaType(
-            "the body must be application/x-www-form-urlencoded".into(),
-        ),
-        other => ApiError::BadRequest(format!("invalid form body: {other}")),
-    }
-    .into()
-}
-
-/// Renders path parameter errors as problems.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "actix's error handler signature"
-)]
-#[must_use]
-pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid path: {error}")).into()
-}
-
-/// Renders query string errors as problems.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "actix's error handler signature"
-)]
-#[must_use]
-pub fn query_error(error: actix_error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid query string: {error}")).into()
-}

@@ -1,20 +1,14 @@
-//! Prometheus metrics at `/metrics`: requests per route and status with latency, introspection
-//! results, cache hits/misses/evictions, pool connections, usage flushes and invalidations.
+//! Prometheus metrics (served at `/metrics` by the HTTP layer): requests per route and status
+//! with latency, introspection results, cache hits/misses/evictions, pool connections, usage
+//! flushes and invalidations. Counters only: a leaf that imports nothing of the crate.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, get, web};
 use foldhash::fast::RandomState;
 use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use crate::app::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -46,19 +40,8 @@ thread_local! {
         RefCell::new(HashMap::with_hasher(RandomState::default()));
 }
 
-/// Counts every request and its latency by route pattern, method and status.
-pub async fn track(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = method_label(req.method());
-    let response = next.call(req).await?;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64();
+/// Counts one request and its latency by route pattern, method and status.
+pub fn record_request(route: String, method: &'static str, status: u16, elapsed: f64) {
     REQUESTS.with_borrow_mut(|handles| {
         let (requests, latency) =
             handles
@@ -77,7 +60,6 @@ pub async fn track(
         requests.increment(1);
         latency.record(elapsed);
     });
-    Ok(response)
 }
 
 /// Adds one to the counter `name`, or to its series with `label` set to `value`.
@@ -111,39 +93,17 @@ pub fn count_introspection(result: &'static str) {
     increment("tokend_introspections_total", "result", result);
 }
 
-/// A method label without allocating for the usual methods.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
-    use actix_web::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
-/// Prometheus text exposition.
-#[utoipa::path(
-    tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
-)]
-#[get("/metrics")]
-pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
-    let (in_use, idle) = state.db.pool_state();
+/// The Prometheus text exposition, after setting the gauges read at scrape time: pool
+/// connections in use and idle, and cache entries.
+#[must_use]
+pub fn render(in_use: u32, idle: u32, cache_entries: u64) -> String {
     metrics::gauge!("tokend_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
     metrics::gauge!("tokend_db_pool_connections", "state" => "idle").set(f64::from(idle));
     #[expect(clippy::cast_precision_loss, reason = "an entry count as a gauge")]
-    metrics::gauge!("tokend_token_cache_entries").set(state.cache.entry_count() as f64);
-    let body = HANDLE
+    metrics::gauge!("tokend_token_cache_entries").set(cache_entries as f64);
+    HANDLE
         .get()
         .and_then(Option::as_ref)
         .map(PrometheusHandle::render)
-        .unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(body)
+        .unwrap_or_default()
 }

@@ -182,6 +182,46 @@ pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::It
     })
 }
 
+/// Filters a boxed query to the rows beyond `direction`'s cursor on its `(created_at, id)`
+/// columns: older for `After`, newer for `Before`.
+macro_rules! beyond {
+    ($query:expr, $direction:expr, $created_at:path, $id:path) => {
+        match $direction {
+            $crate::pagination::Direction::First => $query,
+            $crate::pagination::Direction::After(c) => $query.filter(
+                $created_at
+                    .lt(c.created_at)
+                    .or($created_at.eq(c.created_at).and($id.lt(c.id.clone()))),
+            ),
+            $crate::pagination::Direction::Before(c) => $query.filter(
+                $created_at
+                    .gt(c.created_at)
+                    .or($created_at.eq(c.created_at).and($id.gt(c.id.clone()))),
+            ),
+        }
+    };
+}
+
+/// Loads a (filtered, limited) query in page order, newest first. For `Before` the rows just
+/// newer than the cursor are read oldest first, then turned around.
+macro_rules! load_newest_first {
+    ($query:expr, $direction:expr, $created_at:path, $id:path, $conn:expr) => {
+        if matches!($direction, $crate::pagination::Direction::Before(_)) {
+            $query
+                .order(($created_at.asc(), $id.asc()))
+                .load($conn)
+                .map(|mut rows: Vec<_>| {
+                    rows.reverse();
+                    rows
+                })
+        } else {
+            $query.order(($created_at.desc(), $id.desc())).load($conn)
+        }
+    };
+}
+
+pub(crate) use {beyond, load_newest_first};
+
 #[cfg(test)]
 mod tests {
     use super::*;

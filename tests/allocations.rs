@@ -10,8 +10,8 @@ use smallvec::SmallVec;
 use tokend::directory::Role;
 use tokend::introspection::cache::{Cached, TokenCache};
 use tokend::introspection::evaluate::{Question, evaluate};
-use tokend::introspection::snapshot::{CachedToken, Grant, OwnerType, Snapshot};
-use tokend::tokens::kind::{Prefixes, TokenKind};
+use tokend::introspection::snapshot::{CachedToken, Grant, Snapshot};
+use tokend::tokens::kind::{OwnerType, Prefixes, TokenKind};
 use tokend::tokens::secret::{self, Digest, Peppers};
 use tokend::usage::Recorder;
 

@@ -1,10 +1,5 @@
 //! The request facts every audit event carries: request id and client address.
 
-use std::future::{Ready, ready};
-
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
-use tracing_actix_web::RequestId;
-
 /// Where a change came from.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -22,21 +17,5 @@ impl RequestContext {
             request_id: format!("cli-{}", uuid::Uuid::now_v7()),
             client_ip: None,
         }
-    }
-}
-
-impl FromRequest for RequestContext {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToString::to_string);
-        ready(Ok(Self {
-            request_id,
-            client_ip: req.peer_addr().map(|addr| addr.ip().to_string()),
-        }))
     }
 }

@@ -1,7 +1,7 @@
 //! Audit events: one row per state change, written in the same transaction as the change.
 
 mod context;
-pub mod list;
+pub mod query;
 mod record;
 
 pub use context::RequestContext;

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
 

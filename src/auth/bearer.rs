@@ -1,8 +1,5 @@
 //! Reading `Authorization: Bearer …` and telling token values from session JWTs.
 
-use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
-
 use crate::error::ApiError;
 use crate::tokens::kind::{Prefixes, TokenKind};
 use crate::tokens::secret::{self, FormatError};
@@ -20,20 +17,16 @@ pub enum Credential<'a> {
     Jwt(&'a str),
 }
 
-/// Reads the bearer credential of a request. Missing or malformed is 401 `unauthenticated`.
+/// Reads the bearer credential from the raw `Authorization` header. Missing or malformed is
+/// 401 `unauthenticated`.
 pub fn credential<'a>(
-    req: &'a HttpRequest,
+    authorization: Option<&'a [u8]>,
     prefixes: &Prefixes,
 ) -> Result<Credential<'a>, ApiError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated(
-            "missing Authorization: Bearer credential",
-        ))?;
-    let value = header
-        .to_str()
-        .ok()
+    let header = authorization.ok_or(ApiError::Unauthenticated(
+        "missing Authorization: Bearer credential",
+    ))?;
+    let value = visible_ascii(header)
         .and_then(|h| {
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
@@ -52,4 +45,13 @@ pub fn credential<'a>(
         return Ok(Credential::Jwt(value));
     }
     Err(ApiError::Unauthenticated("malformed credential"))
+}
+
+/// The header as text when it is visible ASCII (and tabs), as HTTP header text must be.
+fn visible_ascii(header: &[u8]) -> Option<&str> {
+    header
+        .iter()
+        .all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
+        .then(|| std::str::from_utf8(header).ok())
+        .flatten()
 }

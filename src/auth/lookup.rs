@@ -1,27 +1,20 @@
-//! Turning a presented credential into a caller: token values are looked up by digest, session
-//! JWTs verified. Shared by every scheme's extractor.
+//! Turning a presented credential into what can leave the request (digests of a token value,
+//! or a verified session), and a token's snapshot from the cache or the database.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, web};
 use chrono::NaiveDateTime;
-use smallvec::SmallVec;
 
 use super::bearer::{self, Credential};
 use super::session::Claims;
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::introspection::cache::Cached;
-use crate::introspection::loader;
+use crate::introspection::loader::LoadError;
 use crate::introspection::snapshot::Snapshot;
+use crate::state::AppState;
 use crate::tokens::kind::TokenKind;
-use crate::tokens::secret::Digest;
-
-/// Digests of the presented value under every configured pepper, current first (the order of
-/// [`Peppers::ids`](crate::tokens::secret::Peppers::ids)). Only digests travel with a request;
-/// pepper ids are attached by [`labelled`] on the way to the database.
-pub type Candidates = SmallVec<[Digest; 2]>;
+use crate::tokens::secret::Candidates;
 
 /// What a request presented, reduced to what can leave the request: digests of a token value,
 /// or the verified claims of a session. The value itself stays behind.
@@ -37,26 +30,18 @@ pub enum Presented {
     Session(Claims),
 }
 
-/// Reads and pre-checks the credential: malformed values, bad or expired sessions are 401.
-pub fn presented(req: &HttpRequest) -> Result<(web::Data<AppState>, Presented), ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or(ApiError::Internal)?;
-    let presented = match bearer::credential(req, &state.settings.prefixes)? {
-        Credential::Token { kind, value } => Presented::Token {
-            kind,
-            candidates: candidates(&state, value),
+/// Reads and pre-checks the raw `Authorization` header: malformed values, bad or expired
+/// sessions are 401.
+pub fn presented(state: &AppState, authorization: Option<&[u8]>) -> Result<Presented, ApiError> {
+    Ok(
+        match bearer::credential(authorization, &state.settings.prefixes)? {
+            Credential::Token { kind, value } => Presented::Token {
+                kind,
+                candidates: state.settings.peppers.digests(value),
+            },
+            Credential::Jwt(jwt) => Presented::Session(state.sessions.verify(jwt)?),
         },
-        Credential::Jwt(jwt) => Presented::Session(state.sessions.verify(jwt)?),
-    };
-    Ok((state, presented))
-}
-
-/// The peer address of a request, for usage tracking.
-#[must_use]
-pub fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|addr| addr.ip())
+    )
 }
 
 /// Counts one authenticated use of a token at `at` (in memory; written in batches).
@@ -64,34 +49,11 @@ pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>, at: Naiv
     state.usage.record(token_id, ip, at);
 }
 
-/// Digests of `value` under every pepper.
-#[must_use]
-pub fn candidates(state: &AppState, value: &str) -> Candidates {
-    state
-        .settings
-        .peppers
-        .candidates(value)
-        .map(|(_, digest)| digest)
-        .collect()
-}
-
-/// `(pepper id, digest)` pairs, as the database queries take them.
-#[must_use]
-pub fn labelled(state: &AppState, candidates: &Candidates) -> Vec<(String, Digest)> {
-    state
-        .settings
-        .peppers
-        .ids()
-        .zip(candidates)
-        .map(|(id, digest)| (id.to_owned(), *digest))
-        .collect()
-}
-
 /// The snapshot of the token with these digests, from the cache or (on a miss) from one
 /// database read, shared with concurrent misses, that is then cached; `None` when no token has
 /// them.
 pub async fn find(
-    state: &web::Data<AppState>,
+    state: &AppState,
     candidates: Candidates,
 ) -> Result<Option<Arc<Snapshot>>, ApiError> {
     let Some(&key) = candidates.first() else {
@@ -105,13 +67,20 @@ pub async fn find(
         });
     }
     crate::metrics::count("tokend_token_cache_misses_total");
-    loader::load(state, key, candidates).await
+    state
+        .loader
+        .load(key, candidates)
+        .await
+        .map_err(|error| match error {
+            LoadError::Unavailable => ApiError::Unavailable,
+            LoadError::Failed => ApiError::Internal,
+        })
 }
 
 /// The token with these digests, if it exists, is not revoked and has not expired at `now`;
 /// 401 otherwise.
 pub async fn live_token(
-    state: &web::Data<AppState>,
+    state: &AppState,
     candidates: Candidates,
     now: NaiveDateTime,
 ) -> Result<Arc<Snapshot>, ApiError> {

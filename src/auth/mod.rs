@@ -1,15 +1,11 @@
-//! Who is calling: the bearer credential, and one extractor per scheme (`session`, `service`,
-//! `token`).
+//! Who is calling: the bearer credential, session JWTs, service permissions, and the one
+//! place a presented credential becomes a caller of a scheme (`session`, `service`, `token`).
+//! No HTTP here: the extractors live in `http::extract`.
 
 pub mod bearer;
+pub mod callers;
 pub mod lookup;
 pub mod permission;
-pub mod service;
 pub mod session;
-pub mod session_caller;
-pub mod token_caller;
 
 pub use permission::Permission;
-pub use service::{ServiceCaller, ServiceIdentity};
-pub use session_caller::Session;
-pub use token_caller::TokenCaller;

@@ -62,8 +62,9 @@ macro_rules! required {
             $(
                 #[doc = concat!("Requires `", stringify!($permission), "`.")]
                 pub struct $marker;
-                impl super::Required for $marker {
-                    const PERMISSION: super::Permission = super::Permission::$permission;
+                impl crate::auth::permission::Required for $marker {
+                    const PERMISSION: crate::auth::permission::Permission =
+                        crate::auth::permission::Permission::$permission;
                 }
             )*
         }

@@ -3,6 +3,7 @@
 //! executor.
 
 mod connection;
+mod error;
 mod migrations;
 mod pool;
 pub mod schema;
@@ -12,10 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
+pub use error::{DbError, Failure};
 pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
-
-use crate::error::ApiError;
 
 /// The backend type of [`DbConnection`], for boxed queries.
 pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
@@ -62,11 +62,14 @@ impl Database {
     }
 
     /// Whether the database can be reached at all (a deleted SQLite file cannot).
-    fn present(&self) -> Result<(), ApiError> {
+    fn present(&self) -> Result<(), DbError> {
         match &self.sqlite_file {
             Some(path) if !path.exists() => {
                 tracing::warn!(path = %path.display(), "the SQLite database file is gone");
-                Err(ApiError::Unavailable)
+                Err(DbError::Unavailable(format!(
+                    "the SQLite file {} is gone",
+                    path.display()
+                )))
             }
             _ => Ok(()),
         }
@@ -89,54 +92,62 @@ impl Database {
     }
 }
 
-/// Runs `work` on a pooled connection on the blocking thread pool.
+/// Runs `work` on a pooled connection on the blocking thread pool, inside the caller's span
+/// (so a database error's log line keeps its request id).
 ///
 /// Getting a connection blocks too, so it happens inside the closure. A pool that cannot hand
-/// out a connection (database down) becomes 503 `unavailable`.
-pub async fn run<T, F>(db: &Database, work: F) -> Result<T, ApiError>
+/// out a connection (database down) is [`DbError::Unavailable`]; a connection whose work failed
+/// that way is dropped rather than handed out again.
+pub async fn run<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    E: Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     on_pool(db, &db.pool, work).await
 }
 
 /// [`run`] for reads on the hot path: on SQLite they use their own connections.
-pub async fn read<T, F>(db: &Database, work: F) -> Result<T, ApiError>
+pub async fn read<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    E: Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     on_pool(db, db.reads.as_ref().unwrap_or(&db.pool), work).await
 }
 
-async fn on_pool<T, F>(db: &Database, pool: &Pool, work: F) -> Result<T, ApiError>
+async fn on_pool<T, E, F>(db: &Database, pool: &Pool, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    E: Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     db.present()?;
     let pool = pool.clone();
-    actix_web::web::block(move || {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let mut pooled = pool.get().map_err(|error| {
             tracing::warn!(%error, "no database connection available");
-            ApiError::Unavailable
+            DbError::Unavailable(error.to_string())
         })?;
         let result = work(&mut pooled.conn);
-        if matches!(result, Err(ApiError::Unavailable)) {
+        if result.as_ref().is_err_and(Failure::is_unavailable) {
             pooled.broken = true;
         }
         result
     })
     .await
-    .map_err(|error| ApiError::internal(&error))?
+    .map_err(|error| DbError::Task(error.to_string()))?
 }
 
 /// Runs `work` in one transaction: on any error nothing of it remains.
-pub async fn transaction<T, F>(db: &Database, work: F) -> Result<T, ApiError>
+pub async fn transaction<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    E: Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let writer = (db.backend == Backend::Sqlite).then(|| Arc::clone(&db.sqlite_writer));
     run(db, move |conn| {
@@ -152,25 +163,33 @@ where
 /// deferred transaction that reads first gets `database is locked` at once, without waiting,
 /// when another process (the CLI, a second instance) is writing; an immediate one waits its
 /// turn (`busy_timeout`).
-fn in_transaction<T, F>(conn: &mut DbConnection, work: F) -> Result<T, ApiError>
+fn in_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    E: Failure,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-    match conn {
+    let begun = match conn {
         DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         }
-        DbConnection::Pg(_) => Manager::begin_transaction(conn)?,
-    }
+        DbConnection::Pg(_) => Manager::begin_transaction(conn),
+    };
+    begun.map_err(DbError::from)?;
     match work(conn) {
         Ok(value) => {
-            Manager::commit_transaction(conn)?;
+            Manager::commit_transaction(conn).map_err(DbError::from)?;
             Ok(value)
         }
         Err(error) => {
-            Manager::rollback_transaction(conn)?;
+            Manager::rollback_transaction(conn).map_err(DbError::from)?;
             Err(error)
         }
     }
+}
+
+/// Checks that the connection answers (`SELECT 1`).
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+    diesel::connection::SimpleConnection::batch_execute(conn, "SELECT 1")?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::model::{Membership, Organization, Project, User};
+use super::role::{Role, Roles};
 use crate::auth::session::Claims;
 use crate::db::DbConnection;
 use crate::db::schema::{memberships, organizations, projects, users};
@@ -193,12 +194,25 @@ pub fn ensure_user(conn: &mut DbConnection, claims: &Claims) -> QueryResult<Opti
     }
 }
 
-/// The roles of a user, by organization.
-pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(String, String)>> {
-    memberships::table
+/// The user's current role in each organization (a stored role tokend does not know counts
+/// as no membership: it grants nothing).
+pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Roles> {
+    Ok(memberships::table
         .filter(memberships::user_id.eq(user_id))
         .select((memberships::organization_id, memberships::role))
-        .load(conn)
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .filter_map(|(org, role)| Role::from_name(&role).map(|r| (org, r)))
+        .collect())
+}
+
+/// The organizations where the user is admin or owner.
+pub fn admin_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    Ok(roles_of(conn, user_id)?
+        .into_iter()
+        .filter(|(_, role)| *role >= Role::Admin)
+        .map(|(org, _)| org)
+        .collect())
 }
 
 /// Organizations by id.

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
 
-use super::snapshot::{OwnerType, Snapshot};
+use super::snapshot::Snapshot;
+use crate::changes::Change;
 use crate::config::CacheSettings;
+use crate::tokens::kind::OwnerType;
 
 /// A digest (HMAC-SHA256 under the current pepper).
 pub type Key = [u8; 32];
@@ -23,78 +25,21 @@ pub enum Cached {
     Unknown,
 }
 
-/// A change that can alter introspection answers; what it names is dropped from the cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// A token changed (revoked, regenerated, deleted, patched, authorized…).
-    Token(String),
-    /// A user changed (disabled, deleted): their tokens.
-    User(String),
-    /// An organization changed (flags, deletion): every token authorized for it.
-    Organization(String),
-    /// A membership changed: the user's tokens in that organization.
-    Membership {
-        /// The organization.
-        organization_id: String,
-        /// The user.
-        user_id: String,
-    },
-    /// Anything may have changed (a lost invalidation channel).
-    Everything,
-}
-
-impl Change {
-    /// Whether a cached snapshot depends on what changed.
-    #[must_use]
-    pub fn affects(&self, snapshot: &Snapshot) -> bool {
-        let token = &snapshot.token;
-        let in_org = |org: &str| snapshot.grants.iter().any(|g| &*g.organization_id == org);
-        match self {
-            Self::Token(id) => *token.id == **id,
-            Self::User(user) => token.owned_by_user(user),
-            Self::Organization(org) => {
-                in_org(org)
-                    || (token.owner_type == OwnerType::Organization && *token.owner_id == **org)
-            }
-            Self::Membership {
-                organization_id,
-                user_id,
-            } => token.owned_by_user(user_id) && in_org(organization_id),
-            Self::Everything => true,
+/// Whether a cached snapshot depends on what changed.
+fn affects(change: &Change, snapshot: &Snapshot) -> bool {
+    let token = &snapshot.token;
+    let in_org = |org: &str| snapshot.grants.iter().any(|g| &*g.organization_id == org);
+    match change {
+        Change::Token(id) => *token.id == **id,
+        Change::User(user) => token.owned_by_user(user),
+        Change::Organization(org) => {
+            in_org(org) || (token.owner_type == OwnerType::Organization && *token.owner_id == **org)
         }
-    }
-
-    /// The wire form sent to other instances.
-    #[must_use]
-    pub fn encode(&self) -> String {
-        match self {
-            Self::Token(id) => format!("t:{id}"),
-            Self::User(id) => format!("u:{id}"),
-            Self::Organization(id) => format!("o:{id}"),
-            Self::Membership {
-                organization_id,
-                user_id,
-            } => format!("m:{organization_id}\t{user_id}"),
-            Self::Everything => "*".to_owned(),
-        }
-    }
-
-    /// Reads the wire form; anything unreadable is treated as `Everything`.
-    #[must_use]
-    pub fn decode(payload: &str) -> Self {
-        match payload.split_once(':') {
-            Some(("t", id)) => Self::Token(id.to_owned()),
-            Some(("u", id)) => Self::User(id.to_owned()),
-            Some(("o", id)) => Self::Organization(id.to_owned()),
-            Some(("m", pair)) => match pair.split_once('\t') {
-                Some((org, user)) => Self::Membership {
-                    organization_id: org.to_owned(),
-                    user_id: user.to_owned(),
-                },
-                None => Self::Everything,
-            },
-            _ => Self::Everything,
-        }
+        Change::Membership {
+            organization_id,
+            user_id,
+        } => token.owned_by_user(user_id) && in_org(organization_id),
+        Change::Everything => true,
     }
 }
 
@@ -227,7 +172,7 @@ impl TokenCache {
         if *change == Change::Everything {
             known.map.clear();
         } else {
-            known.map.retain(|_, entry| !change.affects(&entry.value));
+            known.map.retain(|_, entry| !affects(change, &entry.value));
         }
     }
 
@@ -290,22 +235,5 @@ mod tests {
         cache.apply(&Change::Everything);
         cache.insert(key(1), None, seen);
         assert!(cache.get(&key(1)).is_none());
-    }
-
-    #[test]
-    fn changes_round_trip_on_the_wire() {
-        for change in [
-            Change::Token("01a2".into()),
-            Change::User("u:1".into()),
-            Change::Organization("org:x".into()),
-            Change::Membership {
-                organization_id: "a:b".into(),
-                user_id: "c".into(),
-            },
-            Change::Everything,
-        ] {
-            assert_eq!(Change::decode(&change.encode()), change);
-        }
-        assert_eq!(Change::decode("garbage"), Change::Everything);
     }
 }

@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::snapshot::{Grant, OwnerType, Snapshot};
+use super::snapshot::{Grant, Snapshot};
 use crate::directory::Role;
-use crate::tokens::kind::TokenKind;
+use crate::tokens::kind::{OwnerType, TokenKind};
 use crate::tokens::scopes;
 
 /// Why a token is inactive (told only to callers with `introspect_reasons`).

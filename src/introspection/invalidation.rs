@@ -9,9 +9,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::cache::{Change, TokenCache};
-use crate::app::AppState;
-use crate::db::{self, DatabaseUrl, DbConnection};
+use super::cache::TokenCache;
+use crate::changes::Change;
+use crate::db::{self, Database, DatabaseUrl, DbConnection, DbError};
 
 /// The notification channel.
 pub const CHANNEL: &str = "tokend_invalidate";
@@ -35,30 +35,31 @@ fn received(own: &str, payload: &str) -> Option<Change> {
     }
 }
 
-/// Applies `changes` to this instance's cache now and notifies the others (PostgreSQL). Call
-/// after the change is committed.
-pub async fn changed(state: &AppState, changes: Vec<Change>) {
+/// Applies `changes` to this instance's cache now and notifies the others (PostgreSQL). Called
+/// by [`AppState::write`](crate::state::AppState::write) after the commit, and nowhere else.
+pub async fn publish(db: &Database, cache: &TokenCache, changes: Vec<Change>) {
     if changes.is_empty() {
         return;
     }
     for change in &changes {
-        state.cache.apply(change);
+        cache.apply(change);
     }
-    if state.db.backend() != db::Backend::Postgres {
+    if db.backend() != db::Backend::Postgres {
         return;
     }
     let sent = changes.len();
-    let origin = state.cache.origin().to_owned();
-    let result = db::run(&state.db, move |conn| {
+    let origin = cache.origin().to_owned();
+    let result = db::run(db, move |conn| {
         if let DbConnection::Pg(pg) = conn {
             for change in &changes {
                 diesel::sql_query("SELECT pg_notify($1, $2)")
                     .bind::<Text, _>(CHANNEL)
                     .bind::<Text, _>(payload(&origin, change))
-                    .execute(pg)?;
+                    .execute(pg)
+                    .map_err(DbError::from)?;
             }
         }
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await;
     match result {

@@ -1,18 +1,15 @@
 //! `GET /v1/me`: a token asking who it is and what it may do in each organization.
 
-use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::evaluate::{self, Question, Reason};
-use super::snapshot::OwnerType;
-use crate::app::AppState;
-use crate::auth::TokenCaller;
-use crate::db;
+use super::snapshot::Snapshot;
+use crate::db::DbConnection;
 use crate::directory::{Role, repo as directory};
-use crate::error::{ApiError, Problem};
-use crate::tokens::kind::TokenKind;
+use crate::error::ApiError;
+use crate::tokens::kind::{OwnerType, TokenKind};
 use crate::tokens::repo as token_repo;
 
 /// The calling token, without its value.
@@ -86,86 +83,72 @@ pub struct Me {
     pub organizations: Vec<MeOrganization>,
 }
 
-/// Who the calling token is: its summary, its owner and its effective scopes per organization.
-#[utoipa::path(
-    tag = "introspection",
-    responses(
-        (status = 200, description = "The token", body = Me),
-        (status = 401, description = "No valid token", body = Problem),
-        (status = 403, description = "A session or service token instead of a token", body = Problem),
-    ),
-    security(("token" = []))
-)]
-#[get("/me")]
-pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpResponse, ApiError> {
-    let me = db::run(&state.db, move |conn| {
-        let snapshot = caller.snapshot;
-        let token = &snapshot.token;
-        let owner = match token.owner_type {
-            OwnerType::User => MeOwner {
-                owner_type: OwnerType::User.as_str().into(),
-                id: token.owner_id.to_string(),
-                email: directory::user(conn, &token.owner_id)?.map(|u| u.email),
-                name: None,
-            },
-            other => MeOwner {
-                owner_type: other.as_str().into(),
-                id: token.owner_id.to_string(),
-                email: None,
-                name: directory::organization(conn, &token.owner_id)?.map(|o| o.name),
-            },
-        };
-        // The hint is not cached (only this route shows it).
-        let hint = token_repo::find(conn, &token.id)?
-            .map(|row| row.hint)
-            .unwrap_or_default();
-        let now = crate::time::now();
-        let organizations = snapshot
-            .grants
-            .iter()
-            .map(|grant| {
-                let question = Question {
-                    organization_id: Some(&grant.organization_id),
-                    ..Question::default()
-                };
-                match evaluate::evaluate(&snapshot, &question, now) {
-                    Ok(active) => MeOrganization {
-                        organization_id: grant.organization_id.to_string(),
-                        active: true,
-                        reason: None,
-                        role: active.role,
-                        scopes: active.scopes().to_vec(),
-                    },
-                    Err(reason) => MeOrganization {
-                        organization_id: grant.organization_id.to_string(),
-                        active: false,
-                        reason: Some(reason),
-                        role: grant.role,
-                        scopes: Vec::new(),
-                    },
-                }
-            })
-            .collect();
-        Ok(Me {
-            token: TokenSummary {
-                id: token.id.to_string(),
-                kind: token.kind,
-                name: token.name.to_string(),
-                hint,
-                scopes: snapshot.scopes.to_vec(),
-                organization_ids: snapshot
-                    .grants
-                    .iter()
-                    .map(|g| g.organization_id.to_string())
-                    .collect(),
-                project_ids: snapshot.project_ids.to_vec(),
-                expires_at: token.expires_at,
-                created_at: token.created_at,
-            },
-            owner,
-            organizations,
+/// Who the token of `snapshot` is: its summary, its owner and its effective scopes per
+/// organization now.
+pub fn describe(conn: &mut DbConnection, snapshot: &Snapshot) -> Result<Me, ApiError> {
+    let token = &snapshot.token;
+    let owner = match token.owner_type {
+        OwnerType::User => MeOwner {
+            owner_type: OwnerType::User.as_str().into(),
+            id: token.owner_id.to_string(),
+            email: directory::user(conn, &token.owner_id)?.map(|u| u.email),
+            name: None,
+        },
+        other => MeOwner {
+            owner_type: other.as_str().into(),
+            id: token.owner_id.to_string(),
+            email: None,
+            name: directory::organization(conn, &token.owner_id)?.map(|o| o.name),
+        },
+    };
+    // The hint is not cached (only this route shows it).
+    let hint = token_repo::find(conn, &token.id)?
+        .map(|row| row.hint)
+        .unwrap_or_default();
+    let now = crate::time::now();
+    let organizations = snapshot
+        .grants
+        .iter()
+        .map(|grant| {
+            let question = Question {
+                organization_id: Some(&grant.organization_id),
+                ..Question::default()
+            };
+            match evaluate::evaluate(snapshot, &question, now) {
+                Ok(active) => MeOrganization {
+                    organization_id: grant.organization_id.to_string(),
+                    active: true,
+                    reason: None,
+                    role: active.role,
+                    scopes: active.scopes().to_vec(),
+                },
+                Err(reason) => MeOrganization {
+                    organization_id: grant.organization_id.to_string(),
+                    active: false,
+                    reason: Some(reason),
+                    role: grant.role,
+                    scopes: Vec::new(),
+                },
+            }
         })
+        .collect();
+    Ok(Me {
+        token: TokenSummary {
+            id: token.id.to_string(),
+            kind: token.kind,
+            name: token.name.to_string(),
+            hint,
+            scopes: snapshot.scopes.to_vec(),
+            organization_ids: snapshot
+                .grants
+                .iter()
+                .map(|g| g.organization_id.to_string())
+                .collect(),
+            project_ids: snapshot.project_ids.to_vec(),
+            expires_at: token.expires_at,
+            created_at: token.created_at,
+        },
+        owner,
+        organizations,
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(me))
 }

@@ -1,12 +1,9 @@
 //! Reading an introspection or revocation request: JSON, or an RFC 7662/7009 form.
 
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{HttpRequest, web};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, BODY_LIMIT};
+use crate::error::ApiError;
 
 /// `POST /v1/introspect` as JSON.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,15 +41,18 @@ struct IntrospectForm {
     client_ip: Option<String>,
 }
 
-/// Reads the body (JSON or form) within the size limit; the organization may also come from
-/// `X-Organization-ID`.
-pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<IntrospectRequest, ApiError> {
-    let body = read_limited(payload).await?;
-    let mut request = match body_kind(req)? {
-        BodyKind::Json => serde_json::from_slice::<IntrospectRequest>(&body)
+/// Parses a body (JSON or form, by its content type); the organization may also come from
+/// the `X-Organization-ID` header.
+pub fn parse(
+    body: &[u8],
+    content_type: Option<&str>,
+    organization_header: Option<&str>,
+) -> Result<IntrospectRequest, ApiError> {
+    let mut request = match body_kind(content_type.unwrap_or_default())? {
+        BodyKind::Json => serde_json::from_slice::<IntrospectRequest>(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?,
         BodyKind::Form => {
-            let form: IntrospectForm = serde_urlencoded::from_bytes(&body)
+            let form: IntrospectForm = serde_urlencoded::from_bytes(body)
                 .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
             IntrospectRequest {
                 token: form.token,
@@ -67,10 +67,7 @@ pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Introspect
         }
     };
     if request.organization_id.is_none() {
-        request.organization_id = req
-            .headers()
-            .get("x-organization-id")
-            .and_then(|v| v.to_str().ok())
+        request.organization_id = organization_header
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
@@ -83,12 +80,7 @@ enum BodyKind {
     Form,
 }
 
-fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+fn body_kind(content_type: &str) -> Result<BodyKind, ApiError> {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(BodyKind::Json)
@@ -99,18 +91,4 @@ fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
             "the body must be application/json or application/x-www-form-urlencoded".into(),
         ))
     }
-}
-
-/// Reads at most `BODY_LIMIT` bytes; more is 413.
-pub async fn read_limited(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::prelude::*;
@@ -13,10 +13,10 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
 use crate::auth::Permission;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 use crate::directory::Role;
-use crate::error::ApiError;
-use crate::tokens::kind::TokenKind;
+
+use crate::tokens::kind::{OwnerType, TokenKind};
 use crate::tokens::repo;
 use crate::tokens::scopes::{self, Action};
 
@@ -39,38 +39,6 @@ pub struct Grant {
     /// `required_scopes`, no `project_id`): the same for every caller until the snapshot is
     /// dropped, so it is encoded once, on first use.
     pub answer: OnceLock<Bytes>,
-}
-
-/// Whose a token is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnerType {
-    /// A user (personal and agent tokens).
-    User,
-    /// An organization (api tokens).
-    Organization,
-    /// Nobody: service tokens.
-    Service,
-}
-
-impl OwnerType {
-    /// The stored name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Organization => "organization",
-            Self::Service => "service",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "user" => Some(Self::User),
-            "organization" => Some(Self::Organization),
-            "service" => Some(Self::Service),
-            _ => None,
-        }
-    }
 }
 
 /// The token fields answers read. The cache holds these rather than the whole row, so that
@@ -259,7 +227,7 @@ pub fn load_many(
     conn: &mut DbConnection,
     presented: &[Vec<(String, [u8; 32])>],
     current_pepper: &str,
-) -> Result<Vec<Option<Snapshot>>, ApiError> {
+) -> Result<Vec<Option<Snapshot>>, DbError> {
     let digests: Vec<&[u8; 32]> = presented
         .iter()
         .flatten()
@@ -296,8 +264,12 @@ pub fn load_many(
     Ok(found)
 }
 
-fn decode(row: Row) -> Result<Snapshot, ApiError> {
-    let bad = |what: &str| ApiError::internal(&format!("unreadable {what}"));
+fn decode(row: Row) -> Result<Snapshot, DbError> {
+    let bad = |what: &str| {
+        DbError::Query(diesel::result::Error::DeserializationError(
+            format!("unreadable {what} in the token snapshot").into(),
+        ))
+    };
     let scopes: Arc<[String]> = serde_json::from_str::<Vec<String>>(&row.scopes)
         .map_err(|_| bad("scopes"))?
         .into();
@@ -305,7 +277,7 @@ fn decode(row: Row) -> Result<Snapshot, ApiError> {
         serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
     let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
         serde_json::from_str(&row.grants).map_err(|_| bad("grants"))?;
-    let owner_type = OwnerType::from_name(&row.owner_type).ok_or_else(|| bad("owner type"))?;
+    let owner_type: OwnerType = row.owner_type.parse().map_err(|_| bad("owner type"))?;
     let kind: TokenKind = row.kind.parse().map_err(|_| bad("token kind"))?;
     let grants = raw
         .into_iter()

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::kind::TokenKind;
+use super::kind::{OwnerType, TokenKind};
 
 /// `POST /v1/tokens`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,8 +73,8 @@ pub struct RevokeToken {
 pub struct Owner {
     /// `user`, `organization` or `service`.
     #[serde(rename = "type")]
-    #[schema(example = "user")]
-    pub owner_type: String,
+    #[schema(value_type = String, example = "user")]
+    pub owner_type: OwnerType,
     /// The owner's id.
     #[schema(example = "u_123")]
     pub id: String,
@@ -191,6 +191,17 @@ pub struct ScopeCatalogResponse {
     pub scopes: Vec<super::scopes::ScopeEntry>,
     /// Named bundles.
     pub presets: Vec<super::scopes::Preset>,
+}
+
+impl ScopeCatalogResponse {
+    /// The catalog's scopes and presets.
+    #[must_use]
+    pub fn of(catalog: &super::scopes::Catalog) -> Self {
+        Self {
+            scopes: catalog.entries(),
+            presets: catalog.presets.clone(),
+        }
+    }
 }
 
 /// `POST /v1/tokens/{id}/regenerate`.

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::kind::{Prefixes, TokenKind};
+use super::kind::{OwnerType, Prefixes, TokenKind};
 use super::model::{NewToken, TokenRow};
 use super::repo;
 use super::secret::{self, Peppers, TokenValue};
@@ -25,8 +25,8 @@ pub struct Spec<'a> {
     pub organization_ids: &'a [String],
     /// Project restriction.
     pub project_ids: &'a [String],
-    /// `user`, `organization` or `service`.
-    pub owner_type: &'a str,
+    /// Whose it is.
+    pub owner_type: OwnerType,
     /// Owner id.
     pub owner_id: &'a str,
     /// Who created it.
@@ -56,7 +56,7 @@ pub fn issue(
         hint: &hint,
         digest: &digest,
         pepper_id: peppers.current_id(),
-        owner_type: spec.owner_type,
+        owner_type: spec.owner_type.as_str(),
         owner_id: spec.owner_id,
         created_by: spec.created_by,
         expires_at: spec.expires_at,
@@ -88,7 +88,7 @@ pub fn issue_plan(
             scopes: &plan.scopes,
             organization_ids: &plan.organization_ids,
             project_ids: &plan.project_ids,
-            owner_type: &plan.owner.owner_type,
+            owner_type: plan.owner.owner_type,
             owner_id: &plan.owner.id,
             created_by: Some(created_by),
             expires_at: plan.expires_at,

@@ -6,11 +6,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::dto::{Status, TokenResource};
-use super::kind::TokenKind;
+use super::kind::{OwnerType, TokenKind};
 use super::model::TokenRow;
 use super::view;
 use crate::db::schema::{token_organizations, token_scopes, tokens};
 use crate::db::{DbBackend, DbConnection};
+use crate::directory::repo as directory;
 use crate::error::ApiError;
 use crate::pagination::{self, Cursor, Direction, Keyset, Page, PageQuery, PageRequest};
 
@@ -43,7 +44,7 @@ pub struct TokenQuery {
 
 /// Which tokens a list covers.
 #[derive(Debug, Clone)]
-pub enum Coverage {
+enum Coverage {
     /// A user's own personal and agent tokens and the api tokens of the organizations they
     /// administer.
     Managed {
@@ -114,15 +115,15 @@ type Boxed<'a> = tokens::BoxedQuery<'a, DbBackend>;
 /// The covered tokens with the filters applied (no order, no page).
 fn filtered<'a>(coverage: &'a Coverage, filters: &'a Filters) -> Boxed<'a> {
     let mut query = tokens::table
-        .filter(tokens::kind.ne("service"))
+        .filter(tokens::kind.ne(TokenKind::Service.as_str()))
         .into_boxed();
     query = match coverage {
         Coverage::Managed { user_id, admin_of } => query.filter(
             tokens::owner_type
-                .eq("user")
+                .eq(OwnerType::User.as_str())
                 .and(tokens::owner_id.eq(user_id))
                 .or(tokens::owner_type
-                    .eq("organization")
+                    .eq(OwnerType::Organization.as_str())
                     .and(tokens::owner_id.eq_any(admin_of))),
         ),
         Coverage::Organization(org) => query.filter(
@@ -181,19 +182,7 @@ fn filtered<'a>(coverage: &'a Coverage, filters: &'a Filters) -> Boxed<'a> {
 }
 
 fn beyond<'a>(query: Boxed<'a>, direction: &Direction) -> Boxed<'a> {
-    match direction {
-        Direction::First => query,
-        Direction::After(c) => query.filter(
-            tokens::created_at.lt(c.created_at).or(tokens::created_at
-                .eq(c.created_at)
-                .and(tokens::id.lt(c.id.clone()))),
-        ),
-        Direction::Before(c) => query.filter(
-            tokens::created_at.gt(c.created_at).or(tokens::created_at
-                .eq(c.created_at)
-                .and(tokens::id.gt(c.id.clone()))),
-        ),
-    }
+    pagination::beyond!(query, direction, tokens::created_at, tokens::id)
 }
 
 struct TokenList<'a> {
@@ -214,20 +203,16 @@ impl Keyset for TokenList<'_> {
     }
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<TokenRow>, ApiError> {
-        let query = beyond(filtered(self.coverage, self.filters), direction).limit(n);
-        if matches!(direction, Direction::Before(_)) {
-            let mut rows: Vec<TokenRow> = query
-                .order((tokens::created_at.asc(), tokens::id.asc()))
-                .select(TokenRow::as_select())
-                .load(self.conn)?;
-            rows.reverse();
-            Ok(rows)
-        } else {
-            Ok(query
-                .order((tokens::created_at.desc(), tokens::id.desc()))
-                .select(TokenRow::as_select())
-                .load(self.conn)?)
-        }
+        let query = beyond(filtered(self.coverage, self.filters), direction)
+            .limit(n)
+            .select(TokenRow::as_select());
+        Ok(pagination::load_newest_first!(
+            query,
+            direction,
+            tokens::created_at,
+            tokens::id,
+            self.conn
+        )?)
     }
 
     fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError> {
@@ -245,8 +230,39 @@ impl Keyset for TokenList<'_> {
     }
 }
 
+/// A page of the user's tokens: their personal and agent tokens and the api tokens of the
+/// organizations they administer.
+pub fn managed_by(
+    conn: &mut DbConnection,
+    user_id: &str,
+    filters: &Filters,
+    request: &PageRequest,
+) -> Result<Page<TokenResource>, ApiError> {
+    let coverage = Coverage::Managed {
+        user_id: user_id.to_owned(),
+        admin_of: directory::admin_of(conn, user_id)?,
+    };
+    page(conn, &coverage, filters, request)
+}
+
+/// A page of an organization's tokens, for its admins and owners; others get 404.
+pub fn of_organization(
+    conn: &mut DbConnection,
+    user_id: &str,
+    org_id: String,
+    filters: &Filters,
+    request: &PageRequest,
+) -> Result<Page<TokenResource>, ApiError> {
+    if !directory::admin_of(conn, user_id)?.contains(&org_id) {
+        return Err(ApiError::NotFound(format!(
+            "organization {org_id:?} not found"
+        )));
+    }
+    page(conn, &Coverage::Organization(org_id), filters, request)
+}
+
 /// One page of the covered, filtered tokens, newest first.
-pub fn page(
+fn page(
     conn: &mut DbConnection,
     coverage: &Coverage,
     filters: &Filters,

@@ -1,12 +1,13 @@
-//! Tokens: their kinds and values, how they are stored, and how service tokens are minted.
+//! Tokens: their kinds and values, the rules and use cases of managing them, how they are
+//! stored, listed and shown. No HTTP here.
 
-pub mod cascade;
+pub mod access;
 pub mod dto;
-pub mod handlers;
+pub mod events;
 pub mod issue;
 pub mod kind;
-pub mod lifecycle;
 pub mod list;
+pub mod manage;
 pub mod model;
 pub mod repo;
 pub mod rules;

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::kind::{OwnerType, TokenKind};
 use crate::db::schema::tokens;
 
 /// A `tokens` row. The digest is a keyed hash of the value, never the value.
@@ -11,8 +12,9 @@ use crate::db::schema::tokens;
 pub struct TokenRow {
     /// Opaque id (`UUIDv7` text).
     pub id: String,
-    /// `personal`, `agent`, `api` or `service`.
-    pub kind: String,
+    /// Its kind (a stored kind tokend does not know fails the load).
+    #[diesel(deserialize_as = String)]
+    pub kind: TokenKind,
     /// Unique per owner among tokens that are not revoked.
     pub name: String,
     /// Free text.
@@ -23,8 +25,9 @@ pub struct TokenRow {
     pub digest: Vec<u8>,
     /// Which pepper made `digest`.
     pub pepper_id: String,
-    /// `user`, `organization` or `service`.
-    pub owner_type: String,
+    /// Whose it is.
+    #[diesel(deserialize_as = String)]
+    pub owner_type: OwnerType,
     /// The owner's id.
     pub owner_id: String,
     /// Who created it (user id or service token id), when not the owner.

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::kind::{OwnerType, TokenKind};
 use super::model::{NewToken, TokenRow};
 use super::secret::digests_equal;
 use crate::db::DbConnection;
@@ -13,11 +14,20 @@ pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>, scopes: &[&str]) ->
     diesel::insert_into(tokens::table)
         .values(token)
         .execute(conn)?;
+    insert_scopes(conn, token.id, scopes.iter().copied())
+}
+
+/// Adds scopes (or permissions) to a token.
+fn insert_scopes<'a>(
+    conn: &mut DbConnection,
+    token_id: &str,
+    scopes: impl IntoIterator<Item = &'a str>,
+) -> QueryResult<()> {
     for scope in scopes {
         diesel::insert_into(token_scopes::table)
             .values((
-                token_scopes::token_id.eq(token.id),
-                token_scopes::scope.eq(*scope),
+                token_scopes::token_id.eq(token_id),
+                token_scopes::scope.eq(scope),
             ))
             .execute(conn)?;
     }
@@ -98,13 +108,7 @@ pub fn insert_links(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     for org in organization_ids {
-        diesel::insert_into(token_organizations::table)
-            .values((
-                token_organizations::token_id.eq(token_id),
-                token_organizations::organization_id.eq(org),
-                token_organizations::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        authorize_organization(conn, token_id, org, now)?;
     }
     replace_projects(conn, token_id, project_ids)
 }
@@ -117,15 +121,7 @@ pub fn replace_scopes(
 ) -> QueryResult<()> {
     diesel::delete(token_scopes::table.filter(token_scopes::token_id.eq(token_id)))
         .execute(conn)?;
-    for scope in scopes {
-        diesel::insert_into(token_scopes::table)
-            .values((
-                token_scopes::token_id.eq(token_id),
-                token_scopes::scope.eq(scope),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    insert_scopes(conn, token_id, scopes.iter().map(String::as_str))
 }
 
 /// Replaces a token's project restriction.
@@ -173,6 +169,117 @@ pub fn organizations_of(
             token_organizations::sso_authorized_at,
         ))
         .load(conn)
+}
+
+/// The ids of the organizations one token is authorized for.
+pub fn organization_ids_of(conn: &mut DbConnection, token_id: &str) -> QueryResult<Vec<String>> {
+    token_organizations::table
+        .filter(token_organizations::token_id.eq(token_id))
+        .order(token_organizations::organization_id)
+        .select(token_organizations::organization_id)
+        .load(conn)
+}
+
+/// The settings a PATCH may change, as stored on the token row.
+pub struct Settings<'a> {
+    /// Name (unique per owner among live tokens).
+    pub name: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Expiry.
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Stores new settings; a name the owner already uses is a unique violation.
+pub fn update_settings(
+    conn: &mut DbConnection,
+    token_id: &str,
+    settings: &Settings<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(tokens::table.find(token_id))
+        .set((
+            tokens::name.eq(settings.name),
+            tokens::description.eq(settings.description),
+            tokens::expires_at.eq(settings.expires_at),
+            tokens::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A new secret of an existing token: its digest, pepper and hint.
+pub struct Secret<'a> {
+    /// Digest under the current pepper.
+    pub digest: &'a [u8],
+    /// The current pepper's id.
+    pub pepper_id: &'a str,
+    /// The new hint.
+    pub hint: &'a str,
+}
+
+/// Replaces a token's secret (regeneration) and its expiry.
+pub fn replace_secret(
+    conn: &mut DbConnection,
+    token_id: &str,
+    secret: &Secret<'_>,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(tokens::table.find(token_id))
+        .set((
+            tokens::digest.eq(secret.digest),
+            tokens::pepper_id.eq(secret.pepper_id),
+            tokens::hint.eq(secret.hint),
+            tokens::expires_at.eq(expires_at),
+            tokens::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Authorizes a token for one more organization.
+pub fn authorize_organization(
+    conn: &mut DbConnection,
+    token_id: &str,
+    org_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(token_organizations::table)
+        .values((
+            token_organizations::token_id.eq(token_id),
+            token_organizations::organization_id.eq(org_id),
+            token_organizations::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes an organization from a token.
+pub fn remove_organization(
+    conn: &mut DbConnection,
+    token_id: &str,
+    org_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(token_organizations::table.find((token_id, org_id))).execute(conn)?;
+    diesel::update(tokens::table.find(token_id))
+        .set(tokens::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the SSO authorization of a token in an organization.
+pub fn authorize_sso(
+    conn: &mut DbConnection,
+    token_id: &str,
+    org_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(token_organizations::table.find((token_id, org_id)))
+        .set(token_organizations::sso_authorized_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// `(token id, scope)` for several tokens.
@@ -245,11 +352,11 @@ pub fn delete(conn: &mut DbConnection, token_id: &str) -> QueryResult<bool> {
 /// Ids of the live tokens owned by `(owner_type, owner_id)`.
 pub fn live_owned_by(
     conn: &mut DbConnection,
-    owner_type: &str,
+    owner_type: OwnerType,
     owner_id: &str,
 ) -> QueryResult<Vec<String>> {
     tokens::table
-        .filter(tokens::owner_type.eq(owner_type))
+        .filter(tokens::owner_type.eq(owner_type.as_str()))
         .filter(tokens::owner_id.eq(owner_id))
         .filter(tokens::revoked_at.is_null())
         .select(tokens::id)
@@ -261,7 +368,7 @@ pub fn live_agents_in(conn: &mut DbConnection, org_id: &str) -> QueryResult<Vec<
     tokens::table
         .inner_join(token_organizations::table)
         .filter(token_organizations::organization_id.eq(org_id))
-        .filter(tokens::kind.eq("agent"))
+        .filter(tokens::kind.eq(TokenKind::Agent.as_str()))
         .filter(tokens::revoked_at.is_null())
         .select(tokens::id)
         .load(conn)

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::dto::{CreateToken, Owner};
-use super::kind::TokenKind;
+use super::kind::{OwnerType, TokenKind};
 use super::model::TokenRow;
 use super::scopes::{Action, Catalog, Scope, normalized};
 use crate::directory::model::Organization;
@@ -127,11 +127,11 @@ pub fn plan_creation(
 
     let owner = match request.kind {
         TokenKind::Api => Owner {
-            owner_type: "organization".into(),
+            owner_type: OwnerType::Organization,
             id: organization_ids[0].clone(),
         },
         _ => Owner {
-            owner_type: "user".into(),
+            owner_type: OwnerType::User,
             id: creator.user_id.to_owned(),
         },
     };
@@ -327,16 +327,30 @@ pub fn check_expiry(
     Ok(())
 }
 
+/// A revocation reason: trimmed, empty is none, at most 500 characters (else 422).
+pub fn check_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > REASON_MAX)
+    {
+        return Err(ApiError::field("reason", "must be at most 500 characters"));
+    }
+    Ok(reason)
+}
+
 /// Who may see and manage a token: its user owner, or an admin/owner of its organization for
 /// api tokens. Everyone else is told it does not exist.
 #[must_use]
 pub fn can_manage(user_id: &str, roles: &Roles, token: &TokenRow) -> bool {
-    match token.owner_type.as_str() {
-        "user" => token.owner_id == user_id,
-        "organization" => roles
+    match token.owner_type {
+        OwnerType::User => token.owner_id == user_id,
+        OwnerType::Organization => roles
             .get(&token.owner_id)
             .is_some_and(|r| *r >= Role::Admin),
-        _ => false,
+        OwnerType::Service => false,
     }
 }
 
@@ -350,7 +364,7 @@ pub fn can_revoke(
     token_organizations: &[String],
 ) -> bool {
     can_manage(user_id, roles, token)
-        || (token.kind == TokenKind::Agent.as_str()
+        || (token.kind == TokenKind::Agent
             && token_organizations
                 .iter()
                 .any(|org| roles.get(org).is_some_and(|r| *r >= Role::Admin)))
@@ -484,7 +498,7 @@ mod tests {
         );
         assert_eq!(
             planned.ok().map(|p| p.owner.owner_type),
-            Some("organization".to_owned())
+            Some(OwnerType::Organization)
         );
     }
 

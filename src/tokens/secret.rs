@@ -187,6 +187,11 @@ pub fn parse(prefixes: &Prefixes, value: &str) -> Result<TokenKind, FormatError>
 /// An HMAC-SHA256 output: what is stored in place of a token value.
 pub type Digest = [u8; 32];
 
+/// Digests of a presented value under every configured pepper, current first (the order of
+/// [`Peppers::ids`]). Only digests travel with a request; pepper ids are attached by
+/// [`Peppers::labelled`] on the way to the database.
+pub type Candidates = smallvec::SmallVec<[Digest; 2]>;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// One server-side HMAC key and the id recorded next to the digests it made.
@@ -354,6 +359,21 @@ impl Peppers {
     pub fn candidates(&self, value: &str) -> impl Iterator<Item = (&str, Digest)> {
         self.all()
             .map(move |pepper| (pepper.id.as_str(), pepper.digest(value)))
+    }
+
+    /// Digests of `value` under every pepper, current first.
+    #[must_use]
+    pub fn digests(&self, value: &str) -> Candidates {
+        self.candidates(value).map(|(_, digest)| digest).collect()
+    }
+
+    /// `(pepper id, digest)` pairs of [`Peppers::digests`], as the database queries take them.
+    #[must_use]
+    pub fn labelled(&self, digests: &Candidates) -> Vec<(String, Digest)> {
+        self.ids()
+            .zip(digests)
+            .map(|(id, digest)| (id.to_owned(), *digest))
+            .collect()
     }
 
     /// Digest of `value` under the pepper named `pepper_id`, e.g. to recheck a

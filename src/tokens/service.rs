@@ -1,7 +1,7 @@
 //! Minting `service` tokens (by an operator through the CLI, later by services).
 
 use super::issue::{self, Spec};
-use super::kind::{Prefixes, TokenKind};
+use super::kind::{OwnerType, Prefixes, TokenKind};
 use super::model::TokenRow;
 use super::secret::{Peppers, TokenValue};
 use crate::audit::{self, Actor, Event, RequestContext};
@@ -50,7 +50,7 @@ pub fn create(
             scopes: &permissions,
             organization_ids: &[],
             project_ids: &[],
-            owner_type: "service",
+            owner_type: OwnerType::Service,
             owner_id: &actor.id,
             created_by: Some(&actor.id),
             expires_at: None,

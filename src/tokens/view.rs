@@ -6,7 +6,6 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use super::dto::{Owner, SsoAuthorization, Status, TokenResource};
-use super::kind::TokenKind;
 use super::model::TokenRow;
 use super::repo;
 use crate::db::DbConnection;
@@ -52,7 +51,7 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
                 .remove(&row.id)
                 .map_or((0, None), |(count, last)| (count, Some(last)));
             TokenResource {
-                kind: row.kind.parse().unwrap_or(TokenKind::Personal),
+                kind: row.kind,
                 scopes: scopes.remove(&row.id).unwrap_or_default(),
                 organization_ids: token_orgs.iter().map(|(org, _)| org.clone()).collect(),
                 sso_authorizations: token_orgs

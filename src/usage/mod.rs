@@ -1,7 +1,7 @@
 //! Usage tracking: counted in memory on the request path, written in batches by a background
 //! flusher (and once more on graceful shutdown), read back by `GET /v1/tokens/{id}/usage`.
 
-pub mod handler;
+pub mod query;
 mod recorder;
 mod store;
 

@@ -11,11 +11,9 @@ use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::recorder::{IpUse, Pending};
-use crate::app::AppState;
+use super::recorder::{IpUse, Pending, Recorder};
 use crate::db::schema::tokens;
-use crate::db::{self, DbConnection};
-use crate::error::ApiError;
+use crate::db::{self, Database, DbConnection, DbError};
 
 /// Tokens per statement (4 parameters each: well under both backends' limits).
 const CHUNK: usize = 500;
@@ -237,8 +235,8 @@ fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()
 
 /// Writes everything counted so far; on failure the counts not yet written go back for the next
 /// try.
-pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
-    let batch = state.usage.take();
+pub async fn flush(recorder: &Recorder, db: &Database) -> Result<usize, DbError> {
+    let batch = recorder.take();
     if batch.is_empty() {
         return Ok(0);
     }
@@ -256,11 +254,12 @@ pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
         let written = Arc::clone(&shared);
         // One transaction per chunk, taking turns with the other writers (SQLite has one
         // writer at a time): a large batch never holds token writes up for long.
-        let result = db::transaction(&state.db, move |conn| Ok(write(conn, &written)?)).await;
+        let result =
+            db::transaction(db, move |conn| Ok::<_, DbError>(write(conn, &written)?)).await;
         if let Err(error) = result {
             let mut unwritten = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
             unwritten.extend(chunks.flatten());
-            state.usage.restore(unwritten);
+            recorder.restore(unwritten);
             return Err(error);
         }
     }
@@ -277,15 +276,16 @@ pub async fn flush(state: &AppState) -> Result<usize, ApiError> {
 
 /// Flushes every `interval` until `stopped` is set.
 pub async fn run_flusher(
-    state: actix_web::web::Data<AppState>,
+    recorder: &Recorder,
+    db: &Database,
     interval: Duration,
     stopped: Arc<AtomicBool>,
 ) {
-    let mut ticker = actix_web::rt::time::interval(interval);
+    let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
     while !stopped.load(Ordering::Relaxed) {
         ticker.tick().await;
-        if let Err(error) = flush(&state).await {
+        if let Err(error) = flush(recorder, db).await {
             tracing::warn!(%error, "usage flush failed; counts kept for the next try");
         }
     }

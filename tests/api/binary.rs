@@ -106,7 +106,7 @@ fn openapi_command_prints_the_document() -> TestResult {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout)?,
-        tokend::openapi::document()
+        tokend::http::openapi::document()
     );
     Ok(())
 }
@@ -121,13 +121,94 @@ impl Drop for Killed {
     }
 }
 
-#[actix_web::test]
-async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResult {
-    let dir = tempfile::tempdir()?;
+/// Starts `tokend serve` on a free port with its log in `log_path`; returns it and its base URL
+/// once it answers.
+async fn serve(mut command: Command, log_path: &std::path::Path) -> TestResult<(Killed, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let bind = format!("127.0.0.1:{port}");
+    let server = command
+        .env("TOKEND_BIND", &bind)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log_path)?)
+        .spawn()?;
+    let server = Killed(server);
+    let client = reqwest::Client::new();
+    let base = format!("http://{bind}");
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return Ok((server, base));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("the server did not come up".into())
+}
+
+/// Mints a service token with the CLI; returns its value.
+fn mint(command: &mut Command, name: &str, permissions: &[&str]) -> TestResult<String> {
+    command.args(["service-token", "create", "--name", name]);
+    for permission in permissions {
+        command.args(["--permission", permission]);
+    }
+    let output = command.output()?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?.trim_end().to_owned())
+}
+
+/// A line logged on a blocking database thread carries the id of the request it serves: the
+/// request span travels into the blocking thread. Revoking by value a token minted under an
+/// older pepper re-digests it inside the revocation's transaction, which logs.
+#[actix_web::test]
+async fn a_database_thread_logs_with_the_request_id() -> TestResult {
+    const OLD: &str = "old:old-pepper-0123456789abcdefghijklmnopq";
+    let rotated = format!("new:new-pepper-0123456789abcdefghijklmnopq,{OLD}");
+    let dir = tempfile::tempdir()?;
+    let with_old = || {
+        let mut command = tokend(dir.path());
+        command.env("TOKEND_PEPPERS", OLD);
+        command
+    };
+    let revoker = mint(&mut with_old(), "revoker", &["revoke"])?;
+    let target = mint(&mut with_old(), "target", &["audit"])?;
+    let log_path = dir.path().join("serve.log");
+    let mut command = tokend(dir.path());
+    command
+        .env("TOKEND_PEPPERS", &rotated)
+        .env("TOKEND_LOG_FORMAT", "json");
+    let (server, base) = serve(command, &log_path).await?;
+    let revoked = reqwest::Client::new()
+        .post(format!("{base}/v1/revoke"))
+        .bearer_auth(&revoker)
+        .form(&[("token", target.as_str())])
+        .send()
+        .await?;
+    assert_eq!(revoked.status(), 200);
+    let request_id = revoked
+        .headers()
+        .get("x-request-id")
+        .ok_or("no x-request-id")?
+        .to_str()?
+        .to_owned();
+    drop(server);
+    let log = std::fs::read_to_string(&log_path)?;
+    let redigested: Vec<&str> = log.lines().filter(|l| l.contains("re-digested")).collect();
+    assert_eq!(redigested.len(), 2, "the caller's and the target's:\n{log}");
+    assert!(
+        redigested.iter().any(|line| line.contains(&request_id)),
+        "the transaction's log line has no request id {request_id}:\n{redigested:#?}"
+    );
+    Ok(())
+}
+
+#[actix_web::test]
+async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResult {
+    let dir = tempfile::tempdir()?;
 
     let created = tokend(dir.path())
         .args([
@@ -160,25 +241,8 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
     assert!(!meta.contains(value));
 
     let log_path = dir.path().join("serve.log");
-    let server = tokend(dir.path())
-        .env("TOKEND_BIND", &bind)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path)?)
-        .spawn()?;
-    let server = Killed(server);
-
+    let (server, base) = serve(tokend(dir.path()), &log_path).await?;
     let client = reqwest::Client::new();
-    let base = format!("http://{bind}");
-    let mut ready = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server did not come up");
 
     let put = client
         .put(format!("{base}/v1/directory/organizations/acme"))

@@ -212,7 +212,7 @@ impl TestApp {
 
     /// The shared state of another instance over this database, without its server or cache
     /// (for driving library pieces such as the usage flush directly).
-    pub fn state(&self) -> TestResult<actix_web::web::Data<tokend::app::AppState>> {
+    pub fn state(&self) -> TestResult<actix_web::web::Data<tokend::state::AppState>> {
         Ok(tokend::app::state(
             self.settings(&[("TOKEND_CACHE_CAPACITY", "0")])?,
         )?)
@@ -238,7 +238,7 @@ impl TestApp {
                             scopes: &scopes,
                             organization_ids: &[],
                             project_ids: &[],
-                            owner_type: "user",
+                            owner_type: tokend::tokens::kind::OwnerType::User,
                             owner_id: owner,
                             created_by: Some(owner),
                             expires_at: None,

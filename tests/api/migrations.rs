@@ -108,7 +108,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     for ip in ["198.51.100.9", "203.0.113.7", "203.0.113.7"] {
         state.usage.record(used, ip.parse().ok(), at);
     }
-    assert_eq!(tokend::usage::flush(&state).await?, 1);
+    assert_eq!(tokend::usage::flush(&state.usage, &state.db).await?, 1);
     drop(state);
     app.stop().await?;
     let expected = Totals {

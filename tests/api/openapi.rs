@@ -8,7 +8,7 @@ fn committed_openapi_document_is_current() -> TestResult {
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))?;
     assert!(
-        committed == tokend::openapi::document(),
+        committed == tokend::http::openapi::document(),
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
     );
     Ok(())
@@ -16,7 +16,7 @@ fn committed_openapi_document_is_current() -> TestResult {
 
 #[test]
 fn document_is_openapi_3_1_with_the_three_security_schemes() -> TestResult {
-    let doc: serde_json::Value = serde_json::from_str(&tokend::openapi::document())?;
+    let doc: serde_json::Value = serde_json::from_str(&tokend::http::openapi::document())?;
     assert!(
         doc["openapi"]
             .as_str()
@@ -42,7 +42,7 @@ async fn openapi_json_and_docs_are_served_without_network() -> TestResult {
     let served = app.client.get(app.url("/openapi.json")).send().await?;
     assert_eq!(served.status(), 200);
     let served: serde_json::Value = served.json().await?;
-    let expected: serde_json::Value = serde_json::from_str(&tokend::openapi::document())?;
+    let expected: serde_json::Value = serde_json::from_str(&tokend::http::openapi::document())?;
     assert_eq!(served, expected);
 
     let page = app.client.get(app.url("/docs/")).send().await?;

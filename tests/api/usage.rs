@@ -247,7 +247,7 @@ async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp)
 
     refuse_usage_of(&app, &ids[700])?;
     assert!(
-        tokend::usage::flush(&state).await.is_err(),
+        tokend::usage::flush(&state.usage, &state.db).await.is_err(),
         "the second chunk fails"
     );
     let first_chunk: Vec<(String, i64)> = ids[..500].iter().map(|id| (id.clone(), 2)).collect();
@@ -258,7 +258,7 @@ async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp)
 
     accept_usage(&app)?;
     assert_eq!(
-        tokend::usage::flush(&state).await?,
+        tokend::usage::flush(&state.usage, &state.db).await?,
         703,
         "the next flush retries the two chunks put back"
     );
@@ -269,6 +269,10 @@ async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp)
     );
     assert_eq!(rows_of(&app, "token_usage_daily", "member")?, 1203);
     assert_eq!(rows_of(&app, "token_ips", "member")?, 1203);
-    assert_eq!(tokend::usage::flush(&state).await?, 0, "nothing left over");
+    assert_eq!(
+        tokend::usage::flush(&state.usage, &state.db).await?,
+        0,
+        "nothing left over"
+    );
     Ok(())
 }

@@ -1,13 +1,13 @@
-//! Operations endpoints (no auth): liveness, readiness, the OpenAPI document and its docs page.
+//! Operations endpoints (no auth): liveness, readiness, metrics, and the answer for routes
+//! that do not exist.
 
-use actix_web::{HttpResponse, get};
-use diesel::connection::SimpleConnection;
+use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiError, Problem};
+use crate::state::AppState;
 
 /// Health status body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,15 +33,26 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(state: actix_web::web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    db::run(&state.db, |conn| {
-        conn.batch_execute("SELECT 1").map_err(|error| {
-            tracing::warn!(%error, "readiness check failed");
-            ApiError::Unavailable
-        })
-    })
-    .await?;
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    db::run(&state.db, db::ping).await.map_err(|error| {
+        tracing::warn!(%error, "readiness check failed");
+        ApiError::Unavailable
+    })?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+)]
+#[get("/metrics")]
+pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
+    let (in_use, idle) = state.db.pool_state();
+    let body = crate::metrics::render(in_use, idle, state.cache.entry_count());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
 }
 
 /// Any route that does not exist.

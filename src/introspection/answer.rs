@@ -1,23 +1,14 @@
-//! `POST /v1/introspect`: checksum first, one lookup by digest, then the rules.
+//! The introspection answer (RFC 7662): active with what the token may do in the organization
+//! asked about, or inactive (with the reason for callers allowed to know it).
 
-use std::net::IpAddr;
-
-use actix_web::http::header::ContentType;
-use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::evaluate::{self, Question, Reason};
-use super::request::{self, IntrospectRequest};
-use super::snapshot::{OwnerType, Snapshot};
-use crate::app::AppState;
-use crate::auth::permission::need;
-use crate::auth::{Permission, ServiceCaller, lookup};
+use super::evaluate::{self, Reason};
+use super::snapshot::Snapshot;
 use crate::directory::Role;
-use crate::error::{ApiError, Problem};
-use crate::tokens::kind::TokenKind;
-use crate::tokens::secret;
+use crate::tokens::kind::{OwnerType, TokenKind};
 
 // An active answer borrows from the cached snapshot: building it allocates nothing.
 /// The answer (RFC 7662). Inactive answers carry `active: false` only, plus `reason` for
@@ -135,81 +126,14 @@ impl<'a> Introspection<'a> {
 }
 
 /// An inactive answer, counted by reason.
-fn inactive(reason: Reason, tell: bool) -> Introspection<'static> {
+#[must_use]
+pub fn inactive(reason: Reason, tell: bool) -> Introspection<'static> {
     crate::metrics::count_introspection(reason.as_str());
     Introspection::inactive(reason, tell)
 }
 
-/// Introspect a token (RFC 7662).
-///
-/// JSON or `application/x-www-form-urlencoded`. Malformed values are rejected by their
-/// checksum without touching the database.
-#[utoipa::path(
-    tag = "introspection",
-    request_body(content = IntrospectRequest, content_type = "application/json"),
-    params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
-    responses(
-        (status = 200, description = "Active or inactive", body = Introspection),
-        (status = 401, description = "No valid service token", body = Problem),
-        (status = 403, description = "Missing the `introspect` permission", body = Problem),
-        (status = 413, description = "Body too large", body = Problem),
-        (status = 415, description = "Neither JSON nor a form", body = Problem),
-        (status = 422, description = "No `token`", body = Problem),
-    ),
-    security(("service" = []))
-)]
-#[post("/introspect")]
-pub async fn introspect(
-    state: web::Data<AppState>,
-    caller: ServiceCaller<need::Introspect>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let mut request = request::read(&req, payload).await?;
-    let tell = caller.identity.has(Permission::IntrospectReasons);
-    let Some(value) = request.token.take() else {
-        return Err(ApiError::field("token", "is required"));
-    };
-    if secret::parse(&state.settings.prefixes, &value).is_err() {
-        return Ok(HttpResponse::Ok().json(inactive(Reason::Malformed, tell)));
-    }
-    let candidates = lookup::candidates(&state, &value);
-    drop(value);
-    let Some(snapshot) = lookup::find(&state, candidates).await? else {
-        return Ok(HttpResponse::Ok().json(inactive(Reason::Unknown, tell)));
-    };
-    let question = Question {
-        organization_id: request.organization_id.as_deref(),
-        project_id: request.project_id.as_deref(),
-        required_scopes: request.required_scopes.as_deref(),
-    };
-    let now = crate::time::now();
-    let answer = match evaluate::evaluate(&snapshot, &question, now) {
-        Ok(active) => {
-            let ip = request
-                .client_ip
-                .as_deref()
-                .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
-                .or_else(|| lookup::peer_ip(&req));
-            lookup::record_use(&state, &snapshot.token.id, ip, now);
-            crate::metrics::count_introspection("active");
-            if active.allowed.is_none() {
-                let body = active
-                    .grant
-                    .answer
-                    .get_or_init(|| encode(&Introspection::active(&snapshot, active)));
-                return Ok(HttpResponse::Ok()
-                    .content_type(ContentType::json())
-                    .body(body.clone()));
-            }
-            Introspection::active(&snapshot, active)
-        }
-        Err(reason) => inactive(reason, tell),
-    };
-    Ok(HttpResponse::Ok().json(answer))
-}
-
 /// The JSON of an answer (serializing these plain fields cannot fail).
-fn encode(answer: &Introspection<'_>) -> Bytes {
+#[must_use]
+pub fn encode(answer: &Introspection<'_>) -> Bytes {
     serde_json::to_vec(answer).unwrap_or_default().into()
 }

@@ -1,50 +1,10 @@
-//! The OpenAPI 3.1 document: every route, its schemas and the three security schemes.
+//! The OpenAPI 3.1 document: the routes of `routes.rs` and the three security schemes.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, directory, error, introspection, ops, tokens, usage};
-
-/// The `/v1` routes.
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        tokens::handlers::create_token,
-        tokens::handlers::list_tokens,
-        tokens::handlers::get_token,
-        tokens::handlers::update_token,
-        tokens::handlers::delete_token,
-        tokens::handlers::revoke_token,
-        tokens::handlers::list_scopes,
-        tokens::handlers::organization_tokens,
-        usage::handler::token_usage,
-        audit::list::list_audit_events,
-        tokens::lifecycle::regenerate_token,
-        tokens::lifecycle::duplicate_token,
-        tokens::lifecycle::bulk_revoke,
-        tokens::lifecycle::bulk_delete,
-        tokens::lifecycle::add_organization,
-        tokens::lifecycle::remove_organization,
-        tokens::lifecycle::sso_authorize,
-        introspection::handler::introspect,
-        introspection::me::me,
-        introspection::revoke::revoke,
-        directory::handlers::put_organization,
-        directory::handlers::get_organization,
-        directory::handlers::delete_organization,
-        directory::handlers::put_user,
-        directory::handlers::get_user,
-        directory::handlers::delete_user,
-        directory::handlers::put_membership,
-        directory::handlers::get_membership,
-        directory::handlers::delete_membership,
-        directory::handlers::put_project,
-        directory::handlers::get_project,
-        directory::handlers::delete_project,
-    ),
-    components(schemas(error::Problem, error::FieldError))
-)]
-struct V1;
+use super::{ops, routes};
+use crate::error::Problem;
 
 /// The whole document served at `/openapi.json` and printed by `tokend openapi`.
 #[derive(OpenApi)]
@@ -55,8 +15,9 @@ struct V1;
                        introspect them on every request.",
         license(name = "Apache-2.0")
     ),
-    paths(ops::healthz, ops::readyz, crate::metrics::metrics_endpoint),
-    nest((path = "/v1", api = V1)),
+    paths(ops::healthz, ops::readyz, ops::metrics_endpoint),
+    nest((path = "/v1", api = routes::V1)),
+    components(schemas(Problem, crate::error::FieldError)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "tokens", description = "Token management (signed-in users)"),

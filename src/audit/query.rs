@@ -1,0 +1,256 @@
+//! Reading audit events (`GET /v1/audit-events`): a user sees events about their own tokens
+//! and their own actions (and, for org admins, the organization's); a service with `audit`
+//! sees all.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::record::ActorType;
+use crate::db::schema::{audit_events, tokens};
+use crate::db::{DbBackend, DbConnection};
+use crate::directory::repo as directory;
+use crate::error::ApiError;
+use crate::pagination::{self, Cursor, Direction, Keyset, Page, PageRequest};
+use crate::tokens::kind::OwnerType;
+
+/// Who did it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventActor {
+    /// `user`, `service` or `system`.
+    #[serde(rename = "type")]
+    pub actor_type: String,
+    /// User id, service token id, or a system name.
+    pub id: String,
+}
+
+/// One audit event. Never holds a token value.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEvent {
+    /// Event id.
+    pub id: String,
+    /// `token.created`, `token.revoked`, `directory.user_deleted`, …
+    #[serde(rename = "type")]
+    #[schema(example = "token.revoked")]
+    pub event_type: String,
+    /// Who did it.
+    pub actor: EventActor,
+    /// The token concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// The organization concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// The client address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// The request that made the change (also in the logs).
+    pub request_id: String,
+    /// When.
+    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[schema(value_type = DateTime<Utc>)]
+    pub created_at: NaiveDateTime,
+    /// Facts of the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// An `audit_events` row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+struct EventRow {
+    id: String,
+    event_type: String,
+    actor_type: String,
+    actor_id: String,
+    token_id: Option<String>,
+    organization_id: Option<String>,
+    client_ip: Option<String>,
+    request_id: String,
+    detail: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl From<EventRow> for AuditEvent {
+    fn from(row: EventRow) -> Self {
+        Self {
+            id: row.id,
+            event_type: row.event_type,
+            actor: EventActor {
+                actor_type: row.actor_type,
+                id: row.actor_id,
+            },
+            token_id: row.token_id,
+            organization_id: row.organization_id,
+            client_ip: row.client_ip,
+            request_id: row.request_id,
+            created_at: row.created_at,
+            detail: row.detail.and_then(|d| serde_json::from_str(&d).ok()),
+        }
+    }
+}
+
+/// Filters and page of `GET /v1/audit-events`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events about this token.
+    pub token_id: Option<String>,
+    /// Events in this organization.
+    pub organization_id: Option<String>,
+    /// Events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Items after (older than) this cursor.
+    pub after: Option<String>,
+    /// Items before (newer than) this cursor.
+    pub before: Option<String>,
+}
+
+/// Who is reading.
+#[derive(Debug, Clone)]
+pub enum Reader {
+    /// A service with `audit`: everything.
+    Service,
+    /// A signed-in user (by id): their own tokens' events, their own actions, and their admin
+    /// organizations' events.
+    User(String),
+}
+
+/// What a reader may see, resolved against the directory.
+enum Visible {
+    All,
+    User {
+        user_id: String,
+        admin_of: Vec<String>,
+    },
+}
+
+type Boxed<'a> = audit_events::BoxedQuery<'a, DbBackend>;
+
+struct Filtered<'a> {
+    visible: &'a Visible,
+    query: &'a AuditQuery,
+}
+
+impl<'a> Filtered<'a> {
+    fn base(&self) -> Boxed<'a> {
+        let mut q = audit_events::table.into_boxed();
+        if let Visible::User { user_id, admin_of } = self.visible {
+            q = q.filter(
+                audit_events::actor_type
+                    .eq(ActorType::User.as_str())
+                    .and(audit_events::actor_id.eq(user_id))
+                    .or(audit_events::token_id.eq_any(
+                        tokens::table
+                            .filter(tokens::owner_type.eq(OwnerType::User.as_str()))
+                            .filter(tokens::owner_id.eq(user_id))
+                            .select(tokens::id.nullable()),
+                    ))
+                    .or(audit_events::organization_id.eq_any(admin_of)),
+            );
+        }
+        if let Some(token) = &self.query.token_id {
+            q = q.filter(audit_events::token_id.eq(token));
+        }
+        if let Some(org) = &self.query.organization_id {
+            q = q.filter(audit_events::organization_id.eq(org));
+        }
+        if let Some(event_type) = &self.query.event_type {
+            q = q.filter(audit_events::event_type.eq(event_type));
+        }
+        if let Some(since) = self.query.since {
+            q = q.filter(audit_events::created_at.ge(since.naive_utc()));
+        }
+        q
+    }
+
+    fn beyond(&self, direction: &Direction) -> Boxed<'a> {
+        pagination::beyond!(
+            self.base(),
+            direction,
+            audit_events::created_at,
+            audit_events::id
+        )
+    }
+}
+
+struct EventList<'a> {
+    conn: &'a mut DbConnection,
+    filtered: Filtered<'a>,
+}
+
+impl Keyset for EventList<'_> {
+    type Item = AuditEvent;
+    type Error = ApiError;
+
+    fn key(item: &AuditEvent) -> Cursor {
+        Cursor {
+            created_at: item.created_at,
+            id: item.id.clone(),
+        }
+    }
+
+    fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<AuditEvent>, ApiError> {
+        let query = self
+            .filtered
+            .beyond(direction)
+            .limit(n)
+            .select(EventRow::as_select());
+        let rows: Vec<EventRow> = pagination::load_newest_first!(
+            query,
+            direction,
+            audit_events::created_at,
+            audit_events::id,
+            self.conn
+        )?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+
+    fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError> {
+        let found: Vec<String> = self
+            .filtered
+            .beyond(direction)
+            .select(audit_events::id)
+            .limit(1)
+            .load(self.conn)?;
+        Ok(!found.is_empty())
+    }
+
+    fn count(&mut self) -> Result<i64, ApiError> {
+        Ok(self.filtered.base().count().get_result(self.conn)?)
+    }
+}
+
+/// A page of the events `reader` may see, filtered by `query`, newest first. A user's
+/// organizations are read here: they see every event of those they administer.
+pub fn page(
+    conn: &mut DbConnection,
+    reader: Reader,
+    query: &AuditQuery,
+    request: &PageRequest,
+) -> Result<Page<AuditEvent>, ApiError> {
+    let visible = match reader {
+        Reader::User(user_id) => Visible::User {
+            admin_of: directory::admin_of(conn, &user_id)?,
+            user_id,
+        },
+        Reader::Service => Visible::All,
+    };
+    pagination::read(
+        &mut EventList {
+            conn,
+            filtered: Filtered {
+                visible: &visible,
+                query,
+            },
+        },
+        request,
+    )
+}

@@ -1,0 +1,46 @@
+//! `GET /v1/audit-events`.
+
+use actix_web::{HttpResponse, get, web};
+
+use super::extract::AuditReader;
+use crate::audit::query::{self, AuditEvent, AuditQuery};
+use crate::db;
+use crate::error::{ApiError, Problem};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+/// List audit events, newest first.
+///
+/// A session sees the events about its own tokens and its own actions, plus all events of the
+/// organizations it administers; a service token with `audit` sees every event.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events", body = Page<AuditEvent>),
+        (status = 400, description = "Bad cursor or `since`", body = Problem),
+        (status = 401, description = "No valid credential", body = Problem),
+        (status = 403, description = "A token, or a service token without `audit`", body = Problem),
+        (status = 422, description = "Bad `limit`", body = Problem),
+    ),
+    security(("session" = []), ("service" = []))
+)]
+#[get("/audit-events")]
+pub async fn list_audit_events(
+    state: web::Data<AppState>,
+    AuditReader(reader): AuditReader,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let request = PageQuery {
+        limit: query.limit,
+        after: query.after.clone(),
+        before: query.before.clone(),
+    }
+    .validate()?;
+    let page = db::run(&state.db, move |conn| {
+        query::page(conn, reader, &query, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,273 @@
+//! Every extractor: the callers of each scheme, the request context of audit events, and
+//! actix's own extractor errors (bad JSON, path, query) rendered as problems. Each caller
+//! extractor hands the `Authorization` header and the peer address to `auth::callers`.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, error as actix_error, web};
+use futures_util::future::LocalBoxFuture;
+use tracing_actix_web::RequestId;
+
+use diesel::QueryResult;
+
+use crate::audit::RequestContext;
+use crate::audit::query::Reader;
+use crate::auth::Permission;
+use crate::auth::callers::{self, ServiceIdentity, Session, TokenCaller};
+use crate::auth::lookup::{self, Presented};
+use crate::auth::permission::Required;
+use crate::changes::Committed;
+use crate::config::Settings;
+use crate::db::{self, DbConnection, DbError};
+use crate::directory::sync::{Syncer, not_found};
+use crate::error::{ApiError, BODY_LIMIT};
+use crate::state::AppState;
+use crate::tokens::manage::{ByValue, Manager};
+
+/// The peer address of a request, for usage tracking.
+#[must_use]
+pub fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|addr| addr.ip())
+}
+
+/// The shared state and what the request presented (401 for a malformed credential).
+fn presented(req: &HttpRequest) -> Result<(web::Data<AppState>, Presented), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or(ApiError::Internal)?;
+    let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let presented = lookup::presented(&state, authorization)?;
+    Ok((state, presented))
+}
+
+/// Where a change came from: the request id (also in the logs) and the peer address.
+fn context_of(req: &HttpRequest) -> RequestContext {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToString::to_string);
+    RequestContext {
+        request_id,
+        client_ip: peer_ip(req).map(|ip| ip.to_string()),
+    }
+}
+
+/// Implements `FromRequest` for a caller type by handing the state, what the request
+/// presented, its peer address and context to one function of `auth::callers`.
+macro_rules! caller_extractor {
+    ($caller:ty, |$state:ident, $presented:ident, $ip:ident, $context:ident| $body:expr) => {
+        impl FromRequest for $caller {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+                let found = presented(req);
+                let $ip = peer_ip(req);
+                let $context = context_of(req);
+                Box::pin(async move {
+                    let ($state, $presented) = found?;
+                    $body.await
+                })
+            }
+        }
+    };
+}
+
+caller_extractor!(TokenCaller, |state, presented, ip, _context| {
+    callers::token(&state, presented, ip)
+});
+
+/// A token-management request: the state and the signed-in user as a [`Manager`] (with the
+/// request's context and the settings), plus the session (for its `sso_orgs`).
+pub struct Managing {
+    state: web::Data<AppState>,
+    /// The signed-in user's session.
+    pub session: Session,
+    manager: Manager,
+}
+
+impl Managing {
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Runs a use case through the one write path.
+    pub async fn write<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Manager) -> Result<Committed<T>, ApiError> + Send + 'static,
+    {
+        let Self { state, manager, .. } = self;
+        state.write(move |conn| work(conn, &manager)).await
+    }
+
+    /// Runs a read for the signed-in user (by id).
+    pub async fn read<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &str) -> Result<T, ApiError> + Send + 'static,
+    {
+        let user_id = self.manager.user_id;
+        db::run(&self.state.db, move |conn| work(conn, &user_id)).await
+    }
+}
+
+caller_extractor!(Managing, |state, presented, _ip, context| async move {
+    let session = callers::session(&state, presented).await?;
+    let manager = Manager {
+        user_id: session.user.id.clone(),
+        email_verified: session.email_verified(),
+        context,
+        settings: Arc::clone(&state.settings),
+    };
+    Ok(Managing {
+        state,
+        session,
+        manager,
+    })
+});
+
+/// A directory-sync request: the state and the calling directory service as a [`Syncer`].
+pub struct Syncing {
+    state: web::Data<AppState>,
+    by: Syncer,
+}
+
+impl Syncing {
+    /// Runs a use case through the one write path.
+    pub async fn write<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Syncer) -> Result<Committed<T>, ApiError> + Send + 'static,
+    {
+        let Self { state, by } = self;
+        state.write(move |conn| work(conn, &by)).await
+    }
+
+    /// Reads one synced resource; 404 naming it when absent.
+    pub async fn find<T, F>(self, what: &'static str, id: String, read: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> QueryResult<Option<T>> + Send + 'static,
+    {
+        db::run(&self.state.db, move |conn| {
+            read(conn).map_err(DbError::from)
+        })
+        .await?
+        .ok_or_else(|| not_found(what, &id))
+    }
+}
+
+caller_extractor!(Syncing, |state, presented, ip, context| async move {
+    let identity = callers::service(&state, presented, Permission::Directory, ip).await?;
+    let by = Syncer {
+        actor: identity.actor(),
+        context,
+    };
+    Ok(Syncing { state, by })
+});
+
+/// Who may read audit events (a session, or a service token with `audit`).
+pub struct AuditReader(pub Reader);
+
+caller_extractor!(AuditReader, |state, presented, _ip, _context| async move {
+    callers::audit_reader(&state, presented)
+        .await
+        .map(AuditReader)
+});
+
+/// Who revokes by value (a service token with `revoke`, or the token itself).
+pub struct Revoker(pub ByValue);
+
+caller_extractor!(Revoker, |state, presented, ip, _context| async move {
+    callers::revoker(&state, presented, ip).await.map(Revoker)
+});
+
+/// A service token with the permission `P` needs: 401 without a valid credential, 403 for a
+/// valid credential of another scheme or without the permission.
+pub struct ServiceCaller<P> {
+    /// Who is calling.
+    pub identity: ServiceIdentity,
+    need: PhantomData<P>,
+}
+
+impl<P: Required> FromRequest for ServiceCaller<P> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let found = presented(req);
+        let ip = peer_ip(req);
+        Box::pin(async move {
+            let (state, presented) = found?;
+            let identity = callers::service(&state, presented, P::PERMISSION, ip).await?;
+            Ok(Self {
+                identity,
+                need: PhantomData,
+            })
+        })
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Ok(context_of(req)))
+    }
+}
+
+/// Renders JSON body errors (bad JSON, wrong content type, too large) as problems.
+pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_error::JsonPayloadError as E;
+    match error {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
+        E::ContentType => {
+            ApiError::UnsupportedMediaType("the body must be application/json".into())
+        }
+        E::Deserialize(inner) => ApiError::BadRequest(format!("invalid JSON body: {inner}")),
+        other => ApiError::BadRequest(format!("could not read the body: {other}")),
+    }
+    .into()
+}
+
+/// Renders form body errors as problems.
+pub fn form_error(error: actix_error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_error::UrlencodedError as E;
+    match error {
+        E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ),
+        other => ApiError::BadRequest(format!("invalid form body: {other}")),
+    }
+    .into()
+}
+
+/// Renders path parameter errors as problems.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "actix's error handler signature"
+)]
+#[must_use]
+pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path: {error}")).into()
+}
+
+/// Renders query string errors as problems.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "actix's error handler signature"
+)]
+#[must_use]
+pub fn query_error(error: actix_error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {error}")).into()
+}

@@ -1,0 +1,168 @@
+//! The token-facing routes: introspection (RFC 7662), `/v1/me`, and revocation by value
+//! (RFC 7009).
+
+use std::net::IpAddr;
+
+use actix_web::http::header::{CONTENT_TYPE, ContentType};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt;
+
+use super::extract::{Revoker, ServiceCaller, peer_ip};
+use crate::audit::RequestContext;
+use crate::auth::callers::TokenCaller;
+use crate::auth::permission::need;
+use crate::auth::{Permission, lookup};
+use crate::db;
+use crate::error::{ApiError, BODY_LIMIT, Problem};
+use crate::introspection::answer::{self, Introspection};
+use crate::introspection::evaluate::{self, Question, Reason};
+use crate::introspection::me::{Me, describe};
+use crate::introspection::request::{self, IntrospectRequest};
+use crate::state::AppState;
+use crate::tokens::{manage, secret};
+
+/// Reads at most `BODY_LIMIT` bytes (more is 413) and parses them as an introspection or
+/// revocation request, JSON or form.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<IntrospectRequest, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    request::parse(
+        &body,
+        header(CONTENT_TYPE.as_str()),
+        header("x-organization-id"),
+    )
+}
+
+/// Introspect a token (RFC 7662).
+///
+/// JSON or `application/x-www-form-urlencoded`. Malformed values are rejected by their
+/// checksum without touching the database.
+#[utoipa::path(
+    tag = "introspection",
+    request_body(content = IntrospectRequest, content_type = "application/json"),
+    params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
+    responses(
+        (status = 200, description = "Active or inactive", body = Introspection),
+        (status = 401, description = "No valid service token", body = Problem),
+        (status = 403, description = "Missing the `introspect` permission", body = Problem),
+        (status = 413, description = "Body too large", body = Problem),
+        (status = 415, description = "Neither JSON nor a form", body = Problem),
+        (status = 422, description = "No `token`", body = Problem),
+    ),
+    security(("service" = []))
+)]
+#[post("/introspect")]
+pub async fn introspect(
+    state: web::Data<AppState>,
+    caller: ServiceCaller<need::Introspect>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut request = read_body(&req, payload).await?;
+    let tell = caller.identity.has(Permission::IntrospectReasons);
+    let Some(value) = request.token.take() else {
+        return Err(ApiError::field("token", "is required"));
+    };
+    if secret::parse(&state.settings.prefixes, &value).is_err() {
+        return Ok(HttpResponse::Ok().json(answer::inactive(Reason::Malformed, tell)));
+    }
+    let candidates = state.settings.peppers.digests(&value);
+    drop(value);
+    let Some(snapshot) = lookup::find(&state, candidates).await? else {
+        return Ok(HttpResponse::Ok().json(answer::inactive(Reason::Unknown, tell)));
+    };
+    let question = Question {
+        organization_id: request.organization_id.as_deref(),
+        project_id: request.project_id.as_deref(),
+        required_scopes: request.required_scopes.as_deref(),
+    };
+    let now = crate::time::now();
+    let active = match evaluate::evaluate(&snapshot, &question, now) {
+        Ok(active) => active,
+        Err(reason) => return Ok(HttpResponse::Ok().json(answer::inactive(reason, tell))),
+    };
+    let ip = request
+        .client_ip
+        .as_deref()
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+        .or_else(|| peer_ip(&req));
+    lookup::record_use(&state, &snapshot.token.id, ip, now);
+    crate::metrics::count_introspection("active");
+    if active.allowed.is_some() {
+        return Ok(HttpResponse::Ok().json(Introspection::active(&snapshot, active)));
+    }
+    let body = active
+        .grant
+        .answer
+        .get_or_init(|| answer::encode(&Introspection::active(&snapshot, active)));
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body.clone()))
+}
+
+/// Who the calling token is: its summary, its owner and its effective scopes per organization.
+#[utoipa::path(
+    tag = "introspection",
+    responses(
+        (status = 200, description = "The token", body = Me),
+        (status = 401, description = "No valid token", body = Problem),
+        (status = 403, description = "A session or service token instead of a token", body = Problem),
+    ),
+    security(("token" = []))
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpResponse, ApiError> {
+    let me = db::run(&state.db, move |conn| describe(conn, &caller.snapshot)).await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+/// Revoke a token by its value (RFC 7009).
+///
+/// A service token needs the `revoke` permission; a personal, agent or api token may revoke
+/// itself. The answer is 200 whether or not the value named a token.
+#[utoipa::path(
+    tag = "introspection",
+    request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 401, description = "No valid credential", body = Problem),
+        (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem),
+        (status = 422, description = "No `token`", body = Problem),
+    ),
+    security(("service" = []), ("token" = []))
+)]
+#[post("/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    Revoker(caller): Revoker,
+    req: HttpRequest,
+    context: RequestContext,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = read_body(&req, payload).await?;
+    let Some(value) = body.token.take() else {
+        return Err(ApiError::field("token", "is required"));
+    };
+    if secret::parse(&state.settings.prefixes, &value).is_err() {
+        return Ok(HttpResponse::Ok().finish());
+    }
+    let peppers = &state.settings.peppers;
+    let target = peppers.labelled(&peppers.digests(&value));
+    drop(value);
+    let current = peppers.current_id().to_owned();
+    state
+        .write(move |conn| manage::revoke_by_value(conn, &context, &caller, &target, &current))
+        .await?;
+    Ok(HttpResponse::Ok().finish())
+}

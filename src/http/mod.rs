@@ -1,0 +1,15 @@
+//! Everything that knows actix-web: the route list (router and OpenAPI document from one
+//! list), the extractors, the middlewares, and one file of handlers per area. A handler
+//! parses, authorizes (its extractors), makes one domain call and answers.
+
+pub mod audit;
+pub mod directory;
+pub mod extract;
+pub mod introspection;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+pub mod responses;
+pub mod routes;
+pub mod token_lifecycle;
+pub mod tokens;

@@ -1,0 +1,188 @@
+//! Token lifecycle routes (`session` scheme): regenerate, duplicate, bulk revoke and delete,
+//! organization authorizations and SSO authorization.
+
+use actix_web::web::{Json, Path};
+use actix_web::{HttpResponse, delete, post, put};
+
+use super::extract::Managing;
+use super::responses::{ManageErrors, SessionErrors};
+use super::tokens::{Answer, created};
+use crate::error::Problem;
+use crate::tokens::dto::{
+    BulkDelete, BulkResults, BulkRevoke, CreatedToken, DuplicateToken, RegenerateToken,
+    TokenResource,
+};
+use crate::tokens::{manage, rules};
+
+/// Regenerate a token: a new value, same id and settings; the old value stops working now.
+///
+/// Works on expired tokens (give `expires_at` where policy needs one); not on revoked ones.
+#[utoipa::path(
+    tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
+    request_body(content = Option<RegenerateToken>),
+    responses(
+        (status = 200, description = "The token and its new value", body = CreatedToken),
+        ManageErrors,
+        (status = 409, description = "The token is revoked", body = Problem),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[post("/tokens/{id}/regenerate")]
+pub async fn regenerate_token(
+    m: Managing,
+    id: Path<String>,
+    body: Option<Json<RegenerateToken>>,
+) -> Answer {
+    let asked = body
+        .and_then(|b| b.into_inner().expires_at)
+        .map(|at| at.map(|at| at.naive_utc()));
+    let token = m
+        .write(move |conn, by| manage::regenerate(conn, by, &id, asked))
+        .await?;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+/// Duplicate a token: a new token with the same kind, scopes, organizations, projects and
+/// description, and the same lifetime from now. Its value is returned this once.
+#[utoipa::path(
+    tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
+    request_body = DuplicateToken,
+    responses(
+        (status = 201, description = "The copy and its value", body = CreatedToken),
+        (status = 401, description = "No valid session", body = Problem),
+        (status = 403, description = "`token_cannot_manage_tokens`, or the rules of creation", body = Problem),
+        (status = 404, description = "No such token, or not yours", body = Problem),
+        (status = 409, description = "`name_taken`", body = Problem),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[post("/tokens/{id}/duplicate")]
+pub async fn duplicate_token(m: Managing, id: Path<String>, body: Json<DuplicateToken>) -> Answer {
+    let name = body.into_inner().name;
+    let token = m
+        .write(move |conn, by| manage::duplicate(conn, by, &id, name))
+        .await?;
+    Ok(created(&token))
+}
+
+/// Revoke up to 100 tokens in one transaction, with a result per id.
+#[utoipa::path(
+    tag = "tokens",
+    request_body = BulkRevoke,
+    responses(
+        (status = 200, description = "Per-id results", body = BulkResults),
+        SessionErrors,
+        (status = 422, description = "No ids, or more than 100", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[post("/tokens/bulk-revoke")]
+pub async fn bulk_revoke(m: Managing, body: Json<BulkRevoke>) -> Answer {
+    let BulkRevoke { ids, reason } = body.into_inner();
+    manage::check_bulk(&ids)?;
+    let reason = rules::check_reason(reason)?;
+    let results = m
+        .write(move |conn, by| manage::bulk_revoke(conn, by, ids, reason.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// Delete up to 100 tokens in one transaction, with a result per id.
+#[utoipa::path(
+    tag = "tokens",
+    request_body = BulkDelete,
+    responses(
+        (status = 200, description = "Per-id results", body = BulkResults),
+        SessionErrors,
+        (status = 422, description = "No ids, or more than 100", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[post("/tokens/bulk-delete")]
+pub async fn bulk_delete(m: Managing, body: Json<BulkDelete>) -> Answer {
+    let ids = body.into_inner().ids;
+    manage::check_bulk(&ids)?;
+    let results = m
+        .write(move |conn, by| manage::bulk_delete(conn, by, ids))
+        .await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// Authorize a personal token for one more organization (the caller must be a member).
+#[utoipa::path(
+    tag = "tokens",
+    params(
+        ("id" = String, Path, description = "Token id"),
+        ("org_id" = String, Path, description = "Organization id"),
+    ),
+    responses(
+        (status = 200, description = "The token", body = TokenResource),
+        ManageErrors,
+        (status = 409, description = "Not a personal token, or revoked", body = Problem),
+        (status = 422, description = "Not a member, or `policy_violation`", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[put("/tokens/{id}/organizations/{org_id}")]
+pub async fn add_organization(m: Managing, path: Path<(String, String)>) -> Answer {
+    let (token, org) = path.into_inner();
+    let resource = m
+        .write(move |conn, by| manage::add_organization(conn, by, &token, &org))
+        .await?;
+    Ok(HttpResponse::Ok().json(resource))
+}
+
+/// Remove an organization from a personal token (not its last one). Idempotent.
+#[utoipa::path(
+    tag = "tokens",
+    params(
+        ("id" = String, Path, description = "Token id"),
+        ("org_id" = String, Path, description = "Organization id"),
+    ),
+    responses(
+        (status = 204, description = "Removed (or was not authorized)"),
+        ManageErrors,
+        (status = 409, description = "The last organization, not a personal token, or revoked", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[delete("/tokens/{id}/organizations/{org_id}")]
+pub async fn remove_organization(m: Managing, path: Path<(String, String)>) -> Answer {
+    let (token, org) = path.into_inner();
+    m.write(move |conn, by| manage::remove_organization(conn, by, &token, &org))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Authorize a token for SSO in an organization.
+///
+/// Needs a session signed into that organization with SSO (`sso_orgs` contains it); after it
+/// the token works there even when the organization enforces SSO.
+#[utoipa::path(
+    tag = "tokens",
+    params(
+        ("id" = String, Path, description = "Token id"),
+        ("org_id" = String, Path, description = "Organization id"),
+    ),
+    responses(
+        (status = 200, description = "The token", body = TokenResource),
+        (status = 401, description = "No valid session", body = Problem),
+        (status = 403, description = "The session did not sign into the organization with SSO", body = Problem),
+        (status = 404, description = "No such token, not yours, or not authorized for the organization", body = Problem),
+        (status = 409, description = "The token is revoked", body = Problem),
+    ),
+    security(("session" = []))
+)]
+#[post("/tokens/{id}/organizations/{org_id}/sso-authorize")]
+pub async fn sso_authorize(m: Managing, path: Path<(String, String)>) -> Answer {
+    let (token, org) = path.into_inner();
+    let signed_in = m.session.claims.sso_orgs.contains(&org);
+    let resource = m
+        .write(move |conn, by| manage::sso_authorize(conn, by, &token, &org, signed_in))
+        .await?;
+    Ok(HttpResponse::Ok().json(resource))
+}

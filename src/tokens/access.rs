@@ -1,0 +1,43 @@
+//! Who may see and change which token: the caller's roles, and the tokens they manage or may
+//! revoke. Anything else is 404, never 403 (others do not learn that a token exists).
+
+use super::model::TokenRow;
+use super::{repo, rules};
+use crate::db::DbConnection;
+use crate::directory::Roles;
+use crate::directory::repo::roles_of;
+use crate::error::ApiError;
+
+/// 404 for a token the caller may not see.
+#[must_use]
+pub fn token_not_found() -> ApiError {
+    ApiError::NotFound("token not found".into())
+}
+
+/// The token if the user may manage it; otherwise 404.
+pub fn managed(
+    conn: &mut DbConnection,
+    user_id: &str,
+    token_id: &str,
+) -> Result<(TokenRow, Roles), ApiError> {
+    let roles = roles_of(conn, user_id)?;
+    match repo::find(conn, token_id)? {
+        Some(token) if rules::can_manage(user_id, &roles, &token) => Ok((token, roles)),
+        _ => Err(token_not_found()),
+    }
+}
+
+/// The token if the user may revoke it (its managers, and admins for agent tokens in their
+/// organization); `None` otherwise.
+pub fn revocable(
+    conn: &mut DbConnection,
+    user_id: &str,
+    roles: &Roles,
+    token_id: &str,
+) -> Result<Option<TokenRow>, ApiError> {
+    let Some(token) = repo::find(conn, token_id)? else {
+        return Ok(None);
+    };
+    let orgs = repo::organization_ids_of(conn, &token.id)?;
+    Ok(rules::can_revoke(user_id, roles, &token, &orgs).then_some(token))
+}

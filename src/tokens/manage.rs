@@ -1,0 +1,618 @@
+//! The use cases of token management, one function each: checks, storage and the audit event
+//! in the caller's transaction, returning what was committed together with the cache changes
+//! it causes ([`Committed`]). No HTTP here: handlers parse and answer, these decide.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::access::{managed, revocable, token_not_found};
+use super::dto::{
+    BulkOutcome, BulkResult, BulkResults, CreateToken, CreatedToken, TokenResource, UpdateToken,
+};
+use super::kind::TokenKind;
+use super::model::TokenRow;
+use super::rules::{self, Creator};
+use super::secret::{self, Digest};
+use super::{events, issue, repo, view};
+use crate::audit::{Actor, RequestContext};
+use crate::changes::{Change, Committed};
+use crate::config::Settings;
+use crate::db::DbConnection;
+use crate::directory::Roles;
+use crate::directory::model::Organization;
+use crate::directory::repo::{self as directory, roles_of};
+use crate::error::{ApiError, FieldError};
+
+/// At most this many ids per bulk call.
+pub const BULK_MAX: usize = 100;
+
+/// Who asks for a change: the signed-in user, where the request came from, and the settings
+/// the rules read.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    /// User id.
+    pub user_id: String,
+    /// Verified email (session claim or directory): needed to create tokens.
+    pub email_verified: bool,
+    /// Request id and client address, for the audit events.
+    pub context: RequestContext,
+    /// The settings (scope catalog, prefixes, peppers).
+    pub settings: Arc<Settings>,
+}
+
+impl Manager {
+    fn actor(&self) -> Actor {
+        Actor::user(&self.user_id)
+    }
+}
+
+fn not_revoked(row: &TokenRow) -> Result<(), ApiError> {
+    if row.revoked_at.is_some() {
+        Err(ApiError::Conflict("the token is revoked".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The expiry a copy or a renewed expired token gets: the same lifetime, from now.
+fn same_lifetime(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    row.expires_at
+        .map(|at| now + (at - row.created_at).max(TimeDelta::seconds(1)))
+}
+
+/// Checks a creation against every rule and stores it, returning the resource and its value.
+fn plan_and_issue(
+    conn: &mut DbConnection,
+    by: &Manager,
+    roles: &Roles,
+    request: &CreateToken,
+    now: NaiveDateTime,
+) -> Result<CreatedToken, ApiError> {
+    let org_ids: Vec<String> = request
+        .organization_ids
+        .clone()
+        .or_else(|| request.organization_id.clone().map(|o| vec![o]))
+        .unwrap_or_default();
+    let project_ids = request.project_ids.clone().unwrap_or_default();
+    let orgs = directory::organizations(conn, &org_ids)?;
+    let known_projects = directory::existing_projects(conn, &org_ids, &project_ids)?;
+    let creator = Creator {
+        user_id: &by.user_id,
+        email_verified: by.email_verified,
+        roles,
+    };
+    let plan = rules::plan_creation(
+        request,
+        &creator,
+        &orgs,
+        &known_projects,
+        &by.settings.scope_catalog,
+        now,
+    )?;
+    let (resource, value) = issue::issue_plan(conn, &by.settings, &plan, &by.user_id)?;
+    Ok(CreatedToken {
+        resource,
+        token: value.into_exposed(),
+    })
+}
+
+/// Creates a token (`POST /v1/tokens`). A new value changes no cached answer.
+pub fn create(
+    conn: &mut DbConnection,
+    by: &Manager,
+    request: &CreateToken,
+) -> Result<Committed<CreatedToken>, ApiError> {
+    let roles = roles_of(conn, &by.user_id)?;
+    let created = plan_and_issue(conn, by, &roles, request, crate::time::now())?;
+    let resource = &created.resource;
+    events::record(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.created",
+        resource,
+        serde_json::json!({ "kind": resource.kind, "name": resource.name, "scopes": resource.scopes }),
+    )?;
+    Ok(Committed::alone(created))
+}
+
+/// Duplicates a token under a new name: same kind, scopes, organizations, projects and
+/// description, the same lifetime from now.
+pub fn duplicate(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    name: Option<String>,
+) -> Result<Committed<CreatedToken>, ApiError> {
+    let (row, roles) = managed(conn, &by.user_id, token_id)?;
+    let now = crate::time::now();
+    let expires_at = same_lifetime(&row, now);
+    let source = view::resource(conn, row)?;
+    let multi = source.kind == TokenKind::Personal;
+    let request = CreateToken {
+        kind: source.kind,
+        name,
+        description: source.description.clone(),
+        scopes: Some(source.scopes.clone()),
+        preset: None,
+        expires_at: Some(expires_at.map(|at| at.and_utc())),
+        organization_ids: multi.then(|| source.organization_ids.clone()),
+        organization_id: (!multi)
+            .then(|| source.organization_ids.first().cloned())
+            .flatten(),
+        project_ids: Some(source.project_ids.clone()),
+    };
+    let created = plan_and_issue(conn, by, &roles, &request, now)?;
+    events::record(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.duplicated",
+        &created.resource,
+        serde_json::json!({ "source_token_id": source.id, "name": created.resource.name }),
+    )?;
+    Ok(Committed::alone(created))
+}
+
+/// The validated new values of a PATCH.
+struct Patched {
+    name: String,
+    description: Option<String>,
+    scopes: Vec<String>,
+    expires_at: Option<NaiveDateTime>,
+    project_ids: Vec<String>,
+    fields: Vec<&'static str>,
+}
+
+/// Checks a PATCH against the rules of creation.
+fn check_patch(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    patch: &UpdateToken,
+    current: &TokenResource,
+    roles: &Roles,
+) -> Result<Patched, ApiError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut fields = Vec::new();
+    let name = match &patch.name {
+        Some(name) => {
+            fields.push("name");
+            rules::check_name(Some(name), &mut errors)
+        }
+        None => current.name.clone(),
+    };
+    let description = match &patch.description {
+        Some(description) => {
+            fields.push("description");
+            rules::check_description(description.as_deref(), &mut errors)
+        }
+        None => current.description.clone(),
+    };
+    let scopes = match &patch.scopes {
+        Some(list) => {
+            fields.push("scopes");
+            rules::check_scopes(list, &settings.scope_catalog, &mut errors)
+        }
+        None => current.scopes.clone(),
+    };
+    let project_ids = match &patch.project_ids {
+        Some(list) => {
+            fields.push("project_ids");
+            rules::check_project_ids(list, &mut errors)
+        }
+        None => current.project_ids.clone(),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if patch.scopes.is_some() && current.owner.owner_type == super::kind::OwnerType::User {
+        for org in &current.organization_ids {
+            if let Some(role) = roles.get(org) {
+                rules::check_role_caps(&scopes, org, *role)?;
+            }
+        }
+    }
+    if patch.project_ids.is_some() {
+        let known = directory::existing_projects(conn, &current.organization_ids, &project_ids)?;
+        if let Some(unknown) = project_ids.iter().find(|p| !known.contains(p)) {
+            return Err(ApiError::field(
+                "project_ids",
+                format!("no project {unknown:?} in the token's organizations"),
+            ));
+        }
+    }
+    let expires_at = match patch.expires_at {
+        Some(at) => {
+            fields.push("expires_at");
+            let at = at.map(|a| a.naive_utc());
+            let orgs = directory::organizations(conn, &current.organization_ids)?;
+            let orgs: Vec<&Organization> = orgs.iter().collect();
+            rules::check_expiry(at, &orgs, crate::time::now())?;
+            at
+        }
+        None => current.expires_at,
+    };
+    Ok(Patched {
+        name,
+        description,
+        scopes,
+        expires_at,
+        project_ids,
+        fields,
+    })
+}
+
+/// Changes a token's name, description, scopes, expiry or project restriction.
+pub fn update(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    patch: &UpdateToken,
+) -> Result<Committed<TokenResource>, ApiError> {
+    let (row, roles) = managed(conn, &by.user_id, token_id)?;
+    if row.revoked_at.is_some() {
+        return Err(ApiError::Conflict(
+            "a revoked token cannot be changed".into(),
+        ));
+    }
+    let current = view::resource(conn, row)?;
+    let patched = check_patch(conn, &by.settings, patch, &current, &roles)?;
+    repo::update_settings(
+        conn,
+        &current.id,
+        &repo::Settings {
+            name: &patched.name,
+            description: patched.description.as_deref(),
+            expires_at: patched.expires_at,
+        },
+        crate::time::now(),
+    )
+    .map_err(|e| issue::name_taken(e, &patched.name))?;
+    repo::replace_scopes(conn, &current.id, &patched.scopes)?;
+    repo::replace_projects(conn, &current.id, &patched.project_ids)?;
+    let updated = view::reload(conn, &current.id)?;
+    events::record(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.updated",
+        &updated,
+        serde_json::json!({ "changed": patched.fields }),
+    )?;
+    Ok(Committed::one(updated, Change::Token(current.id)))
+}
+
+/// Deletes a token: it stops working at once and disappears from lists.
+pub fn delete(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+) -> Result<Committed<()>, ApiError> {
+    let (row, _) = managed(conn, &by.user_id, token_id)?;
+    let resource = view::resource(conn, row)?;
+    repo::delete(conn, &resource.id)?;
+    events::record(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.deleted",
+        &resource,
+        serde_json::json!({ "kind": resource.kind, "name": resource.name }),
+    )?;
+    Ok(Committed::one((), Change::Token(resource.id)))
+}
+
+/// Revokes a token the manager may revoke; revoking a revoked token changes nothing and
+/// returns it.
+pub fn revoke(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    reason: Option<&str>,
+) -> Result<Committed<TokenResource>, ApiError> {
+    let roles = roles_of(conn, &by.user_id)?;
+    let row = revocable(conn, &by.user_id, &roles, token_id)?.ok_or_else(token_not_found)?;
+    let revoked = repo::revoke(conn, &row.id, &by.user_id, reason, crate::time::now())?;
+    let resource = view::reload(conn, &row.id)?;
+    if revoked {
+        events::record(
+            conn,
+            &by.context,
+            &by.actor(),
+            "token.revoked",
+            &resource,
+            serde_json::json!({ "reason": reason }),
+        )?;
+    }
+    Ok(Committed::one(resource, Change::Token(row.id)))
+}
+
+/// Gives a token a new value (same id and settings); the old value stops working now. An
+/// expired token gets its former lifetime from now unless `asked` sets the expiry.
+pub fn regenerate(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    asked: Option<Option<NaiveDateTime>>,
+) -> Result<Committed<CreatedToken>, ApiError> {
+    let (row, _) = managed(conn, &by.user_id, token_id)?;
+    not_revoked(&row)?;
+    let now = crate::time::now();
+    let expires_at = match asked {
+        Some(explicit) => explicit,
+        None if row.expires_at.is_some_and(|at| at <= now) => same_lifetime(&row, now),
+        None => row.expires_at,
+    };
+    let org_ids = repo::organization_ids_of(conn, &row.id)?;
+    let orgs = directory::organizations(conn, &org_ids)?;
+    rules::check_expiry(expires_at, &orgs.iter().collect::<Vec<_>>(), now)?;
+    let value = secret::generate(&by.settings.prefixes, row.kind);
+    repo::replace_secret(
+        conn,
+        &row.id,
+        &repo::Secret {
+            digest: &by.settings.peppers.digest(value.expose()),
+            pepper_id: by.settings.peppers.current_id(),
+            hint: &secret::hint(value.expose(), by.settings.prefixes.prefix(row.kind)),
+        },
+        expires_at,
+        now,
+    )?;
+    let resource = view::reload(conn, &row.id)?;
+    events::record(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.regenerated",
+        &resource,
+        serde_json::json!({ "expires_at": resource.expires_at.map(|at| at.and_utc()) }),
+    )?;
+    Ok(Committed::one(
+        CreatedToken {
+            resource,
+            token: value.into_exposed(),
+        },
+        Change::Token(row.id),
+    ))
+}
+
+/// Checks the ids of a bulk call before it starts: 1 to 100.
+pub fn check_bulk(ids: &[String]) -> Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > BULK_MAX {
+        return Err(ApiError::field("ids", "give 1 to 100 token ids"));
+    }
+    Ok(())
+}
+
+/// The results of a bulk call with the tokens it revoked or deleted as changes.
+fn bulk_committed(results: Vec<BulkResult>) -> Committed<BulkResults> {
+    let changes = results
+        .iter()
+        .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
+        .map(|r| Change::Token(r.id.clone()))
+        .collect();
+    Committed::new(BulkResults { results }, changes)
+}
+
+/// Revokes up to 100 tokens, with a result per id.
+pub fn bulk_revoke(
+    conn: &mut DbConnection,
+    by: &Manager,
+    ids: Vec<String>,
+    reason: Option<&str>,
+) -> Result<Committed<BulkResults>, ApiError> {
+    let actor = by.actor();
+    let roles = roles_of(conn, &by.user_id)?;
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        let result = match revocable(conn, &by.user_id, &roles, &id)? {
+            None => BulkOutcome::NotFound,
+            Some(row) if row.revoked_at.is_some() => BulkOutcome::AlreadyRevoked,
+            Some(row) => {
+                repo::revoke(conn, &row.id, &by.user_id, reason, crate::time::now())?;
+                let resource = view::reload(conn, &row.id)?;
+                events::record(
+                    conn,
+                    &by.context,
+                    &actor,
+                    "token.revoked",
+                    &resource,
+                    serde_json::json!({ "reason": reason, "bulk": true }),
+                )?;
+                BulkOutcome::Revoked
+            }
+        };
+        results.push(BulkResult { id, result });
+    }
+    Ok(bulk_committed(results))
+}
+
+/// Deletes up to 100 tokens, with a result per id.
+pub fn bulk_delete(
+    conn: &mut DbConnection,
+    by: &Manager,
+    ids: Vec<String>,
+) -> Result<Committed<BulkResults>, ApiError> {
+    let actor = by.actor();
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        let result = match managed(conn, &by.user_id, &id) {
+            Err(ApiError::NotFound(_)) => BulkOutcome::NotFound,
+            Err(other) => return Err(other),
+            Ok((row, _)) => {
+                let resource = view::resource(conn, row)?;
+                repo::delete(conn, &resource.id)?;
+                events::record(
+                    conn,
+                    &by.context,
+                    &actor,
+                    "token.deleted",
+                    &resource,
+                    serde_json::json!({ "bulk": true }),
+                )?;
+                BulkOutcome::Deleted
+            }
+        };
+        results.push(BulkResult { id, result });
+    }
+    Ok(bulk_committed(results))
+}
+
+/// A personal token of the manager's, live, for changing its organizations.
+fn personal_of(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+) -> Result<(TokenResource, Roles), ApiError> {
+    let (row, roles) = managed(conn, &by.user_id, token_id)?;
+    not_revoked(&row)?;
+    if row.kind != TokenKind::Personal {
+        return Err(ApiError::Conflict(
+            "only personal tokens can change their organizations".into(),
+        ));
+    }
+    Ok((view::resource(conn, row)?, roles))
+}
+
+/// Authorizes a personal token for one more organization (the manager must be a member).
+pub fn add_organization(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    org_id: &str,
+) -> Result<Committed<TokenResource>, ApiError> {
+    let (token, roles) = personal_of(conn, by, token_id)?;
+    if token.organization_ids.iter().any(|o| o == org_id) {
+        return Ok(Committed::alone(token));
+    }
+    let org = directory::organization(conn, org_id)?;
+    let (Some(org), Some(role)) = (org, roles.get(org_id)) else {
+        return Err(ApiError::field(
+            "organization_id",
+            format!("you are not a member of organization {org_id:?}"),
+        ));
+    };
+    let now = crate::time::now();
+    rules::check_role_caps(&token.scopes, org_id, *role)?;
+    rules::check_expiry(token.expires_at, &[&org], now)?;
+    repo::authorize_organization(conn, &token.id, org_id, now)?;
+    let updated = view::reload(conn, &token.id)?;
+    events::organization(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.organization_authorized",
+        &token.id,
+        org_id,
+    )?;
+    Ok(Committed::one(updated, Change::Token(token.id)))
+}
+
+/// Removes an organization from a personal token (not its last one); idempotent.
+pub fn remove_organization(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    org_id: &str,
+) -> Result<Committed<()>, ApiError> {
+    let (token, _) = personal_of(conn, by, token_id)?;
+    if !token.organization_ids.iter().any(|o| o == org_id) {
+        return Ok(Committed::alone(()));
+    }
+    if token.organization_ids.len() == 1 {
+        return Err(ApiError::Conflict(
+            "a personal token keeps at least one organization; revoke it instead".into(),
+        ));
+    }
+    repo::remove_organization(conn, &token.id, org_id, crate::time::now())?;
+    events::organization(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.organization_removed",
+        &token.id,
+        org_id,
+    )?;
+    Ok(Committed::one((), Change::Token(token.id)))
+}
+
+/// Authorizes a token for SSO in an organization; `signed_in` says whether the session signed
+/// into that organization with SSO.
+pub fn sso_authorize(
+    conn: &mut DbConnection,
+    by: &Manager,
+    token_id: &str,
+    org_id: &str,
+    signed_in: bool,
+) -> Result<Committed<TokenResource>, ApiError> {
+    let (row, _) = managed(conn, &by.user_id, token_id)?;
+    not_revoked(&row)?;
+    let token = view::resource(conn, row)?;
+    if !token.organization_ids.iter().any(|o| o == org_id) {
+        return Err(ApiError::NotFound(format!(
+            "the token is not authorized for organization {org_id:?}"
+        )));
+    }
+    if !signed_in {
+        return Err(ApiError::Forbidden(format!(
+            "sign in to organization {org_id:?} with SSO first: this session's sso_orgs does not include it"
+        )));
+    }
+    repo::authorize_sso(conn, &token.id, org_id, crate::time::now())?;
+    let updated = view::reload(conn, &token.id)?;
+    events::organization(
+        conn,
+        &by.context,
+        &by.actor(),
+        "token.sso_authorized",
+        &token.id,
+        org_id,
+    )?;
+    Ok(Committed::one(updated, Change::Token(token.id)))
+}
+
+/// Who revokes by value (RFC 7009): a service with `revoke` (any token), or a token revoking
+/// itself.
+#[derive(Debug, Clone)]
+pub struct ByValue {
+    /// The audit actor.
+    pub actor: Actor,
+    /// The only token this caller may revoke (itself), or `None` for any.
+    pub only: Option<String>,
+}
+
+/// Revokes the token with these `(pepper id, digest)` candidates, if it exists; a token naming
+/// another token is 403. Nothing to revoke is no error.
+pub fn revoke_by_value(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    caller: &ByValue,
+    target: &[(String, Digest)],
+    current_pepper: &str,
+) -> Result<Committed<()>, ApiError> {
+    let Some(token) = repo::find_by_digests(conn, target, current_pepper)? else {
+        return Ok(Committed::alone(()));
+    };
+    if caller.only.as_ref().is_some_and(|own| *own != token.id) {
+        return Err(ApiError::Forbidden("a token may only revoke itself".into()));
+    }
+    if repo::revoke(
+        conn,
+        &token.id,
+        &caller.actor.id,
+        Some("revoked by value (RFC 7009)"),
+        crate::time::now(),
+    )? {
+        let resource = view::reload(conn, &token.id)?;
+        events::record(
+            conn,
+            context,
+            &caller.actor,
+            "token.revoked",
+            &resource,
+            serde_json::json!({ "via": "rfc7009" }),
+        )?;
+    }
+    Ok(Committed::one((), Change::Token(token.id)))
+}
