@@ -107,7 +107,7 @@ pub fn record(
             audit_events::client_ip.eq(context.client_ip.as_deref()),
             audit_events::request_id.eq(&context.request_id),
             audit_events::detail.eq(event.detail.as_ref().map(ToString::to_string)),
-            audit_events::created_at.eq(chrono::Utc::now().naive_utc()),
+            audit_events::created_at.eq(crate::time::now()),
         ))
         .execute(conn)?;
     Ok(())

@@ -17,6 +17,7 @@ mod lifecycle;
 mod listing;
 mod migrations;
 mod openapi;
+mod paging;
 mod secrets;
 mod sessions;
 mod tokens;
