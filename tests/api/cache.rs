@@ -1,5 +1,31 @@
 //! The verified-token cache: every change that alters an answer is seen on the next call,
 //! expiry is checked on every hit, and several instances on PostgreSQL stay consistent.
+//!
+//! Every state-changing route goes through `AppState::write`, which applies the changes its
+//! use case returns; `every_change_is_seen_on_the_next_call` shows it route by route, each on
+//! an answer cached just before:
+//!
+//! | route | seen as |
+//! |---|---|
+//! | `POST /v1/tokens/{id}/revoke` | revoked |
+//! | `POST /v1/tokens/{id}/regenerate` | the old value unknown |
+//! | `DELETE /v1/tokens/{id}` | unknown |
+//! | `PATCH /v1/tokens/{id}` | new scopes allowed |
+//! | `DELETE /v1/tokens/{id}/organizations/{org}` | organization not authorized |
+//! | `PUT /v1/tokens/{id}/organizations/{org}` | active there again |
+//! | `POST /v1/tokens/{id}/organizations/{org}/sso-authorize` | active under SSO |
+//! | `POST /v1/tokens/bulk-revoke` | revoked |
+//! | `POST /v1/tokens/bulk-delete` | unknown |
+//! | `POST /v1/revoke` (RFC 7009) | revoked |
+//! | `PUT /v1/directory/organizations/{id}` | SSO required |
+//! | `DELETE /v1/directory/organizations/{id}` | api token revoked, PAT not authorized |
+//! | `PUT /v1/directory/users/{id}` | user disabled, then active |
+//! | `DELETE /v1/directory/users/{id}` | revoked |
+//! | `PUT /v1/directory/organizations/{id}/members/{user}` | role cap, then active |
+//! | `DELETE /v1/directory/organizations/{id}/members/{user}` | not a member |
+//!
+//! Creating or duplicating a token and syncing a project change no cached answer: a new value
+//! has no cache entry, and a token's project restriction is kept by id.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +37,7 @@ use crate::fixtures::{
 };
 use crate::helpers::{Backend, TestApp, TestResult};
 use crate::on_both_backends;
+use tokend::auth::Permission;
 
 mod small {
     use super::*;
@@ -145,6 +172,51 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
     )
     .await?;
 
+    // Bulk changes and revocation by value.
+    let (t, v) = personal(&app, "member", "bulk-revoke", &["acme"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        sent(
+            app.client
+                .post(app.url("/v1/tokens/bulk-revoke"))
+                .bearer_auth(&jwt)
+                .json(&json!({"ids": [t["id"]]})),
+        ),
+        "revoked",
+    )
+    .await?;
+    let (t, v) = personal(&app, "member", "bulk-delete", &["acme"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        sent(
+            app.client
+                .post(app.url("/v1/tokens/bulk-delete"))
+                .bearer_auth(&jwt)
+                .json(&json!({"ids": [t["id"]]})),
+        ),
+        "unknown",
+    )
+    .await?;
+    let (_, v) = personal(&app, "member", "by-value", &["acme"], &["read"]).await?;
+    let revoker = app.service_token("revoker", &[Permission::Revoke])?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        sent(
+            app.client
+                .post(app.url("/v1/revoke"))
+                .bearer_auth(&revoker)
+                .form(&[("token", v.as_str())]),
+        ),
+        "revoked",
+    )
+    .await?;
+
     // SSO: enforcing the policy, then authorizing.
     let (t, v) = personal(&app, "member", "sso", &["gamma"], &["read"]).await?;
     cached_then_changed(
@@ -234,6 +306,15 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         &body,
         async { Ok(()) },
         "organization_not_authorized",
+    )
+    .await?;
+    let (_, v) = personal(&app, "member", "user-gone", &["gamma"], &["read"]).await?;
+    cached_then_changed(
+        &app,
+        &gateway,
+        &json!({"token": v}),
+        dir.delete_user("member"),
+        "revoked",
     )
     .await?;
     Ok(())
