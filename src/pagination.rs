@@ -24,6 +24,15 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The cursor of an item created at `created_at` with id `id`.
+    #[must_use]
+    pub fn at(created_at: NaiveDateTime, id: &str) -> Self {
+        Self {
+            created_at,
+            id: id.to_owned(),
+        }
+    }
+
     /// The opaque form handed to clients.
     #[must_use]
     pub fn encode(&self) -> String {

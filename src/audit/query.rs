@@ -191,10 +191,7 @@ impl Keyset for EventList<'_> {
     type Error = ApiError;
 
     fn key(item: &AuditEvent) -> Cursor {
-        Cursor {
-            created_at: item.created_at,
-            id: item.id.clone(),
-        }
+        Cursor::at(item.created_at, &item.id)
     }
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<AuditEvent>, ApiError> {

@@ -1,59 +1,81 @@
 //! The error responses that several operations share, declared once for the OpenAPI
-//! document (`responses(…, ManageErrors)` in a handler's `#[utoipa::path]`).
+//! document (`responses(…, ManageErrors)` in a handler's `#[utoipa::path]`): each is a set of
+//! statuses answered with a `Problem` body.
 
-use utoipa::IntoResponses;
+use std::collections::BTreeMap;
 
-use crate::error::Problem;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-/// The errors of every token-management route: no session, or a token instead of one.
-#[derive(IntoResponses)]
-pub enum SessionErrors {
-    /// No valid session
-    #[response(status = 401)]
-    Unauthenticated(Problem),
-    /// `token_cannot_manage_tokens`
-    #[response(status = 403)]
-    Forbidden(Problem),
+/// One `application/problem+json`-shaped error response (declared as JSON, as every other
+/// body of the document is) with the `Problem` schema.
+fn problem(description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build()
+        .into()
 }
 
-/// The errors of a route about one token the caller manages.
-#[derive(IntoResponses)]
-pub enum ManageErrors {
-    /// No valid session
-    #[response(status = 401)]
-    Unauthenticated(Problem),
-    /// `token_cannot_manage_tokens`
-    #[response(status = 403)]
-    Forbidden(Problem),
-    /// No such token, or not yours
-    #[response(status = 404)]
-    NotFound(Problem),
+/// Declares a set of error responses: a type whose `IntoResponses` lists each status with its
+/// description.
+macro_rules! error_set {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$(($status.to_string(), problem($description))),+])
+            }
+        }
+    };
 }
 
-/// The errors every directory route shares.
-#[derive(IntoResponses)]
-pub enum DirectoryErrors {
-    /// No valid service token
-    #[response(status = 401)]
-    Unauthenticated(Problem),
-    /// Missing the `directory` permission
-    #[response(status = 403)]
-    Forbidden(Problem),
-}
+error_set!(
+    /// The errors of a route about one token the caller manages.
+    ManageErrors {
+        "401" => "No valid session",
+        "403" => "`token_cannot_manage_tokens`",
+        "404" => "No such token, or not yours",
+    }
+);
 
-/// The errors of a directory `PUT`: its body, its caller, its fields.
-#[derive(IntoResponses)]
-pub enum PutErrors {
-    /// Unreadable body
-    #[response(status = 400)]
-    BadRequest(Problem),
-    /// No valid service token
-    #[response(status = 401)]
-    Unauthenticated(Problem),
-    /// Missing the `directory` permission
-    #[response(status = 403)]
-    Forbidden(Problem),
-    /// Invalid fields
-    #[response(status = 422)]
-    Invalid(Problem),
-}
+error_set!(
+    /// The errors every directory route shares.
+    DirectoryErrors {
+        "401" => "No valid service token",
+        "403" => "Missing the `directory` permission",
+    }
+);
+
+error_set!(
+    /// The errors of a directory `PUT`: its body, its caller, its fields.
+    PutErrors {
+        "400" => "Unreadable body",
+        "401" => "No valid service token",
+        "403" => "Missing the `directory` permission",
+        "422" => "Invalid fields",
+    }
+);
+
+error_set!(
+    /// Why a bulk call was refused.
+    BulkErrors {
+        "401" => "No valid session",
+        "403" => "`token_cannot_manage_tokens`",
+        "422" => "No ids, or more than 100",
+    }
+);
+
+error_set!(
+    /// The errors of a page of tokens: a bad cursor, no session, a bad `limit` or filter.
+    PageErrors {
+        "400" => "Bad cursor",
+        "401" => "No valid session",
+        "403" => "`token_cannot_manage_tokens`",
+        "422" => "Bad `limit` or filter",
+    }
+);

@@ -5,7 +5,7 @@ use actix_web::web::{Json, Path};
 use actix_web::{HttpResponse, delete, post, put};
 
 use super::extract::Managing;
-use super::responses::{ManageErrors, SessionErrors};
+use super::responses::{BulkErrors, ManageErrors};
 use super::tokens::{Answer, created};
 use crate::error::Problem;
 use crate::tokens::dto::{
@@ -73,11 +73,7 @@ pub async fn duplicate_token(m: Managing, id: Path<String>, body: Json<Duplicate
 #[utoipa::path(
     tag = "tokens",
     request_body = BulkRevoke,
-    responses(
-        (status = 200, description = "Per-id results", body = BulkResults),
-        SessionErrors,
-        (status = 422, description = "No ids, or more than 100", body = Problem),
-    ),
+    responses((status = 200, description = "Per-id results", body = BulkResults), BulkErrors),
     security(("session" = []))
 )]
 #[post("/tokens/bulk-revoke")]
@@ -95,11 +91,7 @@ pub async fn bulk_revoke(m: Managing, body: Json<BulkRevoke>) -> Answer {
 #[utoipa::path(
     tag = "tokens",
     request_body = BulkDelete,
-    responses(
-        (status = 200, description = "Per-id results", body = BulkResults),
-        SessionErrors,
-        (status = 422, description = "No ids, or more than 100", body = Problem),
-    ),
+    responses((status = 200, description = "Per-id results", body = BulkResults), BulkErrors),
     security(("session" = []))
 )]
 #[post("/tokens/bulk-delete")]

@@ -6,7 +6,7 @@ use actix_web::web::{Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
 use super::extract::Managing;
-use super::responses::{ManageErrors, SessionErrors};
+use super::responses::{ManageErrors, PageErrors};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
 use crate::tokens::access::managed;
@@ -61,9 +61,7 @@ pub async fn create_token(m: Managing, body: Json<CreateToken>) -> Answer {
     params(TokenQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<TokenResource>),
-        (status = 400, description = "Bad cursor", body = Problem),
-        SessionErrors,
-        (status = 422, description = "Bad `limit` or filter", body = Problem),
+        PageErrors,
     ),
     security(("session" = []))
 )]
@@ -181,10 +179,8 @@ pub async fn list_scopes(m: Managing) -> HttpResponse {
     params(("org_id" = String, Path, description = "Organization id"), TokenQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<TokenResource>),
-        (status = 400, description = "Bad cursor", body = Problem),
-        SessionErrors,
+        PageErrors,
         (status = 404, description = "No such organization, or not its admin", body = Problem),
-        (status = 422, description = "Bad `limit` or filter", body = Problem),
     ),
     security(("session" = []))
 )]

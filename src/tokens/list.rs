@@ -196,10 +196,7 @@ impl Keyset for TokenList<'_> {
     type Error = ApiError;
 
     fn key(row: &TokenRow) -> Cursor {
-        Cursor {
-            created_at: row.created_at,
-            id: row.id.clone(),
-        }
+        Cursor::at(row.created_at, &row.id)
     }
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<TokenRow>, ApiError> {
