@@ -239,26 +239,33 @@ impl RawConfig {
         }
     }
 
-    /// Validates everything and, in development, creates missing dev secrets in the data dir.
-    pub fn into_settings(self) -> Result<Loaded, ConfigError> {
-        let mut problems = Vec::new();
-        let mut warnings = Vec::new();
-
-        let environment = match self.get("TOKEND_ENV").unwrap_or("development") {
-            "development" => Environment::Development,
-            "production" => Environment::Production,
-            other => {
-                problems.push(format!(
-                    "TOKEND_ENV: expected development or production, got {other:?}"
-                ));
-                Environment::Development
-            }
+    /// One of a closed set of names, `default` when unset; anything else is a problem naming
+    /// the accepted values.
+    fn choice<T: Copy>(
+        &self,
+        key: &str,
+        default: T,
+        options: &[(&str, T)],
+        problems: &mut Vec<String>,
+    ) -> T {
+        let Some(raw) = self.get(key) else {
+            return default;
         };
-        let bind = self.string_or("TOKEND_BIND", "127.0.0.1:8080");
-        if bind.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!("TOKEND_BIND: expected HOST:PORT, got {bind:?}"));
-        }
-        let data_dir = PathBuf::from(self.string_or("TOKEND_DATA_DIR", "./data"));
+        options.iter().find(|(name, _)| *name == raw).map_or_else(
+            || {
+                let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+                problems.push(format!(
+                    "{key}: expected {}, got {raw:?}",
+                    names.join(" or ")
+                ));
+                default
+            },
+            |(_, value)| *value,
+        )
+    }
+
+    /// The database URL and pool options (a SQLite file in `data_dir` by default).
+    fn database(&self, data_dir: &Path, problems: &mut Vec<String>) -> (DatabaseUrl, PoolOptions) {
         let database_url = self.get("TOKEND_DATABASE_URL").map_or_else(
             || Ok(DatabaseUrl::Sqlite(data_dir.join("tokend.db"))),
             DatabaseUrl::parse,
@@ -271,44 +278,66 @@ impl RawConfig {
             max_size: self.number(
                 "TOKEND_DATABASE_POOL_SIZE",
                 default_pool_size(&database_url),
-                &mut problems,
+                problems,
             ),
             connection_timeout: Duration::from_millis(self.number(
                 "TOKEND_DATABASE_TIMEOUT_MS",
                 5000,
-                &mut problems,
+                problems,
             )),
         };
         if pool.max_size == 0 {
             problems.push("TOKEND_DATABASE_POOL_SIZE: must be at least 1".into());
         }
+        (database_url, pool)
+    }
+
+    /// The verified-token cache's size and lifetimes.
+    fn cache(&self, problems: &mut Vec<String>) -> CacheSettings {
+        let millis = |key, default, problems: &mut Vec<String>| {
+            Duration::from_millis(self.number(key, default, problems))
+        };
+        CacheSettings {
+            capacity: self.number("TOKEND_CACHE_CAPACITY", 100_000, problems),
+            ttl: millis("TOKEND_CACHE_TTL_MS", 30_000, problems),
+            negative_ttl: millis("TOKEND_CACHE_NEGATIVE_TTL_MS", 5_000, problems),
+        }
+    }
+
+    /// Validates everything and, in development, creates missing dev secrets in the data dir.
+    pub fn into_settings(self) -> Result<Loaded, ConfigError> {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        let environment = self.choice(
+            "TOKEND_ENV",
+            Environment::Development,
+            &[
+                ("development", Environment::Development),
+                ("production", Environment::Production),
+            ],
+            &mut problems,
+        );
+        let bind = self.string_or("TOKEND_BIND", "127.0.0.1:8080");
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("TOKEND_BIND: expected HOST:PORT, got {bind:?}"));
+        }
+        let data_dir = PathBuf::from(self.string_or("TOKEND_DATA_DIR", "./data"));
+        let (database_url, pool) = self.database(&data_dir, &mut problems);
         let workers = self.number("TOKEND_WORKERS", cores(), &mut problems);
         if workers == 0 {
             problems.push("TOKEND_WORKERS: must be at least 1".into());
         }
-        let cache = CacheSettings {
-            capacity: self.number("TOKEND_CACHE_CAPACITY", 100_000, &mut problems),
-            ttl: Duration::from_millis(self.number("TOKEND_CACHE_TTL_MS", 30_000, &mut problems)),
-            negative_ttl: Duration::from_millis(self.number(
-                "TOKEND_CACHE_NEGATIVE_TTL_MS",
-                5_000,
-                &mut problems,
-            )),
-        };
+        let cache = self.cache(&mut problems);
         let usage_ms: u64 = self.number("TOKEND_USAGE_FLUSH_INTERVAL_MS", 1000, &mut problems);
         if usage_ms == 0 {
             problems.push("TOKEND_USAGE_FLUSH_INTERVAL_MS: must be at least 1".into());
         }
-        let log_format = match self.get("TOKEND_LOG_FORMAT").unwrap_or("pretty") {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                problems.push(format!(
-                    "TOKEND_LOG_FORMAT: expected pretty or json, got {other:?}"
-                ));
-                LogFormat::Pretty
-            }
-        };
+        let log_format = self.choice(
+            "TOKEND_LOG_FORMAT",
+            LogFormat::Pretty,
+            &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)],
+            &mut problems,
+        );
         let prefixes = self.prefixes().unwrap_or_else(|e| {
             problems.extend(e.problems);
             Prefixes::default()

@@ -1,15 +1,23 @@
 //! Timestamps: stored as UTC `NaiveDateTime` (portable across both backends), shown as RFC 3339
 //! with `Z`.
 
-use chrono::{NaiveDateTime, SecondsFormat, Timelike};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde::Serializer;
 
 /// The current time as stored, truncated to microseconds (both backends keep microseconds).
 #[must_use]
 pub fn now() -> NaiveDateTime {
-    let now = chrono::Utc::now().naive_utc();
-    now.with_nanosecond(now.nanosecond() / 1000 * 1000)
-        .unwrap_or(now)
+    stored(chrono::Utc::now())
+}
+
+/// A time as stored and compared: UTC, truncated to microseconds, so that SQLite (which would
+/// keep a client's nanoseconds as text) and PostgreSQL (which drops them) agree, and a cursor
+/// equals the time it was made from.
+#[must_use]
+pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    let at = at.naive_utc();
+    at.with_nanosecond(at.nanosecond() / 1000 * 1000)
+        .unwrap_or(at)
 }
 
 /// Serializes a stored timestamp as RFC 3339 UTC (`2026-11-22T10:00:00.123456Z`).
@@ -25,5 +33,18 @@ pub fn rfc3339_opt<S: Serializer>(
     match value {
         Some(v) => rfc3339(v, serializer),
         None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_keep_microseconds() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00.123456789+01:00")
+            .map(|at| stored(at.with_timezone(&Utc)))
+            .map(|at| at.to_string());
+        assert_eq!(at.ok().as_deref(), Some("2026-12-01 09:00:00.123456"));
     }
 }

@@ -166,7 +166,7 @@ impl<'a> Filtered<'a> {
             q = q.filter(audit_events::event_type.eq(event_type));
         }
         if let Some(since) = self.query.since {
-            q = q.filter(audit_events::created_at.ge(since.naive_utc()));
+            q = q.filter(audit_events::created_at.ge(crate::time::stored(since)));
         }
         q
     }

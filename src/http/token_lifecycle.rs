@@ -37,7 +37,7 @@ pub async fn regenerate_token(
 ) -> Answer {
     let asked = body
         .and_then(|b| b.into_inner().expires_at)
-        .map(|at| at.map(|at| at.naive_utc()));
+        .map(|at| at.map(crate::time::stored));
     let token = m
         .write(move |conn, by| manage::regenerate(conn, by, &id, asked))
         .await?;

@@ -9,12 +9,11 @@ use super::extract::Managing;
 use super::responses::{ManageErrors, PageErrors};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
-use crate::tokens::access::managed;
 use crate::tokens::dto::{
     CreateToken, CreatedToken, RevokeToken, ScopeCatalogResponse, TokenResource, UpdateToken,
 };
 use crate::tokens::list::{self, TokenQuery};
-use crate::tokens::{manage, rules, view};
+use crate::tokens::{access, manage, rules};
 use crate::usage::query::{self as usage, Usage};
 
 /// What a handler answers.
@@ -84,10 +83,7 @@ pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
 #[get("/tokens/{id}")]
 pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
     let resource = m
-        .read(move |conn, user| {
-            let (row, _) = managed(conn, user, &id)?;
-            Ok(view::resource(conn, row)?)
-        })
+        .read(move |conn, user| access::shown(conn, user, &id))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }

@@ -1,8 +1,9 @@
 //! Who may see and change which token: the caller's roles, and the tokens they manage or may
 //! revoke. Anything else is 404, never 403 (others do not learn that a token exists).
 
+use super::dto::TokenResource;
 use super::model::TokenRow;
-use super::{repo, rules};
+use super::{repo, rules, view};
 use crate::db::DbConnection;
 use crate::directory::Roles;
 use crate::directory::repo::roles_of;
@@ -25,6 +26,16 @@ pub fn managed(
         Some(token) if rules::can_manage(user_id, &roles, &token) => Ok((token, roles)),
         _ => Err(token_not_found()),
     }
+}
+
+/// The resource of a token the user manages; 404 otherwise.
+pub fn shown(
+    conn: &mut DbConnection,
+    user_id: &str,
+    token_id: &str,
+) -> Result<TokenResource, ApiError> {
+    let (row, _) = managed(conn, user_id, token_id)?;
+    Ok(view::resource(conn, row)?)
 }
 
 /// The token if the user may revoke it (its managers, and admins for agent tokens in their

@@ -225,7 +225,7 @@ fn check_patch(
     let expires_at = match patch.expires_at {
         Some(at) => {
             fields.push("expires_at");
-            let at = at.map(|a| a.naive_utc());
+            let at = at.map(crate::time::stored);
             let orgs = directory::organizations(conn, &current.organization_ids)?;
             let orgs: Vec<&Organization> = orgs.iter().collect();
             rules::check_expiry(at, &orgs, crate::time::now())?;

@@ -119,7 +119,7 @@ pub fn plan_creation(
     let token_orgs: Vec<&Organization> =
         organization_ids.iter().filter_map(|id| find(id)).collect();
     let expires_at = match request.expires_at {
-        Some(explicit) => explicit.map(|at| at.naive_utc()),
+        Some(explicit) => explicit.map(crate::time::stored),
         None if request.kind == TokenKind::Agent => Some(default_agent_expiry(&token_orgs, now)),
         None => None,
     };

@@ -25,7 +25,49 @@ on_both_backends!(
     scope_catalog_lists_scopes_and_presets,
     project_restrictions_must_name_existing_projects,
     changes_are_audited_with_actor_and_request_id,
+    expiry_is_kept_to_the_microsecond_on_both_backends,
 );
+
+/// A client's `expires_at` with nanoseconds is stored and answered to the microsecond, as every
+/// other time (SQLite would otherwise keep the nanoseconds and PostgreSQL drop them), on create,
+/// on PATCH and on regenerate.
+async fn expiry_is_kept_to_the_microsecond_on_both_backends(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let (token, _) = create_token(
+        &app,
+        "member",
+        &json!({"kind": "personal", "name": "nanos", "organization_ids": ["acme"],
+                "scopes": ["read"], "expires_at": "2030-01-01T00:00:00.123456789Z"}),
+    )
+    .await?;
+    assert_eq!(token["expires_at"], "2030-01-01T00:00:00.123456Z");
+    let url = app.url(&format!(
+        "/v1/tokens/{}",
+        token["id"].as_str().unwrap_or_default()
+    ));
+    let jwt = session("member")?;
+    let patched: Value = app
+        .client
+        .patch(&url)
+        .bearer_auth(&jwt)
+        .json(&json!({"expires_at": "2031-01-01T00:00:00.000000999Z"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(patched["expires_at"], "2031-01-01T00:00:00Z");
+    let regenerated: Value = app
+        .client
+        .post(format!("{url}/regenerate"))
+        .bearer_auth(&jwt)
+        .json(&json!({"expires_at": "2032-01-01T00:00:00.5000001Z"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(regenerated["expires_at"], "2032-01-01T00:00:00.500Z");
+    Ok(())
+}
 
 /// type, actor type, actor id, organization, request id, client IP of an audit event.
 type AuditRow = (
