@@ -215,12 +215,7 @@ fn check_patch(
     }
     if patch.project_ids.is_some() {
         let known = directory::existing_projects(conn, &current.organization_ids, &project_ids)?;
-        if let Some(unknown) = project_ids.iter().find(|p| !known.contains(p)) {
-            return Err(ApiError::field(
-                "project_ids",
-                format!("no project {unknown:?} in the token's organizations"),
-            ));
-        }
+        rules::check_known_projects(&project_ids, &known)?;
     }
     let expires_at = match patch.expires_at {
         Some(at) => {

@@ -86,38 +86,8 @@ pub fn plan_creation(
     );
     finish(errors)?;
 
-    let find = |id: &str| orgs.iter().find(|o| o.id == id);
-    if request.kind == TokenKind::Api {
-        let org_id = &organization_ids[0];
-        let role = creator.roles.get(org_id).copied();
-        let Some(org) = find(org_id).filter(|_| role >= Some(Role::Admin)) else {
-            return Err(ApiError::Forbidden(format!(
-                "only admins and owners of organization {org_id:?} may create api tokens for it"
-            )));
-        };
-        if !org.api_tokens_enabled {
-            return Err(ApiError::ApiTokensDisabled);
-        }
-    } else {
-        for org_id in &organization_ids {
-            if find(org_id).is_none() || !creator.roles.contains_key(org_id) {
-                return Err(ApiError::field(
-                    "organization_ids",
-                    format!("you are not a member of organization {org_id:?}"),
-                ));
-            }
-            check_role_caps(&scopes, org_id, creator.roles[org_id])?;
-        }
-    }
-    if let Some(unknown) = project_ids.iter().find(|p| !known_projects.contains(p)) {
-        return Err(ApiError::field(
-            "project_ids",
-            format!("no project {unknown:?} in the token's organizations"),
-        ));
-    }
-
-    let token_orgs: Vec<&Organization> =
-        organization_ids.iter().filter_map(|id| find(id)).collect();
+    let token_orgs = check_organizations(request.kind, &organization_ids, orgs, creator, &scopes)?;
+    check_known_projects(&project_ids, known_projects)?;
     let expires_at = match request.expires_at {
         Some(explicit) => explicit.map(crate::time::stored),
         None if request.kind == TokenKind::Agent => Some(default_agent_expiry(&token_orgs, now)),
@@ -125,15 +95,13 @@ pub fn plan_creation(
     };
     check_expiry(expires_at, &token_orgs, now)?;
 
-    let owner = match request.kind {
-        TokenKind::Api => Owner {
-            owner_type: OwnerType::Organization,
-            id: organization_ids[0].clone(),
+    let owner_type = OwnerType::of(request.kind);
+    let owner = Owner {
+        id: match owner_type {
+            OwnerType::Organization => organization_ids[0].clone(),
+            OwnerType::User | OwnerType::Service => creator.user_id.to_owned(),
         },
-        _ => Owner {
-            owner_type: OwnerType::User,
-            id: creator.user_id.to_owned(),
-        },
+        owner_type,
     };
     Ok(Plan {
         kind: request.kind,
@@ -145,6 +113,58 @@ pub fn plan_creation(
         expires_at,
         owner,
     })
+}
+
+/// The organizations a new token names, checked against the creator: an api token needs its
+/// organization's admin or owner and `api_tokens_enabled`; a user token needs a membership in
+/// each, and scopes within each role.
+fn check_organizations<'o>(
+    kind: TokenKind,
+    organization_ids: &[String],
+    orgs: &'o [Organization],
+    creator: &Creator<'_>,
+    scopes: &[String],
+) -> Result<Vec<&'o Organization>, ApiError> {
+    let mut named = Vec::with_capacity(organization_ids.len());
+    for org_id in organization_ids {
+        let org = orgs.iter().find(|o| &o.id == org_id);
+        let role = creator.roles.get(org_id).copied();
+        match (kind, org, role) {
+            (TokenKind::Api, Some(org), Some(role)) if role >= Role::Admin => {
+                if !org.api_tokens_enabled {
+                    return Err(ApiError::ApiTokensDisabled);
+                }
+                named.push(org);
+            }
+            (TokenKind::Api, ..) => {
+                return Err(ApiError::Forbidden(format!(
+                    "only admins and owners of organization {org_id:?} may create api tokens for it"
+                )));
+            }
+            (_, Some(org), Some(role)) => {
+                check_role_caps(scopes, org_id, role)?;
+                named.push(org);
+            }
+            _ => {
+                return Err(ApiError::field(
+                    "organization_ids",
+                    format!("you are not a member of organization {org_id:?}"),
+                ));
+            }
+        }
+    }
+    Ok(named)
+}
+
+/// A project restriction names only projects that exist in the token's organizations (422).
+pub fn check_known_projects(project_ids: &[String], known: &[String]) -> Result<(), ApiError> {
+    match project_ids.iter().find(|p| !known.contains(p)) {
+        Some(unknown) => Err(ApiError::field(
+            "project_ids",
+            format!("no project {unknown:?} in the token's organizations"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Names: 1–100 characters after trimming.
