@@ -7,12 +7,13 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, error as actix_error, web};
 use futures_util::future::LocalBoxFuture;
 use tracing_actix_web::RequestId;
 
 use diesel::QueryResult;
+use serde::de::DeserializeOwned;
 
 use crate::audit::RequestContext;
 use crate::audit::query::Reader;
@@ -222,6 +223,52 @@ impl FromRequest for RequestContext {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         ready(Ok(context_of(req)))
+    }
+}
+
+/// A JSON body that may be left out: an empty body is `None`; any other body is read by the
+/// rules of every JSON body (unreadable JSON or an unknown field 400, too large 413, another
+/// content type 415). actix's `Option<Json<T>>` would turn a bad body into `None` and the
+/// request would go on as if nothing had been sent.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .is_some_and(|essence| {
+                essence.eq_ignore_ascii_case("application/json")
+                    || essence.to_ascii_lowercase().ends_with("+json")
+            });
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|error| {
+                match error.as_error::<actix_error::PayloadError>() {
+                    Some(actix_error::PayloadError::Overflow) => {
+                        ApiError::PayloadTooLarge(BODY_LIMIT)
+                    }
+                    _ => ApiError::BadRequest(format!("could not read the body: {error}")),
+                }
+            })?;
+            if body.is_empty() {
+                return Ok(Self(None));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the body must be application/json".into(),
+                ));
+            }
+            serde_json::from_slice(&body)
+                .map(|value| Self(Some(value)))
+                .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")))
+        })
     }
 }
 

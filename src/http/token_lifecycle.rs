@@ -4,7 +4,7 @@
 use actix_web::web::{Json, Path};
 use actix_web::{HttpResponse, delete, post, put};
 
-use super::extract::Managing;
+use super::extract::{Managing, OptionalJson};
 use super::responses::{BulkErrors, ManageErrors};
 use super::tokens::{Answer, created};
 use crate::error::Problem;
@@ -33,10 +33,10 @@ use crate::tokens::{manage, rules};
 pub async fn regenerate_token(
     m: Managing,
     id: Path<String>,
-    body: Option<Json<RegenerateToken>>,
+    OptionalJson(body): OptionalJson<RegenerateToken>,
 ) -> Answer {
     let asked = body
-        .and_then(|b| b.into_inner().expires_at)
+        .and_then(|b| b.expires_at)
         .map(|at| at.map(crate::time::stored));
     let token = m
         .write(move |conn, by| manage::regenerate(conn, by, &id, asked))

@@ -5,7 +5,7 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
-use super::extract::Managing;
+use super::extract::{Managing, OptionalJson};
 use super::responses::{ManageErrors, PageErrors};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
@@ -145,9 +145,9 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
 pub async fn revoke_token(
     m: Managing,
     id: Path<String>,
-    body: Option<Json<RevokeToken>>,
+    OptionalJson(body): OptionalJson<RevokeToken>,
 ) -> Answer {
-    let reason = rules::check_reason(body.and_then(|b| b.into_inner().reason))?;
+    let reason = rules::check_reason(body.and_then(|b| b.reason))?;
     let resource = m
         .write(move |conn, by| manage::revoke(conn, by, &id, reason.as_deref()))
         .await?;
