@@ -90,16 +90,6 @@ pub fn application(
 > {
     App::new()
         .app_data(state)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(BODY_LIMIT)
-                .error_handler(extract::json_error),
-        )
-        .app_data(
-            web::FormConfig::default()
-                .limit(BODY_LIMIT)
-                .error_handler(extract::form_error),
-        )
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
@@ -107,6 +97,7 @@ pub fn application(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(ops::not_found))
+        .wrap(from_fn(middleware::refuse_nul))
         .wrap(from_fn(middleware::track))
         .wrap(from_fn(middleware::echo_request_id))
         .wrap(TracingLogger::<RequestSpan>::new())

@@ -146,7 +146,12 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         let errors = match self {
-            Self::Validation(errors) => Some(errors.clone()),
+            Self::Validation(errors) => Some(
+                errors
+                    .iter()
+                    .map(|e| FieldError::new(&e.field, crate::redact::configured(&e.message)))
+                    .collect(),
+            ),
             _ => None,
         };
         let detail = match self {

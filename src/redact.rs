@@ -16,10 +16,17 @@ pub fn install(prefixes: &Prefixes) {
 }
 
 /// [`tokens`] with the installed prefixes (the defaults before start-up): for error details
-/// and log fields, which are rendered where no configuration is at hand.
+/// and log fields, which are rendered where no configuration is at hand. Percent-encoded text
+/// (a request target, a path segment) is decoded first, so that `tolp%5F…` or `tolp_%41…` is
+/// masked too.
 #[must_use]
 pub fn configured(text: &str) -> Cow<'_, str> {
-    tokens(text, INSTALLED.get().unwrap_or(&DEFAULT))
+    let prefixes = INSTALLED.get().unwrap_or(&DEFAULT);
+    if text.contains('%') {
+        let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        return Cow::Owned(tokens(&decoded, prefixes).into_owned());
+    }
+    tokens(text, prefixes)
 }
 
 /// What a masked value is replaced with, after its prefix.
@@ -66,6 +73,10 @@ mod tests {
         assert_eq!(
             tokens("unknown field `tolg_AAAA`", &p),
             "unknown field `tolg_[redacted]`"
+        );
+        assert_eq!(
+            configured("/v1/x/tolp%5FAbc%41?ip=tola_%5a9"),
+            "/v1/x/tolp_[redacted]?ip=tola_[redacted]"
         );
     }
 }

@@ -68,6 +68,7 @@ impl SessionVerifier {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         match &settings.session_issuer {
             Some(issuer) => {
                 validation.set_issuer(&[issuer]);

@@ -1,11 +1,11 @@
 //! Directory sync routes (`service` scheme with `directory`): idempotent `PUT`s, `GET`s to
 //! check what was synced, idempotent `DELETE`s.
 
-use actix_web::web::{Json, Path};
+use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, get, put};
 use serde::Serialize;
 
-use super::extract::Syncing;
+use super::extract::{Body, Syncing};
 use super::responses::{DirectoryErrors, PutErrors};
 use super::tokens::Answer;
 use crate::directory::model::{
@@ -58,7 +58,7 @@ fn gone() -> HttpResponse {
 pub async fn put_organization(
     s: Syncing,
     id: Path<String>,
-    body: Json<OrganizationInput>,
+    Body(body): Body<OrganizationInput>,
 ) -> Answer {
     let desired = sync::desired_organization(id.into_inner(), &body)?;
     let put = s
@@ -124,7 +124,7 @@ pub async fn delete_organization(s: Syncing, id: Path<String>) -> Answer {
     security(("service" = []))
 )]
 #[put("/directory/users/{id}")]
-pub async fn put_user(s: Syncing, id: Path<String>, body: Json<UserInput>) -> Answer {
+pub async fn put_user(s: Syncing, id: Path<String>, Body(body): Body<UserInput>) -> Answer {
     let desired = sync::desired_user(id.into_inner(), &body)?;
     let put = s
         .write(move |conn, by| sync::put_user(conn, by, desired))
@@ -191,7 +191,7 @@ pub async fn delete_user(s: Syncing, id: Path<String>) -> Answer {
 pub async fn put_membership(
     s: Syncing,
     path: Path<(String, String)>,
-    body: Json<MembershipInput>,
+    Body(body): Body<MembershipInput>,
 ) -> Answer {
     let (org, user) = path.into_inner();
     let desired = sync::desired_membership(org, user, &body)?;
@@ -271,7 +271,7 @@ pub async fn delete_membership(s: Syncing, path: Path<(String, String)>) -> Answ
 pub async fn put_project(
     s: Syncing,
     path: Path<(String, String)>,
-    body: Json<ProjectInput>,
+    Body(body): Body<ProjectInput>,
 ) -> Answer {
     let (org, project) = path.into_inner();
     let desired = sync::desired_project(org, project, &body)?;

@@ -226,77 +226,81 @@ impl FromRequest for RequestContext {
     }
 }
 
-/// A JSON body that may be left out: an empty body is `None`; any other body is read by the
-/// rules of every JSON body (unreadable JSON or an unknown field 400, too large 413, another
-/// content type 415). actix's `Option<Json<T>>` would turn a bad body into `None` and the
-/// request would go on as if nothing had been sent.
-pub struct OptionalJson<T>(pub Option<T>);
+/// A JSON body, read by the rules of every body ([`crate::serde_ext::from_json`]): another
+/// content type is 415, more than the limit 413, unreadable JSON, an unknown field or a NUL
+/// character 400.
+pub struct Body<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+/// A JSON body that may be left out: an empty body is `None`; any other body is read as a
+/// [`Body`]. (actix's `Option<Json<T>>` would turn a bad body into `None` and the request would
+/// go on as if nothing had been sent.)
+pub struct OptionalBody<T>(pub Option<T>);
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::trim)
-            .is_some_and(|essence| {
-                essence.eq_ignore_ascii_case("application/json")
-                    || essence.to_ascii_lowercase().ends_with("+json")
-            });
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let body = body.await.map_err(|error| {
-                match error.as_error::<actix_error::PayloadError>() {
+/// Whether a request says its body is JSON (`application/json` or `…+json`).
+fn says_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|essence| {
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        })
+}
+
+/// Reads a JSON body; `None` when it is empty and `optional`.
+fn json_body<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    optional: bool,
+) -> LocalBoxFuture<'static, Result<Option<T>, ApiError>> {
+    let json = says_json(req);
+    let body = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let body =
+            body.await.map_err(
+                |error| match error.as_error::<actix_error::PayloadError>() {
                     Some(actix_error::PayloadError::Overflow) => {
                         ApiError::PayloadTooLarge(BODY_LIMIT)
                     }
                     _ => ApiError::BadRequest(format!("could not read the body: {error}")),
-                }
-            })?;
-            if body.is_empty() {
-                return Ok(Self(None));
-            }
-            if !json {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the body must be application/json".into(),
-                ));
-            }
-            serde_json::from_slice(&body)
-                .map(|value| Self(Some(value)))
-                .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")))
+                },
+            )?;
+        if optional && body.is_empty() {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be application/json".into(),
+            ));
+        }
+        crate::serde_ext::from_json(&body).map(Some)
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body(req, payload, false);
+        Box::pin(async move {
+            body.await?
+                .map(Body)
+                .ok_or_else(|| ApiError::BadRequest("invalid JSON body: the body is empty".into()))
         })
     }
 }
 
-/// Renders JSON body errors (bad JSON, wrong content type, too large) as problems.
-pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_error::JsonPayloadError as E;
-    match error {
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
-        E::ContentType => {
-            ApiError::UnsupportedMediaType("the body must be application/json".into())
-        }
-        E::Deserialize(inner) => ApiError::BadRequest(format!("invalid JSON body: {inner}")),
-        other => ApiError::BadRequest(format!("could not read the body: {other}")),
-    }
-    .into()
-}
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-/// Renders form body errors as problems.
-pub fn form_error(error: actix_error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_error::UrlencodedError as E;
-    match error {
-        E::Overflow { .. } => ApiError::PayloadTooLarge(BODY_LIMIT),
-        E::ContentType => ApiError::UnsupportedMediaType(
-            "the body must be application/x-www-form-urlencoded".into(),
-        ),
-        other => ApiError::BadRequest(format!("invalid form body: {other}")),
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalBody) })
     }
-    .into()
 }
 
 /// Renders path parameter errors as problems.

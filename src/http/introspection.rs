@@ -36,12 +36,17 @@ async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    request::parse(
-        &body,
-        header(CONTENT_TYPE.as_str()),
-        header("x-organization-id"),
-    )
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let organization = match req.headers().get("x-organization-id") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::BadRequest("X-Organization-ID must be visible ASCII text".into())
+        })?),
+    };
+    request::parse(&body, content_type, organization)
 }
 
 /// Introspect a token (RFC 7662).

@@ -12,7 +12,28 @@ use actix_web::middleware::Next;
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
+use crate::error::ApiError;
 use crate::redact;
+
+/// Refuses a request whose path or query holds a percent-encoded NUL (400): PostgreSQL cannot
+/// store one, and both backends must answer alike.
+pub async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    if target
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+    {
+        return Err(ApiError::BadRequest(
+            "the path and query must not contain NUL characters".into(),
+        )
+        .into());
+    }
+    next.call(req).await
+}
 
 /// Counts every request and its latency by route pattern, method and status.
 pub async fn track(
@@ -84,7 +105,9 @@ impl RootSpanBuilder for RequestSpan {
             http.method = %request.method(),
             http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
             http.target = %target,
-            http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
+            http.client_ip = %redact::configured(
+                request.connection_info().realip_remote_addr().unwrap_or("")
+            ),
             request_id = %request_id,
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,

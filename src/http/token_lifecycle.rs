@@ -1,10 +1,10 @@
 //! Token lifecycle routes (`session` scheme): regenerate, duplicate, bulk revoke and delete,
 //! organization authorizations and SSO authorization.
 
-use actix_web::web::{Json, Path};
+use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, post, put};
 
-use super::extract::{Managing, OptionalJson};
+use super::extract::{Body, Managing, OptionalBody};
 use super::responses::{BulkErrors, ManageErrors};
 use super::tokens::{Answer, created};
 use crate::error::Problem;
@@ -33,7 +33,7 @@ use crate::tokens::{manage, rules};
 pub async fn regenerate_token(
     m: Managing,
     id: Path<String>,
-    OptionalJson(body): OptionalJson<RegenerateToken>,
+    OptionalBody(body): OptionalBody<RegenerateToken>,
 ) -> Answer {
     let asked = body
         .and_then(|b| b.expires_at)
@@ -61,8 +61,12 @@ pub async fn regenerate_token(
     security(("session" = []))
 )]
 #[post("/tokens/{id}/duplicate")]
-pub async fn duplicate_token(m: Managing, id: Path<String>, body: Json<DuplicateToken>) -> Answer {
-    let name = body.into_inner().name;
+pub async fn duplicate_token(
+    m: Managing,
+    id: Path<String>,
+    Body(body): Body<DuplicateToken>,
+) -> Answer {
+    let name = body.name;
     let token = m
         .write(move |conn, by| manage::duplicate(conn, by, &id, name))
         .await?;
@@ -77,8 +81,8 @@ pub async fn duplicate_token(m: Managing, id: Path<String>, body: Json<Duplicate
     security(("session" = []))
 )]
 #[post("/tokens/bulk-revoke")]
-pub async fn bulk_revoke(m: Managing, body: Json<BulkRevoke>) -> Answer {
-    let BulkRevoke { ids, reason } = body.into_inner();
+pub async fn bulk_revoke(m: Managing, Body(body): Body<BulkRevoke>) -> Answer {
+    let BulkRevoke { ids, reason } = body;
     manage::check_bulk(&ids)?;
     let reason = rules::check_reason(reason)?;
     let results = m
@@ -95,8 +99,8 @@ pub async fn bulk_revoke(m: Managing, body: Json<BulkRevoke>) -> Answer {
     security(("session" = []))
 )]
 #[post("/tokens/bulk-delete")]
-pub async fn bulk_delete(m: Managing, body: Json<BulkDelete>) -> Answer {
-    let ids = body.into_inner().ids;
+pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
+    let ids = body.ids;
     manage::check_bulk(&ids)?;
     let results = m
         .write(move |conn, by| manage::bulk_delete(conn, by, ids))

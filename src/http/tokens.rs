@@ -2,10 +2,10 @@
 //! scope catalog, organization oversight and usage. Each handler parses, makes one domain
 //! call and answers.
 
-use actix_web::web::{Json, Path, Query};
+use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
-use super::extract::{Managing, OptionalJson};
+use super::extract::{Body, Managing, OptionalBody};
 use super::responses::{ManageErrors, PageErrors};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
@@ -44,7 +44,7 @@ pub fn created(created: &CreatedToken) -> HttpResponse {
     security(("session" = []))
 )]
 #[post("/tokens")]
-pub async fn create_token(m: Managing, body: Json<CreateToken>) -> Answer {
+pub async fn create_token(m: Managing, Body(body): Body<CreateToken>) -> Answer {
     let token = m
         .write(move |conn, by| manage::create(conn, by, &body))
         .await?;
@@ -105,7 +105,7 @@ pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
     security(("session" = []))
 )]
 #[patch("/tokens/{id}")]
-pub async fn update_token(m: Managing, id: Path<String>, body: Json<UpdateToken>) -> Answer {
+pub async fn update_token(m: Managing, id: Path<String>, Body(body): Body<UpdateToken>) -> Answer {
     let resource = m
         .write(move |conn, by| manage::update(conn, by, &id, &body))
         .await?;
@@ -145,7 +145,7 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
 pub async fn revoke_token(
     m: Managing,
     id: Path<String>,
-    OptionalJson(body): OptionalJson<RevokeToken>,
+    OptionalBody(body): OptionalBody<RevokeToken>,
 ) -> Answer {
     let reason = rules::check_reason(body.and_then(|b| b.reason))?;
     let resource = m

@@ -49,11 +49,15 @@ pub fn parse(
     organization_header: Option<&str>,
 ) -> Result<IntrospectRequest, ApiError> {
     let mut request = match body_kind(content_type.unwrap_or_default())? {
-        BodyKind::Json => serde_json::from_slice::<IntrospectRequest>(body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?,
+        BodyKind::Json => crate::serde_ext::from_json::<IntrospectRequest>(body)?,
         BodyKind::Form => {
             let form: IntrospectForm = serde_urlencoded::from_bytes(body)
                 .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
+            if body.contains(&0) || body.windows(3).any(|w| w == b"%00") {
+                return Err(ApiError::BadRequest(
+                    "invalid form body: text must not contain NUL characters".into(),
+                ));
+            }
             IntrospectRequest {
                 token: form.token,
                 token_type_hint: None,

@@ -262,6 +262,20 @@ async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResu
     assert_eq!(bad.status(), 400);
     let bad_body = bad.text().await?;
     assert!(!bad_body.contains(value), "{bad_body}");
+    // Percent-encoded in a path, and as a client address a proxy passed on.
+    let encoded = client
+        .get(format!(
+            "{base}/v1/directory/organizations/{}%5F{}",
+            &value[..4],
+            &value[5..]
+        ))
+        .bearer_auth(value)
+        .header("x-forwarded-for", value)
+        .send()
+        .await?;
+    assert_eq!(encoded.status(), 404);
+    let encoded_body = encoded.text().await?;
+    assert!(!encoded_body.contains(&value[5..]), "{encoded_body}");
     let wrong_scheme = client
         .get(format!("{base}/v1/directory/organizations/acme"))
         .header("Authorization", format!("Basic {value}"))
