@@ -15,12 +15,68 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide recorder (once; later calls reuse it).
 pub fn install() {
     HANDLE.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
+        Ok(handle) => {
+            describe();
+            Some(handle)
+        }
         Err(error) => {
             tracing::warn!(%error, "metrics recorder not installed");
             None
         }
     });
+}
+
+/// The `# HELP` text of every series tokend exports (units are in the names).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "tokend_http_requests_total",
+        "HTTP requests answered, by route pattern, method and status."
+    );
+    describe_histogram!(
+        "tokend_http_request_duration_seconds",
+        "Time from reading a request to its response, by route pattern, method and status."
+    );
+    describe_counter!(
+        "tokend_introspections_total",
+        "Introspection answers, by result: active, or the reason the token is inactive."
+    );
+    describe_counter!(
+        "tokend_token_cache_hits_total",
+        "Token lookups answered from the verified-token cache."
+    );
+    describe_counter!(
+        "tokend_token_cache_misses_total",
+        "Token lookups that had to read the database."
+    );
+    describe_counter!(
+        "tokend_token_cache_evictions_total",
+        "Cache entries dropped to stay within TOKEND_CACHE_CAPACITY."
+    );
+    describe_gauge!(
+        "tokend_token_cache_entries",
+        "Entries in the verified-token cache (tokens and unknown digests) at scrape time."
+    );
+    describe_gauge!(
+        "tokend_db_pool_connections",
+        "Database connections at scrape time, by state: in_use or idle."
+    );
+    describe_counter!(
+        "tokend_usage_flush_batches_total",
+        "Usage batches written to the database."
+    );
+    describe_histogram!(
+        "tokend_usage_flush_duration_seconds",
+        "Time to write one usage batch."
+    );
+    describe_counter!(
+        "tokend_invalidations_sent_total",
+        "Cache invalidations announced to other instances (PostgreSQL NOTIFY)."
+    );
+    describe_counter!(
+        "tokend_invalidations_received_total",
+        "Cache invalidations received from other instances and applied."
+    );
 }
 
 /// The request counter and latency histogram of one route, method and status.

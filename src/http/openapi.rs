@@ -15,7 +15,7 @@ use crate::error::Problem;
                        introspect them on every request.",
         license(name = "Apache-2.0")
     ),
-    paths(ops::healthz, ops::readyz, ops::metrics_endpoint),
+    paths(ops::home, ops::healthz, ops::readyz, ops::metrics_endpoint),
     nest((path = "/v1", api = routes::V1)),
     components(schemas(Problem, crate::error::FieldError)),
     modifiers(&SecuritySchemes),

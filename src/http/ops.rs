@@ -17,6 +17,35 @@ pub struct Status {
     pub status: &'static str,
 }
 
+/// What tokend is, its version, and where to go next: the interactive docs, the OpenAPI
+/// document, health and metrics.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The start page", content_type = "text/html"))
+)]
+#[get("/")]
+pub async fn home() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(HOME)
+}
+
+/// The start page: no script, no style, no other origin.
+const HOME: &str = concat!(
+    "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+    "<title>tokend</title>\n</head>\n<body>\n<main>\n<h1>tokend</h1>\n",
+    "<p>Token management: create, list, rotate and revoke API tokens, and introspect them on ",
+    "every request. Version ",
+    env!("CARGO_PKG_VERSION"),
+    ".</p>\n<ul>\n",
+    "<li><a href=\"/docs/\">Interactive API documentation</a></li>\n",
+    "<li><a href=\"/openapi.json\">OpenAPI document</a></li>\n",
+    "<li><a href=\"/healthz\">Liveness</a> and <a href=\"/readyz\">readiness</a></li>\n",
+    "<li><a href=\"/metrics\">Prometheus metrics</a></li>\n",
+    "</ul>\n</main>\n</body>\n</html>\n"
+);
+
 /// Liveness: the process is up.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = Status)))]
 #[get("/healthz")]

@@ -61,6 +61,7 @@ v1_routes![
 /// `app`, which owns the document).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(scope())
+        .service(ops::home)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics_endpoint);

@@ -18,6 +18,7 @@ mod lifecycle;
 mod listing;
 mod migrations;
 mod openapi;
+mod ops;
 mod paging;
 mod secrets;
 mod sessions;
