@@ -18,10 +18,10 @@ use crate::state::AppState;
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>),
-        (status = 400, description = "Bad cursor or `since`", body = Problem),
-        (status = 401, description = "No valid credential", body = Problem),
-        (status = 403, description = "A token, or a service token without `audit`", body = Problem),
-        (status = 422, description = "Bad `limit`", body = Problem),
+        (status = 400, description = "Bad cursor or `since`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A token, or a service token without `audit`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `limit`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("service" = []))
 )]

@@ -76,7 +76,7 @@ pub async fn put_organization(
     responses(
         (status = 200, description = "The organization", body = Organization),
         DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem),
+        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -141,7 +141,7 @@ pub async fn put_user(s: Syncing, id: Path<String>, Body(body): Body<UserInput>)
     responses(
         (status = 200, description = "The user", body = User),
         DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem),
+        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -183,7 +183,7 @@ pub async fn delete_user(s: Syncing, id: Path<String>) -> Answer {
         (status = 200, description = "Replaced or unchanged", body = Membership),
         (status = 201, description = "Created", body = Membership),
         PutErrors,
-        (status = 404, description = "Organization or user not synced", body = Problem),
+        (status = 404, description = "Organization or user not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -216,7 +216,7 @@ pub async fn put_membership(
     responses(
         (status = 200, description = "The membership", body = Membership),
         DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem),
+        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -263,7 +263,7 @@ pub async fn delete_membership(s: Syncing, path: Path<(String, String)>) -> Answ
         (status = 200, description = "Replaced or unchanged", body = Project),
         (status = 201, description = "Created", body = Project),
         PutErrors,
-        (status = 404, description = "Organization not synced", body = Problem),
+        (status = 404, description = "Organization not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -296,7 +296,7 @@ pub async fn put_project(
     responses(
         (status = 200, description = "The project", body = Project),
         DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem),
+        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]

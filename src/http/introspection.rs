@@ -59,11 +59,11 @@ async fn read_body(
     params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
     responses(
         (status = 200, description = "Active or inactive", body = Introspection),
-        (status = 401, description = "No valid service token", body = Problem),
-        (status = 403, description = "Missing the `introspect` permission", body = Problem),
-        (status = 413, description = "Body too large", body = Problem),
-        (status = 415, description = "Neither JSON nor a form", body = Problem),
-        (status = 422, description = "No `token`", body = Problem),
+        (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing the `introspect` permission", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
 )]
@@ -121,8 +121,8 @@ pub async fn introspect(
     tag = "introspection",
     responses(
         (status = 200, description = "The token", body = Me),
-        (status = 401, description = "No valid token", body = Problem),
-        (status = 403, description = "A session or service token instead of a token", body = Problem),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A session or service token instead of a token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("token" = []))
 )]
@@ -141,9 +141,9 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
     request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 401, description = "No valid credential", body = Problem),
-        (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem),
-        (status = 422, description = "No `token`", body = Problem),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []), ("token" = []))
 )]

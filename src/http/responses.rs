@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-/// One `application/problem+json`-shaped error response (declared as JSON, as every other
-/// body of the document is) with the `Problem` schema.
+/// One error response: an `application/problem+json` body with the `Problem` schema, as the
+/// server sends it.
 fn problem(description: &str) -> RefOr<Response> {
     let content = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("Problem")))
         .build();
     ResponseBuilder::new()
         .description(description)
-        .content("application/json", content)
+        .content("application/problem+json", content)
         .build()
         .into()
 }

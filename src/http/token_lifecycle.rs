@@ -24,8 +24,8 @@ use crate::tokens::{manage, rules};
     responses(
         (status = 200, description = "The token and its new value", body = CreatedToken),
         ManageErrors,
-        (status = 409, description = "The token is revoked", body = Problem),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -52,11 +52,11 @@ pub async fn regenerate_token(
     request_body = DuplicateToken,
     responses(
         (status = 201, description = "The copy and its value", body = CreatedToken),
-        (status = 401, description = "No valid session", body = Problem),
-        (status = 403, description = "`token_cannot_manage_tokens`, or the rules of creation", body = Problem),
-        (status = 404, description = "No such token, or not yours", body = Problem),
-        (status = 409, description = "`name_taken`", body = Problem),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`token_cannot_manage_tokens`, or the rules of creation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -118,8 +118,8 @@ pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
     responses(
         (status = 200, description = "The token", body = TokenResource),
         ManageErrors,
-        (status = 409, description = "Not a personal token, or revoked", body = Problem),
-        (status = 422, description = "Not a member, or `policy_violation`", body = Problem),
+        (status = 409, description = "Not a personal token, or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a member, or `policy_violation`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -142,7 +142,7 @@ pub async fn add_organization(m: Managing, path: Path<(String, String)>) -> Answ
     responses(
         (status = 204, description = "Removed (or was not authorized)"),
         ManageErrors,
-        (status = 409, description = "The last organization, not a personal token, or revoked", body = Problem),
+        (status = 409, description = "The last organization, not a personal token, or revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -166,10 +166,10 @@ pub async fn remove_organization(m: Managing, path: Path<(String, String)>) -> A
     ),
     responses(
         (status = 200, description = "The token", body = TokenResource),
-        (status = 401, description = "No valid session", body = Problem),
-        (status = 403, description = "The session did not sign into the organization with SSO", body = Problem),
-        (status = 404, description = "No such token, not yours, or not authorized for the organization", body = Problem),
-        (status = 409, description = "The token is revoked", body = Problem),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The session did not sign into the organization with SSO", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token, not yours, or not authorized for the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]

@@ -35,11 +35,11 @@ pub fn created(created: &CreatedToken) -> HttpResponse {
     request_body = CreateToken,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CreatedToken),
-        (status = 400, description = "Unreadable body", body = Problem),
-        (status = 401, description = "No valid session", body = Problem),
-        (status = 403, description = "`email_not_verified`, `api_tokens_disabled`, `forbidden` or `token_cannot_manage_tokens`", body = Problem),
-        (status = 409, description = "`name_taken`", body = Problem),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`email_not_verified`, `api_tokens_disabled`, `forbidden` or `token_cannot_manage_tokens`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -97,10 +97,10 @@ pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
     request_body = UpdateToken,
     responses(
         (status = 200, description = "The updated token", body = TokenResource),
-        (status = 400, description = "Unreadable body", body = Problem),
+        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
         ManageErrors,
-        (status = 409, description = "`name_taken`, or the token is revoked", body = Problem),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem),
+        (status = 409, description = "`name_taken`, or the token is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -137,7 +137,7 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
     responses(
         (status = 200, description = "The revoked token", body = TokenResource),
         ManageErrors,
-        (status = 422, description = "Reason too long", body = Problem),
+        (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -159,7 +159,7 @@ pub async fn revoke_token(
     tag = "tokens",
     responses(
         (status = 200, description = "Scopes and presets", body = ScopeCatalogResponse),
-        (status = 401, description = "No valid session", body = Problem),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -176,7 +176,7 @@ pub async fn list_scopes(m: Managing) -> HttpResponse {
     responses(
         (status = 200, description = "A page of tokens", body = Page<TokenResource>),
         PageErrors,
-        (status = 404, description = "No such organization, or not its admin", body = Problem),
+        (status = 404, description = "No such organization, or not its admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]

@@ -76,3 +76,34 @@ async fn openapi_json_and_docs_are_served_without_network() -> TestResult {
     }
     Ok(())
 }
+
+/// Every error an operation declares is what the server sends: `application/problem+json`
+/// with the `Problem` schema.
+#[test]
+fn every_error_is_declared_as_problem_json() -> TestResult {
+    let doc: serde_json::Value = serde_json::from_str(&tokend::http::openapi::document())?;
+    let mut errors = 0;
+    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in operations.as_object().into_iter().flatten() {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                errors += 1;
+                let content = response["content"].as_object();
+                assert_eq!(
+                    content.map(|c| c.keys().collect::<Vec<_>>()),
+                    Some(vec![&"application/problem+json".to_owned()]),
+                    "{method} {path} {status}"
+                );
+                assert_eq!(
+                    response["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    assert!(errors > 100, "{errors} error responses");
+    Ok(())
+}
