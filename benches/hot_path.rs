@@ -8,7 +8,6 @@ use actix_web::{test, web};
 use criterion::{Criterion, criterion_group, criterion_main};
 use diesel::Connection;
 use serde_json::json;
-use tokend::audit::{Actor, RequestContext};
 use tokend::auth::Permission;
 use tokend::auth::session::{Claims, sign_dev_session};
 use tokend::config::{CacheSettings, RawConfig};
@@ -16,7 +15,7 @@ use tokend::introspection::cache::TokenCache;
 use tokend::state::AppState;
 use tokend::tokens::kind::{Prefixes, TokenKind};
 use tokend::tokens::secret::{self, Peppers, parse_pepper_list};
-use tokend::tokens::service::{self, NewServiceToken};
+use tokend::tokens::service::{self, NewServiceToken, Operator};
 
 const PEPPERS: &str = "bench:bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -67,9 +66,9 @@ fn setup(dir: &std::path::Path) -> Option<(web::Data<AppState>, String, String)>
                 &NewServiceToken {
                     name: "gateway",
                     permissions: &[Permission::Introspect, Permission::Directory],
+                    ..NewServiceToken::default()
                 },
-                &Actor::cli(),
-                &RequestContext::cli(),
+                &Operator::cli(),
             )
         })
         .ok()?;

@@ -7,13 +7,12 @@
 use std::io::Write;
 
 use diesel::Connection;
-use tokend::audit::{Actor, RequestContext};
 use tokend::auth::Permission;
 use tokend::config::RawConfig;
 use tokend::db::{self, DbConnection};
 use tokend::tokens::issue::{self, Spec};
 use tokend::tokens::kind::TokenKind;
-use tokend::tokens::service::{self, NewServiceToken};
+use tokend::tokens::service::{self, NewServiceToken, Operator};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -37,9 +36,9 @@ fn main() -> Result<()> {
             &NewServiceToken {
                 name: &format!("gateway-{}", uuid::Uuid::now_v7()),
                 permissions: &[Permission::Introspect],
+                ..NewServiceToken::default()
             },
-            &Actor::cli(),
-            &RequestContext::cli(),
+            &Operator::cli(),
         )
     })?;
     std::fs::write(out.join("gateway"), gateway.expose())?;

@@ -28,6 +28,7 @@ use crate::directory::sync::{Syncer, not_found};
 use crate::error::{ApiError, BODY_LIMIT};
 use crate::state::AppState;
 use crate::tokens::manage::{ByValue, Manager};
+use crate::tokens::service::Operator;
 
 /// The peer address of a request, for usage tracking.
 #[must_use]
@@ -173,6 +174,52 @@ caller_extractor!(Syncing, |state, presented, ip, context| async move {
         context,
     };
     Ok(Syncing { state, by })
+});
+
+/// A service-token-management request: the state and the calling service (with
+/// `service_tokens`) as an [`Operator`] that may grant only what it holds.
+pub struct Operating {
+    state: web::Data<AppState>,
+    by: Operator,
+}
+
+impl Operating {
+    /// Runs a use case through the one write path, with the settings' peppers and prefixes.
+    pub async fn write<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Operator, &Settings) -> Result<Committed<T>, ApiError>
+            + Send
+            + 'static,
+    {
+        let Self { state, by } = self;
+        let settings = Arc::clone(&state.settings);
+        state.write(move |conn| work(conn, &by, &settings)).await
+    }
+
+    /// Runs a read.
+    pub async fn read<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        db::run(&self.state.db, work).await
+    }
+}
+
+caller_extractor!(Operating, |state, presented, ip, context| async move {
+    let identity = callers::service(&state, presented, Permission::ServiceTokens, ip).await?;
+    let by = Operator {
+        actor: identity.actor(),
+        context,
+        holds: Some(
+            Permission::ALL
+                .into_iter()
+                .filter(|p| identity.has(*p))
+                .collect(),
+        ),
+    };
+    Ok(Operating { state, by })
 });
 
 /// Who may read audit events (a session, or a service token with `audit`).

@@ -11,5 +11,6 @@ pub mod openapi;
 pub mod ops;
 pub mod responses;
 pub mod routes;
+pub mod service_tokens;
 pub mod token_lifecycle;
 pub mod tokens;

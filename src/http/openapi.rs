@@ -21,6 +21,7 @@ use crate::error::Problem;
     modifiers(&SecuritySchemes),
     tags(
         (name = "tokens", description = "Token management (signed-in users)"),
+        (name = "service-tokens", description = "Service tokens (service tokens with `service_tokens`)"),
         (name = "introspection", description = "Introspection, `/v1/me` and revocation by value"),
         (name = "audit", description = "Audit events"),
         (name = "directory", description = "Directory sync (service tokens with `directory`)"),

@@ -79,3 +79,20 @@ error_set!(
         "422" => "Bad `limit` or filter",
     }
 );
+
+error_set!(
+    /// The errors of every service-token route.
+    ServiceTokenErrors {
+        "401" => "No valid service token",
+        "403" => "Missing the `service_tokens` permission",
+    }
+);
+
+error_set!(
+    /// The errors of a route about one service token.
+    OneServiceTokenErrors {
+        "401" => "No valid service token",
+        "403" => "Missing the `service_tokens` permission, or a permission the token holds",
+        "404" => "No such service token",
+    }
+);

@@ -5,7 +5,7 @@
 use actix_web::web;
 use utoipa::OpenApi;
 
-use super::{audit, directory, introspection, ops, token_lifecycle, tokens};
+use super::{audit, directory, introspection, ops, service_tokens, token_lifecycle, tokens};
 
 /// Declares the `/v1` handlers once: `scope` registers them, `V1` documents them.
 macro_rules! v1_routes {
@@ -28,6 +28,12 @@ v1_routes![
     introspection::revoke,
     token_lifecycle::bulk_revoke,
     token_lifecycle::bulk_delete,
+    service_tokens::create_service_token,
+    service_tokens::list_service_tokens,
+    service_tokens::get_service_token,
+    service_tokens::revoke_service_token,
+    service_tokens::regenerate_service_token,
+    service_tokens::delete_service_token,
     tokens::create_token,
     tokens::list_tokens,
     tokens::get_token,

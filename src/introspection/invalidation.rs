@@ -49,19 +49,7 @@ pub async fn publish(db: &Database, cache: &TokenCache, changes: Vec<Change>) {
     }
     let sent = changes.len();
     let origin = cache.origin().to_owned();
-    let result = db::run(db, move |conn| {
-        if let DbConnection::Pg(pg) = conn {
-            for change in &changes {
-                diesel::sql_query("SELECT pg_notify($1, $2)")
-                    .bind::<Text, _>(CHANNEL)
-                    .bind::<Text, _>(payload(&origin, change))
-                    .execute(pg)
-                    .map_err(DbError::from)?;
-            }
-        }
-        Ok::<_, DbError>(())
-    })
-    .await;
+    let result = db::run(db, move |conn| notify(conn, &origin, &changes)).await;
     match result {
         Ok(()) => {
             metrics::counter!("tokend_invalidations_sent_total").increment(sent as u64);
@@ -70,6 +58,21 @@ pub async fn publish(db: &Database, cache: &TokenCache, changes: Vec<Change>) {
             tracing::warn!(%error, "could not notify other instances; their cache TTL bounds the staleness");
         }
     }
+}
+
+/// Announces committed `changes` to every listening instance as `origin` (PostgreSQL
+/// `NOTIFY`; nothing to do on SQLite, which has one instance). The command line uses it after
+/// its own writes, so that a running server drops what it cached.
+pub fn notify(conn: &mut DbConnection, origin: &str, changes: &[Change]) -> Result<(), DbError> {
+    if let DbConnection::Pg(pg) = conn {
+        for change in changes {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<Text, _>(payload(origin, change))
+                .execute(pg)?;
+        }
+    }
+    Ok(())
 }
 
 /// Listens for other instances' changes on a dedicated connection until the cache is dropped.

@@ -271,3 +271,91 @@ pub struct BulkResults {
     /// One per id.
     pub results: Vec<BulkResult>,
 }
+
+/// A service token as its managers see it. Never holds the value.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServiceTokenResource {
+    /// Opaque id.
+    #[schema(example = "01932b6e-7d1c-7a4e-9f3b-2f1d5c8e9a10")]
+    pub id: String,
+    /// Name, unique among the service tokens of the same creator.
+    #[schema(example = "gateway")]
+    pub name: String,
+    /// What it is for.
+    #[schema(example = "The API gateway's introspection credential")]
+    pub description: Option<String>,
+    /// Prefix and first four characters, to recognise the value.
+    #[schema(example = "tols_Ab3x")]
+    pub hint: String,
+    /// What it may do.
+    #[schema(example = json!(["introspect"]))]
+    pub permissions: Vec<crate::auth::Permission>,
+    /// `active`, `expired` or `revoked`.
+    pub status: Status,
+    /// `status == active`.
+    pub is_active: bool,
+    /// Expiry, or `null` = never.
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<NaiveDateTime>,
+    /// Creation time.
+    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[schema(value_type = DateTime<Utc>)]
+    pub created_at: NaiveDateTime,
+    /// Who created it: `cli` (an operator) or the id of the service token that did.
+    #[schema(example = "cli")]
+    pub created_by: Option<String>,
+    /// When it was revoked.
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub revoked_at: Option<NaiveDateTime>,
+    /// Who revoked it (`cli` or a service token id).
+    pub revoked_by: Option<String>,
+    /// Why.
+    pub revoked_reason: Option<String>,
+    /// Last successful use.
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_used_at: Option<NaiveDateTime>,
+    /// Successful uses.
+    pub usage_count: i64,
+}
+
+/// The response that creates or regenerates a service token: the resource plus its value,
+/// shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedServiceToken {
+    /// The token.
+    #[serde(flatten)]
+    pub resource: ServiceTokenResource,
+    /// The value. Store it now: it is never shown again.
+    #[schema(example = "tols_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X")]
+    pub token: String,
+}
+
+impl std::fmt::Debug for CreatedServiceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedServiceToken")
+            .field("resource", &self.resource)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `POST /v1/service-tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceToken {
+    /// 1–100 characters, unique among the caller's live service tokens.
+    #[schema(example = "gateway")]
+    pub name: String,
+    /// What it may do: only permissions the caller holds itself.
+    #[schema(example = json!(["introspect"]))]
+    pub permissions: Vec<crate::auth::Permission>,
+    /// What it is for, up to 1000 characters.
+    #[schema(example = "The API gateway's introspection credential")]
+    pub description: Option<String>,
+    /// RFC 3339, in the future; absent or `null` = never.
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<DateTime<Utc>>,
+}

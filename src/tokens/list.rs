@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::dto::{Status, TokenResource};
+use super::dto::{ServiceTokenResource, Status, TokenResource};
 use super::kind::{OwnerType, TokenKind};
 use super::model::TokenRow;
 use super::view;
@@ -55,6 +55,8 @@ enum Coverage {
     },
     /// Every user or api token authorized for an organization (admin oversight).
     Organization(String),
+    /// Every service token.
+    Service,
 }
 
 /// Validated filters.
@@ -79,18 +81,7 @@ impl TokenQuery {
                     .ok_or_else(|| ApiError::field("kind", "must be personal, agent or api"))?,
             ),
         };
-        let status = match self.status.as_deref() {
-            None => None,
-            Some("active") => Some(Status::Active),
-            Some("expired") => Some(Status::Expired),
-            Some("revoked") => Some(Status::Revoked),
-            Some(_) => {
-                return Err(ApiError::field(
-                    "status",
-                    "must be active, expired or revoked",
-                ));
-            }
-        };
+        let status = status_filter(self.status.as_deref())?;
         let page = PageQuery {
             limit: self.limit,
             after: self.after.clone(),
@@ -110,14 +101,58 @@ impl TokenQuery {
     }
 }
 
+/// The `status` filter: `active`, `expired` or `revoked` (422 otherwise).
+fn status_filter(status: Option<&str>) -> Result<Option<Status>, ApiError> {
+    match status {
+        None => Ok(None),
+        Some("active") => Ok(Some(Status::Active)),
+        Some("expired") => Ok(Some(Status::Expired)),
+        Some("revoked") => Ok(Some(Status::Revoked)),
+        Some(_) => Err(ApiError::field(
+            "status",
+            "must be active, expired or revoked",
+        )),
+    }
+}
+
+/// Query parameters of `GET /v1/service-tokens`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceTokenQuery {
+    /// Only tokens with this status: `active`, `expired` or `revoked`.
+    pub status: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Items after (older than) this cursor.
+    pub after: Option<String>,
+    /// Items before (newer than) this cursor.
+    pub before: Option<String>,
+}
+
+impl ServiceTokenQuery {
+    /// Checks the status (422) and the page parameters.
+    pub fn validate(&self) -> Result<(Option<Status>, PageRequest), ApiError> {
+        let page = PageQuery {
+            limit: self.limit,
+            after: self.after.clone(),
+            before: self.before.clone(),
+        }
+        .validate()?;
+        Ok((status_filter(self.status.as_deref())?, page))
+    }
+}
+
 type Boxed<'a> = tokens::BoxedQuery<'a, DbBackend>;
 
 /// The covered tokens with the filters applied (no order, no page).
 fn filtered<'a>(coverage: &'a Coverage, filters: &'a Filters) -> Boxed<'a> {
-    let mut query = tokens::table
-        .filter(tokens::kind.ne(TokenKind::Service.as_str()))
-        .into_boxed();
+    let service = TokenKind::Service.as_str();
+    let mut query = match coverage {
+        Coverage::Service => tokens::table.filter(tokens::kind.eq(service)).into_boxed(),
+        _ => tokens::table.filter(tokens::kind.ne(service)).into_boxed(),
+    };
     query = match coverage {
+        Coverage::Service => query,
         Coverage::Managed { user_id, admin_of } => query.filter(
             tokens::owner_type
                 .eq(OwnerType::User.as_str())
@@ -258,6 +293,41 @@ pub fn of_organization(
     page(conn, &Coverage::Organization(org_id), filters, request)
 }
 
+/// A page of every service token, optionally with one status, newest first.
+pub fn service_tokens(
+    conn: &mut DbConnection,
+    status: Option<Status>,
+    request: &PageRequest,
+) -> Result<Page<ServiceTokenResource>, ApiError> {
+    let filters = Filters {
+        status,
+        ..Filters::default()
+    };
+    let rows = rows(conn, &Coverage::Service, &filters, request)?;
+    Ok(Page {
+        items: super::service::resources(conn, rows.items)?,
+        page_info: rows.page_info,
+        total_count: rows.total_count,
+    })
+}
+
+/// One page of the covered, filtered rows, newest first.
+fn rows(
+    conn: &mut DbConnection,
+    coverage: &Coverage,
+    filters: &Filters,
+    request: &PageRequest,
+) -> Result<Page<TokenRow>, ApiError> {
+    pagination::read(
+        &mut TokenList {
+            conn,
+            coverage,
+            filters,
+        },
+        request,
+    )
+}
+
 /// One page of the covered, filtered tokens, newest first.
 fn page(
     conn: &mut DbConnection,
@@ -265,14 +335,7 @@ fn page(
     filters: &Filters,
     request: &PageRequest,
 ) -> Result<Page<TokenResource>, ApiError> {
-    let rows = pagination::read(
-        &mut TokenList {
-            conn,
-            coverage,
-            filters,
-        },
-        request,
-    )?;
+    let rows = rows(conn, coverage, filters, request)?;
     Ok(Page {
         items: view::resources(conn, rows.items)?,
         page_info: rows.page_info,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::NaiveDateTime;
 
 use super::access::{managed, revocable, token_not_found};
 use super::dto::{
@@ -53,12 +53,6 @@ fn not_revoked(row: &TokenRow) -> Result<(), ApiError> {
     } else {
         Ok(())
     }
-}
-
-/// The expiry a copy or a renewed expired token gets: the same lifetime, from now.
-fn same_lifetime(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTime> {
-    row.expires_at
-        .map(|at| now + (at - row.created_at).max(TimeDelta::seconds(1)))
 }
 
 /// Checks a creation against every rule and stores it, returning the resource and its value.
@@ -127,7 +121,7 @@ pub fn duplicate(
 ) -> Result<Committed<CreatedToken>, ApiError> {
     let (row, roles) = managed(conn, &by.user_id, token_id)?;
     let now = crate::time::now();
-    let expires_at = same_lifetime(&row, now);
+    let expires_at = rules::same_lifetime(&row, now);
     let source = view::resource(conn, row)?;
     let multi = source.kind == TokenKind::Personal;
     let request = CreateToken {
@@ -334,11 +328,7 @@ pub fn regenerate(
     let (row, _) = managed(conn, &by.user_id, token_id)?;
     not_revoked(&row)?;
     let now = crate::time::now();
-    let expires_at = match asked {
-        Some(explicit) => explicit,
-        None if row.expires_at.is_some_and(|at| at <= now) => same_lifetime(&row, now),
-        None => row.expires_at,
-    };
+    let expires_at = asked.unwrap_or_else(|| rules::renewed_expiry(&row, now));
     let org_ids = repo::organization_ids_of(conn, &row.id)?;
     let orgs = directory::organizations(conn, &org_ids)?;
     rules::check_expiry(expires_at, &orgs.iter().collect::<Vec<_>>(), now)?;

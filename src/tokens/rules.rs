@@ -347,6 +347,24 @@ pub fn check_expiry(
     Ok(())
 }
 
+/// The expiry a copy or a renewed expired token gets: the same lifetime, from now.
+#[must_use]
+pub fn same_lifetime(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    row.expires_at
+        .map(|at| now + (at - row.created_at).max(TimeDelta::seconds(1)))
+}
+
+/// The expiry a regenerated token keeps: its own, or for an expired token its former lifetime
+/// from now.
+#[must_use]
+pub fn renewed_expiry(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    if row.expires_at.is_some_and(|at| at <= now) {
+        same_lifetime(row, now)
+    } else {
+        row.expires_at
+    }
+}
+
 /// A revocation reason: trimmed, empty is none, at most 500 characters (else 422).
 pub fn check_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     let reason = reason

@@ -1,73 +1,274 @@
-//! Minting `service` tokens (by an operator through the CLI, later by services).
+//! Service tokens: minted by operators (the CLI) and by services holding `service_tokens`,
+//! listed, shown, revoked, regenerated and deleted. A caller never grants, nor regenerates a
+//! token with, a permission it does not hold itself. Writes return [`Committed`].
 
+use chrono::NaiveDateTime;
+
+use super::dto::{CreatedServiceToken, ServiceTokenResource, TokenResource};
 use super::issue::{self, Spec};
 use super::kind::{OwnerType, Prefixes, TokenKind};
 use super::model::TokenRow;
-use super::secret::{Peppers, TokenValue};
+use super::secret::{self, Peppers, TokenValue};
+use super::{repo, rules, view};
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::auth::Permission;
+use crate::changes::{Change, Committed};
 use crate::db::DbConnection;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 
 /// What a new service token needs.
+#[derive(Debug, Default)]
 pub struct NewServiceToken<'a> {
-    /// Unique among the creator's service tokens.
+    /// Unique among the creator's live service tokens.
     pub name: &'a str,
     /// What it may do.
     pub permissions: &'a [Permission],
+    /// What it is for.
+    pub description: Option<&'a str>,
+    /// When it stops working; `None` = never.
+    pub expires_at: Option<NaiveDateTime>,
 }
 
-/// Creates a service token in the current transaction and returns its row and its value (the
-/// only time the value exists outside the caller's hands).
+/// Who manages service tokens, from where, and what they may grant.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// The audit actor (`system`/`cli`, or the calling service token).
+    pub actor: Actor,
+    /// Request id and client address.
+    pub context: RequestContext,
+    /// The permissions it holds; `None` for an operator at the command line (all of them).
+    pub holds: Option<Vec<Permission>>,
+}
+
+impl Operator {
+    /// An operator at the command line.
+    #[must_use]
+    pub fn cli() -> Self {
+        Self {
+            actor: Actor::cli(),
+            context: RequestContext::cli(),
+            holds: None,
+        }
+    }
+
+    /// 403 unless every permission in `permissions` is one the operator holds.
+    fn may_grant<'p>(
+        &self,
+        permissions: impl IntoIterator<Item = &'p str>,
+    ) -> Result<(), ApiError> {
+        let Some(holds) = &self.holds else {
+            return Ok(());
+        };
+        match permissions
+            .into_iter()
+            .find(|p| !holds.iter().any(|held| held.as_str() == *p))
+        {
+            Some(lacking) => Err(ApiError::Forbidden(format!(
+                "a service token cannot grant `{lacking}`, which it does not hold"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn record(
+        &self,
+        conn: &mut DbConnection,
+        event_type: &'static str,
+        token_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let event = Event {
+            event_type,
+            actor: &self.actor,
+            token_id: Some(token_id),
+            organization_id: None,
+            detail: Some(detail),
+        };
+        audit::record(conn, &self.context, &event)?;
+        Ok(())
+    }
+}
+
+/// The resources of service-token rows, in the same order.
+pub fn resources(
+    conn: &mut DbConnection,
+    rows: Vec<TokenRow>,
+) -> Result<Vec<ServiceTokenResource>, ApiError> {
+    let created_by: Vec<Option<String>> = rows.iter().map(|r| r.created_by.clone()).collect();
+    Ok(view::resources(conn, rows)?
+        .into_iter()
+        .zip(created_by)
+        .map(|(token, created_by)| resource_of(token, created_by))
+        .collect())
+}
+
+fn resource_of(token: TokenResource, created_by: Option<String>) -> ServiceTokenResource {
+    ServiceTokenResource {
+        permissions: token
+            .scopes
+            .iter()
+            .filter_map(|p| Permission::ALL.into_iter().find(|k| k.as_str() == p))
+            .collect(),
+        id: token.id,
+        name: token.name,
+        description: token.description,
+        hint: token.hint,
+        status: token.status,
+        is_active: token.is_active,
+        expires_at: token.expires_at,
+        created_at: token.created_at,
+        created_by,
+        revoked_at: token.revoked_at,
+        revoked_by: token.revoked_by,
+        revoked_reason: token.revoked_reason,
+        last_used_at: token.last_used_at,
+        usage_count: token.usage_count,
+    }
+}
+
+/// The service token `id`; 404 when there is none (or it is not a service token).
+fn find(conn: &mut DbConnection, id: &str) -> Result<TokenRow, ApiError> {
+    match repo::find(conn, id)? {
+        Some(row) if row.kind == TokenKind::Service => Ok(row),
+        _ => Err(ApiError::NotFound("service token not found".into())),
+    }
+}
+
+/// One service token.
+pub fn show(conn: &mut DbConnection, id: &str) -> Result<ServiceTokenResource, ApiError> {
+    let row = find(conn, id)?;
+    let mut list = resources(conn, vec![row])?;
+    list.pop().ok_or(ApiError::Internal)
+}
+
+/// Creates a service token and returns its row and its value (the only time the value exists
+/// outside the caller's hands).
 pub fn create(
     conn: &mut DbConnection,
     peppers: &Peppers,
     prefixes: &Prefixes,
     request: &NewServiceToken<'_>,
-    actor: &Actor,
-    context: &RequestContext,
+    by: &Operator,
 ) -> Result<(TokenRow, TokenValue), ApiError> {
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::field("name", "must be 1-100 characters"));
-    }
+    let mut errors = Vec::new();
+    let name = rules::check_name(Some(request.name), &mut errors);
+    let description = rules::check_description(request.description, &mut errors);
     if request.permissions.is_empty() {
-        return Err(ApiError::field(
+        errors.push(FieldError::new(
             "permissions",
             "at least one permission is required",
         ));
     }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    rules::check_expiry(request.expires_at, &[], crate::time::now())?;
     let permissions =
         super::scopes::normalized(request.permissions.iter().map(|p| p.as_str().to_owned()));
+    by.may_grant(permissions.iter().map(String::as_str))?;
     let (row, value) = issue::issue(
         conn,
         peppers,
         prefixes,
         &Spec {
             kind: TokenKind::Service,
-            name,
-            description: None,
+            name: &name,
+            description: description.as_deref(),
             scopes: &permissions,
             organization_ids: &[],
             project_ids: &[],
             owner_type: OwnerType::Service,
-            owner_id: &actor.id,
-            created_by: Some(&actor.id),
-            expires_at: None,
+            owner_id: &by.actor.id,
+            created_by: Some(&by.actor.id),
+            expires_at: request.expires_at,
         },
     )?;
-    audit::record(
-        conn,
-        context,
-        &Event {
-            event_type: "token.created",
-            actor,
-            token_id: Some(&row.id),
-            organization_id: None,
-            detail: Some(
-                serde_json::json!({ "kind": "service", "name": name, "permissions": permissions }),
-            ),
-        },
-    )?;
+    let detail = serde_json::json!({ "name": name, "permissions": permissions });
+    by.record(conn, "service_token.created", &row.id, detail)?;
     Ok((row, value))
+}
+
+/// [`create`] as a use case: the resource and the value.
+pub fn create_resource(
+    conn: &mut DbConnection,
+    peppers: &Peppers,
+    prefixes: &Prefixes,
+    request: &NewServiceToken<'_>,
+    by: &Operator,
+) -> Result<Committed<CreatedServiceToken>, ApiError> {
+    let (row, value) = create(conn, peppers, prefixes, request, by)?;
+    let resource = show(conn, &row.id)?;
+    Ok(Committed::alone(CreatedServiceToken {
+        resource,
+        token: value.into_exposed(),
+    }))
+}
+
+/// Revokes a service token: it stops working at once. Revoking a revoked one changes nothing.
+pub fn revoke(
+    conn: &mut DbConnection,
+    by: &Operator,
+    id: &str,
+    reason: Option<&str>,
+) -> Result<Committed<ServiceTokenResource>, ApiError> {
+    let row = find(conn, id)?;
+    if repo::revoke(conn, &row.id, &by.actor.id, reason, crate::time::now())? {
+        by.record(
+            conn,
+            "service_token.revoked",
+            &row.id,
+            serde_json::json!({ "reason": reason }),
+        )?;
+    }
+    Ok(Committed::one(show(conn, &row.id)?, Change::Token(row.id)))
+}
+
+/// Gives a service token a new value (same id, name and permissions); the old one dies now.
+/// Not for revoked tokens (409), nor for tokens holding a permission the caller lacks (403).
+pub fn regenerate(
+    conn: &mut DbConnection,
+    peppers: &Peppers,
+    prefixes: &Prefixes,
+    by: &Operator,
+    id: &str,
+) -> Result<Committed<CreatedServiceToken>, ApiError> {
+    let row = find(conn, id)?;
+    if row.revoked_at.is_some() {
+        return Err(ApiError::Conflict("the service token is revoked".into()));
+    }
+    let current = show(conn, &row.id)?;
+    by.may_grant(current.permissions.iter().map(|p| p.as_str()))?;
+    let now = crate::time::now();
+    let value = secret::generate(prefixes, TokenKind::Service);
+    repo::replace_secret(
+        conn,
+        &row.id,
+        &repo::Secret {
+            digest: &peppers.digest(value.expose()),
+            pepper_id: peppers.current_id(),
+            hint: &secret::hint(value.expose(), prefixes.prefix(TokenKind::Service)),
+        },
+        rules::renewed_expiry(&row, now),
+        now,
+    )?;
+    by.record(
+        conn,
+        "service_token.regenerated",
+        &row.id,
+        serde_json::json!({}),
+    )?;
+    let created = CreatedServiceToken {
+        resource: show(conn, &row.id)?,
+        token: value.into_exposed(),
+    };
+    Ok(Committed::one(created, Change::Token(row.id)))
+}
+
+/// Deletes a service token: it stops working at once and disappears from lists.
+pub fn delete(conn: &mut DbConnection, by: &Operator, id: &str) -> Result<Committed<()>, ApiError> {
+    let row = find(conn, id)?;
+    repo::delete(conn, &row.id)?;
+    let detail = serde_json::json!({ "name": row.name });
+    by.record(conn, "service_token.deleted", &row.id, detail)?;
+    Ok(Committed::one((), Change::Token(row.id)))
 }

@@ -206,6 +206,79 @@ async fn a_database_thread_logs_with_the_request_id() -> TestResult {
     Ok(())
 }
 
+/// Runs `tokend service-token ARGS` in `dir`; its stdout, or the failure with its stderr.
+fn service_token(dir: &std::path::Path, args: &[&str]) -> TestResult<String> {
+    let output = tokend(dir).arg("service-token").args(args).output()?;
+    if !output.status.success() {
+        return Err(format!("{args:?}: {}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// The service-token commands with the server down, then the server up on the same database:
+/// list (table and JSON), show, revoke, regenerate.
+#[actix_web::test]
+async fn service_tokens_are_managed_from_the_command_line() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gateway = mint(&mut tokend(dir.path()), "gateway", &["introspect"])?;
+    let old = mint(&mut tokend(dir.path()), "old", &["introspect", "audit"])?;
+    let listed: serde_json::Value =
+        serde_json::from_str(&service_token(dir.path(), &["list", "--json"])?)?;
+    let id_of = |name: &str| {
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (gateway_id, old_id) = (id_of("gateway"), id_of("old"));
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let table = service_token(dir.path(), &["list"])?;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("LAST USED"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&gateway[..9]) && table.contains("introspect"),
+        "{table}"
+    );
+    assert!(!table.contains(&gateway[9..]), "no value in the table");
+    service_token(
+        dir.path(),
+        &["revoke", &old_id, "--reason", "left the team"],
+    )?;
+    let shown: serde_json::Value =
+        serde_json::from_str(&service_token(dir.path(), &["show", &old_id])?)?;
+    assert_eq!(shown["status"], "revoked");
+    assert_eq!(shown["revoked_reason"], "left the team");
+    assert!(service_token(dir.path(), &["show", "no-such-id"]).is_err());
+    let renewed = service_token(dir.path(), &["regenerate", &gateway_id])?;
+    let renewed = renewed.trim_end();
+    assert!(
+        renewed.starts_with("tols_") && renewed.len() == 43,
+        "{renewed}"
+    );
+
+    let log_path = dir.path().join("serve.log");
+    let (_server, base) = serve(tokend(dir.path()), &log_path).await?;
+    let client = reqwest::Client::new();
+    let introspect = |credential: String| {
+        client
+            .post(format!("{base}/v1/introspect"))
+            .bearer_auth(credential)
+            .json(&serde_json::json!({"token": "tolp_x"}))
+            .send()
+    };
+    assert_eq!(introspect(renewed.to_owned()).await?.status(), 200);
+    assert_eq!(introspect(gateway.clone()).await?.status(), 401, "replaced");
+    assert_eq!(introspect(old.clone()).await?.status(), 401, "revoked");
+    Ok(())
+}
+
 #[actix_web::test]
 async fn a_whole_run_leaves_no_token_value_in_logs_or_the_database() -> TestResult {
     let dir = tempfile::tempdir()?;

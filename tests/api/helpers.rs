@@ -4,13 +4,12 @@ use std::net::TcpListener;
 
 use actix_web::dev::ServerHandle;
 use diesel::connection::SimpleConnection;
-use tokend::audit::{Actor, RequestContext};
 use tokend::auth::Permission;
 use tokend::config::RawConfig;
 use tokend::db::{DatabaseUrl, DbConnection};
 use tokend::tokens::issue::{self, Spec};
 use tokend::tokens::kind::TokenKind;
-use tokend::tokens::service::{self, NewServiceToken};
+use tokend::tokens::service::{self, NewServiceToken, Operator};
 
 /// Test result: `?` on anything.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -202,9 +201,12 @@ impl TestApp {
                 conn,
                 &settings.peppers,
                 &settings.prefixes,
-                &NewServiceToken { name, permissions },
-                &Actor::cli(),
-                &RequestContext::cli(),
+                &NewServiceToken {
+                    name,
+                    permissions,
+                    ..NewServiceToken::default()
+                },
+                &Operator::cli(),
             )
         })?;
         Ok(value.into_exposed())

@@ -21,6 +21,7 @@ mod openapi;
 mod ops;
 mod paging;
 mod secrets;
+mod service_tokens;
 mod sessions;
 mod tokens;
 mod usage;

@@ -1,20 +1,21 @@
-//! The command line: `serve`, `migrate`, `openapi`, `service-token create`, `dev-session`,
-//! `check-token`.
+//! The command line: `serve`, `migrate`, `openapi`, `service-token
+//! create|list|show|revoke|regenerate`, `dev-session`, `check-token`.
 
-use std::io::{BufRead, Write};
+mod service_token;
+
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::audit::{Actor, RequestContext};
-use crate::auth::Permission;
 use crate::auth::session::{Claims, sign_dev_session};
 use crate::config::{Loaded, RawConfig};
 use crate::http::openapi;
 use crate::tokens::secret;
-use crate::tokens::service::{self, NewServiceToken};
 use crate::{app, db, telemetry};
+
+pub use service_token::ServiceTokenCommand;
 
 /// tokend: create, list, rotate, revoke and introspect API tokens.
 #[derive(Debug, Parser)]
@@ -65,20 +66,6 @@ pub enum Command {
     },
 }
 
-/// `tokend service-token …`
-#[derive(Debug, Subcommand)]
-pub enum ServiceTokenCommand {
-    /// Create a service token: the value alone on stdout, metadata on stderr.
-    Create {
-        /// Name, unique among service tokens.
-        #[arg(long)]
-        name: String,
-        /// A permission (repeat for several).
-        #[arg(long = "permission", value_name = "PERMISSION", required = true)]
-        permissions: Vec<Permission>,
-    },
-}
-
 /// Runs a parsed command line.
 #[must_use]
 pub fn run(cli: Cli) -> ExitCode {
@@ -118,9 +105,7 @@ fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
         Command::Migrate => db::run_pending(&settings.database_url)
             .map(|applied| eprintln!("applied {} migration(s): {applied:?}", applied.len()))
             .map_err(|e| e.to_string()),
-        Command::ServiceToken(ServiceTokenCommand::Create { name, permissions }) => {
-            create_service_token(&settings, &name, &permissions)
-        }
+        Command::ServiceToken(command) => service_token::run(&settings, command),
         Command::DevSession {
             user,
             email,
@@ -137,47 +122,6 @@ fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn create_service_token(
-    settings: &crate::config::Settings,
-    name: &str,
-    permissions: &[Permission],
-) -> Result<(), String> {
-    db::run_pending(&settings.database_url).map_err(|e| e.to_string())?;
-    let mut conn = settings
-        .database_url
-        .connect(false)
-        .map_err(|e| format!("could not connect to the database: {e}"))?;
-    let (row, value) = diesel::Connection::transaction(&mut conn, |conn| {
-        service::create(
-            conn,
-            &settings.peppers,
-            &settings.prefixes,
-            &NewServiceToken { name, permissions },
-            &Actor::cli(),
-            &RequestContext::cli(),
-        )
-    })
-    .map_err(|e| match e {
-        crate::error::ApiError::Validation(errors) => errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    })?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", value.expose()).map_err(|e| e.to_string())?;
-    let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-    eprintln!(
-        "created service token {} (name {:?}, hint {}, permissions {})",
-        row.id,
-        row.name,
-        row.hint,
-        permissions.join(",")
-    );
-    Ok(())
 }
 
 fn dev_session(
