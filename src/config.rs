@@ -95,6 +95,8 @@ pub struct Settings {
     pub scope_catalog: Catalog,
     /// The verified-token cache.
     pub cache: CacheSettings,
+    /// Gateways at these addresses may call forward auth without a gateway credential.
+    pub forward_auth_trusted: Vec<ipnet::IpNet>,
 }
 
 /// Sizing of the verified-token cache.
@@ -292,6 +294,28 @@ impl RawConfig {
         (database_url, pool)
     }
 
+    /// A comma-separated list of networks (`10.0.0.0/8`, or a bare address); empty when unset.
+    fn networks(&self, key: &str, problems: &mut Vec<String>) -> Vec<ipnet::IpNet> {
+        let Some(raw) = self.get(key) else {
+            return Vec::new();
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .filter_map(|entry| {
+                let parsed = entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+                if parsed.is_err() {
+                    problems.push(format!(
+                        "{key}: {entry:?} is neither an address nor a network (CIDR)"
+                    ));
+                }
+                parsed.ok()
+            })
+            .collect()
+    }
+
     /// The verified-token cache's size and lifetimes.
     fn cache(&self, problems: &mut Vec<String>) -> CacheSettings {
         let millis = |key, default, problems: &mut Vec<String>| {
@@ -328,6 +352,8 @@ impl RawConfig {
             problems.push("TOKEND_WORKERS: must be at least 1".into());
         }
         let cache = self.cache(&mut problems);
+        let forward_auth_trusted =
+            self.networks("TOKEND_FORWARD_AUTH_TRUSTED_NETWORKS", &mut problems);
         let usage_ms: u64 = self.number("TOKEND_USAGE_FLUSH_INTERVAL_MS", 1000, &mut problems);
         if usage_ms == 0 {
             problems.push("TOKEND_USAGE_FLUSH_INTERVAL_MS: must be at least 1".into());
@@ -368,6 +394,7 @@ impl RawConfig {
                     prefixes,
                     scope_catalog,
                     cache,
+                    forward_auth_trusted,
                 },
                 warnings,
             }),

@@ -5,7 +5,9 @@
 use actix_web::web;
 use utoipa::OpenApi;
 
-use super::{audit, directory, introspection, ops, service_tokens, token_lifecycle, tokens};
+use super::{
+    audit, directory, forward_auth, introspection, ops, service_tokens, token_lifecycle, tokens,
+};
 
 /// Declares the `/v1` handlers once: `scope` registers them, `V1` documents them.
 macro_rules! v1_routes {
@@ -24,6 +26,7 @@ macro_rules! v1_routes {
 
 v1_routes![
     introspection::introspect,
+    forward_auth::forward_auth,
     introspection::me,
     introspection::revoke,
     token_lifecycle::bulk_revoke,

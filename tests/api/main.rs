@@ -12,6 +12,7 @@ mod binary;
 mod cache;
 mod directory;
 mod errors;
+mod forward_auth;
 mod hostile;
 mod introspection;
 mod lifecycle;

@@ -1,0 +1,246 @@
+//! `/v1/forward-auth` (any method): lets nginx `auth_request`, Traefik `ForwardAuth` and Envoy
+//! `ext_authz` protect an upstream with tokend tokens. The gateway authenticates itself with
+//! `Tokend-Gateway: Bearer tols_…` (permission `introspect`) or by its address; the answer is in
+//! the status and headers. Same cache, usage counting and metrics as introspection.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, route, web};
+
+use super::extract::peer_ip;
+use crate::auth::permission::Permission;
+use crate::auth::{callers, lookup};
+use crate::error::{ApiError, Problem};
+use crate::introspection::evaluate::{self, Question, Reason};
+use crate::introspection::snapshot::Snapshot;
+use crate::state::AppState;
+use crate::tokens::kind::OwnerType;
+use crate::tokens::secret;
+
+/// What the gateway passes on about the original request.
+struct Original {
+    /// The client's bearer value, if any.
+    credential: Option<String>,
+    organization_id: Option<String>,
+    project_id: Option<String>,
+    scopes: Vec<String>,
+    client_ip: Option<IpAddr>,
+}
+
+impl Original {
+    fn read(req: &HttpRequest) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+            .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            req.headers()
+                .get(name)
+                .map(|v| {
+                    v.to_str().map(|v| v.trim().to_owned()).map_err(|_| {
+                        ApiError::BadRequest(format!("{name} must be visible ASCII text"))
+                    })
+                })
+                .transpose()
+                .map(|v| v.filter(|v| !v.is_empty()))
+        };
+        let query = |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        let credential = text(AUTHORIZATION.as_str())?.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+                .map(|v| v.trim().to_owned())
+        });
+        let client_ip = text("x-forwarded-for")?
+            .and_then(|list| list.split(',').next().map(|ip| ip.trim().to_owned()))
+            .or(text("x-real-ip")?)
+            .and_then(|ip| ip.parse().ok());
+        Ok(Self {
+            credential,
+            organization_id: text("x-organization-id")?.or_else(|| query("organization_id")),
+            project_id: query("project_id"),
+            scopes: pairs
+                .iter()
+                .filter(|(key, _)| key == "scope")
+                .flat_map(|(_, value)| value.split_whitespace().map(str::to_owned))
+                .collect(),
+            client_ip,
+        })
+    }
+}
+
+/// Whether the gateway may learn why a token is refused (`introspect_reasons`); 403 for a
+/// caller that is no gateway.
+async fn gateway(state: &AppState, req: &HttpRequest) -> Result<bool, ApiError> {
+    let peer = peer_ip(req);
+    let Some(header) = req.headers().get("tokend-gateway") else {
+        let trusted = peer.is_some_and(|ip| {
+            state
+                .settings
+                .forward_auth_trusted
+                .iter()
+                .any(|net| net.contains(&ip))
+        });
+        return if trusted {
+            Ok(false)
+        } else {
+            Err(ApiError::Forbidden(
+                "forward auth needs the gateway's credential: `Tokend-Gateway: Bearer tols_…` \
+                 (a service token with `introspect`), or a gateway address in \
+                 TOKEND_FORWARD_AUTH_TRUSTED_NETWORKS"
+                    .into(),
+            ))
+        };
+    };
+    let identity = async {
+        let presented = lookup::presented(state, Some(header.as_bytes()))?;
+        callers::service(state, presented, Permission::Introspect, peer).await
+    }
+    .await
+    .map_err(|error| match error {
+        ApiError::Unauthenticated(_) => {
+            ApiError::Forbidden("the Tokend-Gateway credential is not a live service token".into())
+        }
+        other => other,
+    })?;
+    Ok(identity.has(Permission::IntrospectReasons))
+}
+
+/// A refusal: the status and its `WWW-Authenticate` challenge; the body is a problem.
+fn refuse(status: StatusCode, challenge: String) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("application/problem+json")
+        .insert_header(("WWW-Authenticate", challenge));
+    response
+}
+
+/// 401: no usable token; the reason in `Tokend-Reason` for gateways allowed to know it.
+fn invalid(reason: Reason, tell: bool) -> HttpResponse {
+    crate::metrics::count_introspection(reason.as_str());
+    let mut response = refuse(
+        StatusCode::UNAUTHORIZED,
+        r#"Bearer realm="tokend", error="invalid_token""#.to_owned(),
+    );
+    if tell {
+        response.insert_header(("Tokend-Reason", reason.as_str()));
+    }
+    response.body(body(&ApiError::Unauthenticated(
+        "the token is missing or not active",
+    )))
+}
+
+fn body(error: &ApiError) -> String {
+    serde_json::to_string(&error.problem()).unwrap_or_default()
+}
+
+/// The identity headers of an allowed request.
+fn identity(
+    snapshot: &Snapshot,
+    active: &evaluate::Active<'_>,
+    response: &mut HttpResponseBuilder,
+) {
+    let token = &snapshot.token;
+    response
+        .insert_header(("Tokend-Token-Id", &*token.id))
+        .insert_header(("Tokend-Token-Type", token.kind.as_str()))
+        .insert_header(("Tokend-Subject", &*token.owner_id))
+        .insert_header(("Tokend-Organization-Id", &*active.grant.organization_id))
+        .insert_header(("Tokend-Scopes", active.scopes().join(" ")));
+    if token.owner_type == OwnerType::User {
+        response.insert_header(("Tokend-User-Id", &*token.owner_id));
+    }
+    if let Some(role) = active.role {
+        response.insert_header(("Tokend-Role", role.as_str()));
+    }
+    if let Some(at) = token.expires_at {
+        response.insert_header((
+            "Tokend-Expires-At",
+            at.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        ));
+    }
+}
+
+/// Forward auth for gateways (any method).
+///
+/// The gateway sends the original request's `Authorization`, `X-Organization-ID` (or the
+/// `organization_id` query parameter), `X-Forwarded-For`/`X-Real-IP`, and per location the
+/// `scope` (space-separated or repeated) and `project_id` query parameters. 200 with identity
+/// headers when the token is active and allowed; 401 with `WWW-Authenticate: Bearer
+/// error="invalid_token"` when missing or inactive; 403 with `error="insufficient_scope"`
+/// when active but not allowed.
+#[utoipa::path(
+    get,
+    path = "/forward-auth",
+    tag = "introspection",
+    params(
+        ("scope" = Option<String>, Query, description = "Scopes the protected location needs, space-separated (or the parameter repeated)"),
+        ("project_id" = Option<String>, Query, description = "The project the protected location belongs to"),
+        ("organization_id" = Option<String>, Query, description = "The organization context, when the client sends no X-Organization-ID"),
+        ("Tokend-Gateway" = Option<String>, Header, description = "`Bearer tols_…`: the gateway's service token (permission `introspect`)"),
+        ("X-Organization-ID" = Option<String>, Header, description = "The client's organization context"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: identity in Tokend-Token-Id, Tokend-Token-Type, Tokend-Subject, Tokend-User-Id, Tokend-Organization-Id, Tokend-Role, Tokend-Scopes, Tokend-Expires-At"),
+        (status = 400, description = "An unreadable header or query string", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or not active (`WWW-Authenticate: Bearer error=\"invalid_token\"`; `Tokend-Reason` for gateways with `introspect_reasons`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Active but not allowed (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or no gateway credential", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("service" = []))
+)]
+#[route(
+    "/forward-auth",
+    method = "GET",
+    method = "POST",
+    method = "PUT",
+    method = "PATCH",
+    method = "DELETE",
+    method = "HEAD",
+    method = "OPTIONS"
+)]
+pub async fn forward_auth(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tell = gateway(&state, &req).await?;
+    let original = Original::read(&req)?;
+    let Some(value) = original.credential else {
+        return Ok(invalid(Reason::Malformed, tell));
+    };
+    if secret::parse(&state.settings.prefixes, &value).is_err() {
+        return Ok(invalid(Reason::Malformed, tell));
+    }
+    let candidates = state.settings.peppers.digests(&value);
+    drop(value);
+    let Some(snapshot) = lookup::find(&state, candidates).await? else {
+        return Ok(invalid(Reason::Unknown, tell));
+    };
+    let question = Question {
+        organization_id: original.organization_id.as_deref(),
+        project_id: original.project_id.as_deref(),
+        required_scopes: (!original.scopes.is_empty()).then_some(&original.scopes[..]),
+    };
+    let now = crate::time::now();
+    let active = match evaluate::evaluate(&snapshot, &question, now) {
+        Ok(active) => active,
+        Err(reason) => return Ok(invalid(reason, tell)),
+    };
+    lookup::record_use(&state, &snapshot.token.id, original.client_ip, now);
+    if active.allowed == Some(false) {
+        crate::metrics::count_introspection("not_allowed");
+        let needed = original.scopes.join(" ");
+        let challenge =
+            format!(r#"Bearer realm="tokend", error="insufficient_scope", scope="{needed}""#);
+        let refused = ApiError::Forbidden(format!("the token lacks a scope this needs: {needed}"));
+        return Ok(refuse(StatusCode::FORBIDDEN, challenge).body(body(&refused)));
+    }
+    crate::metrics::count_introspection("active");
+    let mut response = HttpResponse::Ok();
+    identity(&snapshot, &active, &mut response);
+    Ok(response.finish())
+}
