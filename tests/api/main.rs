@@ -18,6 +18,7 @@ mod introspection;
 mod lifecycle;
 mod listing;
 mod migrations;
+mod nginx;
 mod openapi;
 mod ops;
 mod paging;
