@@ -1,5 +1,5 @@
 //! Paging is exact on every list (`GET /v1/tokens`, `GET /v1/organizations/{org_id}/tokens`,
-//! `GET /v1/audit-events`): walking forwards with `after` to the end and back with `before`
+//! `GET /v1/audit-events`, `GET /v1/service-tokens`): walking forwards with `after` to the end and back with `before`
 //! from the last page's `start_cursor` gives the same pages (same ids, same order, same
 //! `page_info`), and together they hold every item once, newest first. The items are created
 //! in one quick transaction so that several share a millisecond, and five of them around the
@@ -24,7 +24,8 @@ use crate::on_both_backends;
 on_both_backends!(
     own_tokens_page_back_exactly,
     organization_tokens_page_back_exactly,
-    audit_events_page_back_exactly
+    audit_events_page_back_exactly,
+    service_tokens_page_back_exactly
 );
 
 /// Items created per list: three pages of `LIMIT`, the last one short.
@@ -312,5 +313,25 @@ async fn audit_events_page_back_exactly(app: TestApp) -> TestResult {
         "{listed:?}"
     );
     assert_eq!(id_set(&listed, "token_id"), created.into_iter().collect());
+    Ok(())
+}
+
+async fn service_tokens_page_back_exactly(app: TestApp) -> TestResult {
+    use tokend::db::schema::tokens;
+    let operator = app.service_token("operator", &[tokend::auth::Permission::ServiceTokens])?;
+    for i in 0..ITEMS - 1 {
+        app.service_token(&format!("s{i:02}"), &[tokend::auth::Permission::Introspect])?;
+    }
+    let created: Vec<String> = tokens::table
+        .filter(tokens::kind.eq("service"))
+        .order((tokens::created_at.asc(), tokens::id.asc()))
+        .select(tokens::id)
+        .load(&mut app.connection()?)?;
+    assert_eq!(created.len(), ITEMS);
+    tie_tokens(&app, &created)?;
+    let path = "/v1/service-tokens";
+    let listed = walk(&app, &operator, path).await?;
+    assert_boundary_tied(path, &listed);
+    assert_eq!(id_set(&listed, "id"), created.into_iter().collect());
     Ok(())
 }
