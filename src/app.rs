@@ -20,7 +20,7 @@ use crate::db::{self, Backend};
 use crate::error::BODY_LIMIT;
 use crate::http::middleware::{self, RequestSpan};
 use crate::http::openapi::ApiDoc;
-use crate::http::{extract, ops, routes};
+use crate::http::{extract, fallback, routes};
 use crate::introspection::invalidation;
 use crate::state::AppState;
 
@@ -96,7 +96,7 @@ pub fn application(
         .configure(routes::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))
-        .default_service(web::to(ops::not_found))
+        .default_service(web::to(fallback::not_found))
         .wrap(from_fn(middleware::refuse_nul))
         .wrap(from_fn(middleware::track))
         .wrap(from_fn(middleware::echo_request_id))

@@ -69,6 +69,14 @@ pub enum ApiError {
     /// The body is larger than the limit: 413.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The path exists but not with this method: 405, `Allow` naming the methods it has.
+    #[error("{method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+        /// The methods the path has, comma-separated.
+        allow: String,
+    },
     /// The body's content type is not accepted: 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -134,6 +142,7 @@ impl ApiError {
             Self::ApiTokensDisabled => "api_tokens_disabled",
             Self::PolicyViolation(_) => "policy_violation",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -187,6 +196,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NameTaken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -197,8 +207,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
-        if matches!(self, Self::Unauthenticated(_)) {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::MethodNotAllowed { allow, .. } => {
+                response.insert_header(("Allow", allow.clone()));
+            }
+            _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

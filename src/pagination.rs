@@ -65,6 +65,7 @@ impl Cursor {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// Items after (older than) this cursor.
     pub after: Option<String>,

@@ -106,6 +106,7 @@ pub struct AuditQuery {
     /// Events at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// Items after (older than) this cursor.
     pub after: Option<String>,

@@ -59,6 +59,7 @@ async fn read_body(
     params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
     responses(
         (status = 200, description = "Active or inactive", body = Introspection),
+        (status = 400, description = "Unreadable body or a non-text X-Organization-ID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing the `introspect` permission", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
@@ -141,6 +142,9 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
     request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod directory;
 pub mod extract;
+pub mod fallback;
 pub mod forward_auth;
 pub mod introspection;
 pub mod middleware;

@@ -52,9 +52,21 @@ error_set!(
 );
 
 error_set!(
+    /// The errors of reading a JSON body: unreadable (or with an unknown field or a NUL
+    /// character), too large, or of another content type.
+    BodyErrors {
+        "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
+        "413" => "The body is larger than 64 KiB",
+        "415" => "The body is not application/json",
+    }
+);
+
+error_set!(
     /// The errors of a directory `PUT`: its body, its caller, its fields.
     PutErrors {
-        "400" => "Unreadable body",
+        "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
+        "413" => "The body is larger than 64 KiB",
+        "415" => "The body is not application/json",
         "401" => "No valid service token",
         "403" => "Missing the `directory` permission",
         "422" => "Invalid fields",
@@ -64,8 +76,11 @@ error_set!(
 error_set!(
     /// Why a bulk call was refused.
     BulkErrors {
+        "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
         "401" => "No valid session",
         "403" => "`token_cannot_manage_tokens`",
+        "413" => "The body is larger than 64 KiB",
+        "415" => "The body is not application/json",
         "422" => "No ids, or more than 100",
     }
 );

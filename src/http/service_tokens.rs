@@ -5,7 +5,7 @@ use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, post};
 
 use super::extract::{Body, Operating, OptionalBody};
-use super::responses::{OneServiceTokenErrors, ServiceTokenErrors};
+use super::responses::{BodyErrors, OneServiceTokenErrors, ServiceTokenErrors};
 use super::tokens::Answer;
 use crate::error::Problem;
 use crate::pagination::Page;
@@ -25,7 +25,7 @@ use crate::tokens::service::{self, NewServiceToken};
     request_body = CreateServiceToken,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CreatedServiceToken),
-        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
         (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing the `service_tokens` permission, or a permission the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
@@ -98,7 +98,7 @@ pub async fn get_service_token(o: Operating, id: Path<String>) -> Answer {
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked service token", body = ServiceTokenResource),
-        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
         OneServiceTokenErrors,
         (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json"),
     ),

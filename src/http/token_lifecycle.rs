@@ -5,7 +5,7 @@ use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, post, put};
 
 use super::extract::{Body, Managing, OptionalBody};
-use super::responses::{BulkErrors, ManageErrors};
+use super::responses::{BodyErrors, BulkErrors, ManageErrors};
 use super::tokens::{Answer, created};
 use crate::error::Problem;
 use crate::tokens::dto::{
@@ -23,6 +23,7 @@ use crate::tokens::{manage, rules};
     request_body(content = Option<RegenerateToken>),
     responses(
         (status = 200, description = "The token and its new value", body = CreatedToken),
+        BodyErrors,
         ManageErrors,
         (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
@@ -52,6 +53,7 @@ pub async fn regenerate_token(
     request_body = DuplicateToken,
     responses(
         (status = 201, description = "The copy and its value", body = CreatedToken),
+        BodyErrors,
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`token_cannot_manage_tokens`, or the rules of creation", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token, or not yours", body = Problem, content_type = "application/problem+json"),

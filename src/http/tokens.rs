@@ -6,7 +6,7 @@ use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
 use super::extract::{Body, Managing, OptionalBody};
-use super::responses::{ManageErrors, PageErrors};
+use super::responses::{BodyErrors, ManageErrors, PageErrors};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
 use crate::tokens::dto::{
@@ -35,7 +35,7 @@ pub fn created(created: &CreatedToken) -> HttpResponse {
     request_body = CreateToken,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CreatedToken),
-        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`email_not_verified`, `api_tokens_disabled`, `forbidden` or `token_cannot_manage_tokens`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
@@ -97,7 +97,7 @@ pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
     request_body = UpdateToken,
     responses(
         (status = 200, description = "The updated token", body = TokenResource),
-        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
         ManageErrors,
         (status = 409, description = "`name_taken`, or the token is revoked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
@@ -136,6 +136,7 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked token", body = TokenResource),
+        BodyErrors,
         ManageErrors,
         (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json"),
     ),

@@ -35,6 +35,7 @@ pub struct TokenQuery {
     /// Tokens granted exactly this scope.
     pub scope: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// Items after (older than) this cursor.
     pub after: Option<String>,
@@ -122,6 +123,7 @@ pub struct ServiceTokenQuery {
     /// Only tokens with this status: `active`, `expired` or `revoked`.
     pub status: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// Items after (older than) this cursor.
     pub after: Option<String>,

@@ -13,7 +13,7 @@ on_both_backends!(
     unreadable_bodies_are_400_problems,
     oversized_bodies_are_413,
     wrong_content_type_is_415,
-    unknown_routes_are_404_problems,
+    unknown_routes_are_404_and_other_methods_405,
     readyz_is_503_when_the_database_is_gone,
 );
 
@@ -147,19 +147,35 @@ async fn wrong_content_type_is_415(app: TestApp) -> TestResult {
     Ok(())
 }
 
-async fn unknown_routes_are_404_problems(app: TestApp) -> TestResult {
+/// A path no route has is 404; a path that exists with other methods is 405 with `Allow`
+/// naming them (as the OpenAPI document lists them).
+async fn unknown_routes_are_404_and_other_methods_405(app: TestApp) -> TestResult {
     expect_problem(
         app.client.get(app.url("/v1/nothing-here")).send().await?,
         404,
         "not_found",
     )
     .await?;
-    expect_problem(
-        app.client.post(app.url("/healthz")).send().await?,
-        404,
-        "not_found",
-    )
-    .await?;
+    for (method, path, allow) in [
+        ("POST", "/healthz", "GET"),
+        ("TRACE", "/v1/tokens/01a2", "DELETE, GET, PATCH"),
+        ("DELETE", "/v1/service-tokens", "GET, POST"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse()?, app.url(path))
+            .send()
+            .await?;
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        expect_problem(response, 405, "method_not_allowed").await?;
+    }
     Ok(())
 }
 

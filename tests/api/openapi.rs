@@ -107,3 +107,26 @@ fn every_error_is_declared_as_problem_json() -> TestResult {
     assert!(errors > 100, "{errors} error responses");
     Ok(())
 }
+
+/// Every operation that takes a body declares what reading it can answer: 400, 413 and 415.
+#[test]
+fn every_body_route_declares_its_reading_errors() -> TestResult {
+    let doc: serde_json::Value = serde_json::from_str(&tokend::http::openapi::document())?;
+    let mut bodies = 0;
+    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in operations.as_object().into_iter().flatten() {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            bodies += 1;
+            for status in ["400", "413", "415"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} does not declare {status}"
+                );
+            }
+        }
+    }
+    assert!(bodies >= 15, "{bodies} operations with a body");
+    Ok(())
+}
