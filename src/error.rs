@@ -110,8 +110,10 @@ pub struct Problem {
     /// A stable, machine-readable code.
     #[schema(example = "not_found")]
     pub code: &'static str,
-    /// The fields that failed validation.
+    /// The fields that failed validation, each with what is wrong with it; present only on a
+    /// 422 `validation_failed` answer.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!([{"field": "name", "message": "must be 1-100 characters"}]))]
     pub errors: Option<Vec<FieldError>>,
 }
 

@@ -94,21 +94,23 @@ pub struct PageRequest {
 }
 
 impl PageQuery {
-    /// Validates the parameters: a bad `limit` is 422, a bad cursor 400.
+    /// Validates the parameters: a bad `limit` is 422, a bad cursor 400; an empty cursor is
+    /// none (as a form field sent without a value).
     pub fn validate(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::field("limit", "must be between 1 and 100"));
         }
-        let direction = match (&self.after, &self.before) {
+        let given = |cursor: &Option<String>| cursor.clone().filter(|c| !c.is_empty());
+        let direction = match (given(&self.after), given(&self.before)) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::field(
                     "before",
                     "give `after` or `before`, not both",
                 ));
             }
-            (Some(after), None) => Direction::After(Cursor::decode("after", after)?),
-            (None, Some(before)) => Direction::Before(Cursor::decode("before", before)?),
+            (Some(after), None) => Direction::After(Cursor::decode("after", &after)?),
+            (None, Some(before)) => Direction::Before(Cursor::decode("before", &before)?),
             (None, None) => Direction::First,
         };
         Ok(PageRequest { limit, direction })
@@ -117,25 +119,40 @@ impl PageQuery {
 
 /// Cursor metadata of a page.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "has_next_page": true,
+    "has_previous_page": false,
+    "start_cursor": "MTc5NjE0NjY2NTM2NDk0NDowMWEyMzJhZi0xMGYxLTc0ODctOTRkYS1iYjMxMGQ2NGNjODA",
+    "end_cursor": "MTc5NDU1OTI3OTAwMjUxODowMWExZDQxMS03ZjlhLTdjM2EtOGU1MS1kMjdmNGI5YTZjMDM"
+}))]
 pub struct PageInfo {
-    /// More (older) items after this page.
+    /// Whether older items follow this page: pass `end_cursor` as `after` to read them.
+    #[schema(example = true)]
     pub has_next_page: bool,
-    /// More (newer) items before this page.
+    /// Whether newer items precede this page: pass `start_cursor` as `before` to read them.
+    #[schema(example = false)]
     pub has_previous_page: bool,
-    /// Cursor of the first item.
+    /// The opaque cursor of the page's first (newest) item, to pass as `before`; `null` when
+    /// the page is empty.
+    #[schema(example = "MTc5NjE0NjY2NTM2NDk0NDowMWEyMzJhZi0xMGYxLTc0ODctOTRkYS1iYjMxMGQ2NGNjODA")]
     pub start_cursor: Option<String>,
-    /// Cursor of the last item.
+    /// The opaque cursor of the page's last (oldest) item, to pass as `after`; `null` when the
+    /// page is empty.
+    #[schema(example = "MTc5NDU1OTI3OTAwMjUxODowMWExZDQxMS03ZjlhLTdjM2EtOGU1MS1kMjdmNGI5YTZjMDM")]
     pub end_cursor: Option<String>,
 }
 
 /// A page: items newest first, cursors, and the number of items matching the filters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
-    /// The items.
+    /// The items of this page, newest first, at most `limit` of them; empty when nothing (more)
+    /// matches.
+    #[schema(example = json!([]))]
     pub items: Vec<T>,
-    /// Cursors.
+    /// Whether there are pages before and after this one, and the cursors to read them.
     pub page_info: PageInfo,
-    /// All items matching the filters.
+    /// How many items match the filters in all, across every page.
+    #[schema(example = 57)]
     pub total_count: i64,
 }
 
@@ -251,6 +268,16 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_empty_cursor_is_none() -> Result<(), ApiError> {
+        let query = PageQuery {
+            before: Some(String::new()),
+            ..PageQuery::default()
+        };
+        assert_eq!(query.validate()?.direction, Direction::First);
+        Ok(())
     }
 
     #[test]

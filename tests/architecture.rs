@@ -372,3 +372,73 @@ fn only_the_http_layer_knows_actix() {
         }
     }
 }
+
+/// The OpenAPI component name of every documented type: `name` after a `#[derive(…ToSchema…)]`
+/// (or its `#[schema(as = …)]`), and the type of each `impl ToSchema for …`.
+fn component_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("#[derive(") {
+        rest = &rest[start..];
+        let derive_end = rest.find(")]").unwrap_or(rest.len());
+        let documented = rest[..derive_end].contains("ToSchema");
+        rest = &rest[derive_end..];
+        if !documented {
+            continue;
+        }
+        let item = ["struct ", "enum "]
+            .iter()
+            .filter_map(|keyword| rest.find(keyword).map(|at| at + keyword.len()))
+            .min()
+            .unwrap_or(rest.len());
+        let renamed = rest[..item]
+            .find("#[schema(as = ")
+            .map(|at| &rest[at + "#[schema(as = ".len()..]);
+        let name = renamed.unwrap_or(&rest[item..]);
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        names.push(name);
+    }
+    for marker in ["impl ToSchema for ", "impl utoipa::ToSchema for "] {
+        for (at, _) in text.match_indices(marker) {
+            let name: String = text[at + marker.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// utoipa keeps the last of two documented types with one name, and the document then
+/// describes one with the other's schema (a token's `status` once read as the health body).
+#[test]
+fn every_documented_type_has_a_component_name_of_its_own() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut list = Vec::new();
+    files(&src, &mut list);
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in list {
+        let text = code(&std::fs::read_to_string(&file).unwrap_or_default());
+        for name in component_names(&text) {
+            seen.entry(name).or_default().push(module_of(&src, &file));
+        }
+    }
+    assert!(seen.len() > 40, "{} documented types", seen.len());
+    let shared: Vec<_> = seen.iter().filter(|(_, at)| at.len() > 1).collect();
+    assert!(shared.is_empty(), "component names used twice: {shared:?}");
+}
+
+#[test]
+fn a_shared_component_name_is_found() {
+    let text = "#[derive(Debug, ToSchema)]\npub struct Status {}\n\
+                #[derive(Serialize, ToSchema)]\n#[schema(as = TokenStatus)]\npub enum Status {}\n\
+                #[derive(Debug)]\nstruct Hidden;\nimpl ToSchema for ExternalId {}";
+    assert_eq!(
+        component_names(text),
+        ["Status", "TokenStatus", "ExternalId"]
+    );
+}

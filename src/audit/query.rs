@@ -15,44 +15,64 @@ use crate::error::ApiError;
 use crate::pagination::{self, Cursor, Direction, Keyset, Page, PageRequest};
 use crate::tokens::kind::OwnerType;
 
-/// Who did it.
+/// Who made the change an audit event records.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"type": "user", "id": "u_123"}))]
 pub struct EventActor {
-    /// `user`, `service` or `system`.
+    /// The kind of actor: `user` (a signed-in user), `service` (a service token) or `system`
+    /// (an operator at the CLI, or a token acting on itself).
     #[serde(rename = "type")]
+    #[schema(example = "user")]
     pub actor_type: String,
-    /// User id, service token id, or a system name.
+    /// The actor's id: the user id for `user`, the service token's id for `service`; for
+    /// `system`, `cli` or `token:<id>` (an api token that revoked itself).
+    #[schema(example = "u_123")]
     pub id: String,
 }
 
 /// One audit event. Never holds a token value.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {
-    /// Event id.
+    /// The event's id (a UUID, version 7).
+    #[schema(example = "01a27937-5a80-7f3e-b6d1-4c2a9e8f0d15")]
     pub id: String,
-    /// `token.created`, `token.revoked`, `directory.user_deleted`, …
+    /// The event's name, saying what changed: `token.created`, `token.revoked`,
+    /// `directory.user_deleted`, …
     #[serde(rename = "type")]
     #[schema(example = "token.revoked")]
     pub event_type: String,
-    /// Who did it.
+    /// Who made the change: a user, a service token, or the system.
     pub actor: EventActor,
-    /// The token concerned.
+    /// The id of the token (or service token) the change concerns; absent for changes that
+    /// concern no token.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub token_id: Option<String>,
-    /// The organization concerned.
+    /// The id of the organization the change is filed under; absent when it concerns none, or a
+    /// token usable in several.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "acme")]
     pub organization_id: Option<String>,
-    /// The client address.
+    /// The IP address the request that made the change came from; absent for changes made at
+    /// the command line.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "203.0.113.7")]
     pub client_ip: Option<String>,
-    /// The request that made the change (also in the logs).
+    /// The id of the request that made the change, as in its `x-request-id` response header and
+    /// the logs (`cli-…` for the command line).
+    #[schema(example = "5f0c6e2a-3b8d-4f1e-9a7c-2d4b6e8f0a13")]
     pub request_id: String,
-    /// When.
+    /// When the change was made, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-15T10:20:00.512339Z")]
     pub created_at: NaiveDateTime,
-    /// Facts of the change.
+    /// Facts of the change depending on `type` (such as the name, the changed fields or the
+    /// reason); never a token value.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        value_type = Option<std::collections::HashMap<String, serde_json::Value>>,
+        example = json!({"reason": "leaked in a CI log"})
+    )]
     pub detail: Option<serde_json::Value>,
 }
 

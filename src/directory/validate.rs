@@ -16,25 +16,26 @@ pub fn id(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// A required display name of 1–200 characters; returns it trimmed.
+/// A required display name of at most 200 characters, not blank; returns it trimmed.
 pub fn name(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> String {
-    match value.map(str::trim) {
+    match value {
         None => errors.push(FieldError::new(field, "is required")),
-        Some(v) if v.is_empty() || v.chars().count() > 200 => {
+        Some(v) if v.trim().is_empty() || v.chars().count() > 200 => {
             errors.push(FieldError::new(field, "must be 1-200 characters"));
         }
-        Some(v) => return v.to_owned(),
+        Some(v) => return v.trim().to_owned(),
     }
     String::new()
 }
 
-/// A required email address (one `@` with text on both sides, at most 254 characters).
+/// A required email address (one `@` with text on both sides, no blanks, at most 254
+/// characters).
 pub fn email(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> String {
-    let Some(v) = value.map(str::trim) else {
+    let Some(v) = value else {
         errors.push(FieldError::new(field, "is required"));
         return String::new();
     };
-    let ok = v.len() <= 254
+    let ok = v.chars().count() <= 254
         && v.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         })
@@ -81,6 +82,7 @@ mod tests {
             ("a@", false),
             ("a@b@c", false),
             ("a b@c", false),
+            (" a@b.c", false),
         ] {
             let mut errors = Vec::new();
             email("email", Some(value), &mut errors);

@@ -9,8 +9,8 @@ use super::extract::{Body, Syncing};
 use super::responses::{DirectoryErrors, PutErrors};
 use super::tokens::Answer;
 use crate::directory::model::{
-    Membership, MembershipInput, Organization, OrganizationInput, Project, ProjectInput, User,
-    UserInput,
+    ExternalId, Membership, MembershipInput, Organization, OrganizationInput, Project,
+    ProjectInput, User, UserInput,
 };
 use crate::directory::repo::{self, Outcome};
 use crate::directory::sync;
@@ -45,7 +45,7 @@ fn gone() -> HttpResponse {
 /// organization was created, 200 when it existed (replaced, or already as asked).
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "Organization id (1–64 of A-Za-z0-9._:-)")),
+    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     request_body = OrganizationInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = Organization),
@@ -72,7 +72,7 @@ pub async fn put_organization(
 /// Get a synced organization.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "Organization id")),
+    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     responses(
         (status = 200, description = "The organization", body = Organization),
         DirectoryErrors,
@@ -99,7 +99,7 @@ pub async fn get_organization(s: Syncing, id: Path<String>) -> Answer {
 /// Idempotent: 204 whether or not it existed.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "Organization id")),
+    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
@@ -114,7 +114,7 @@ pub async fn delete_organization(s: Syncing, id: Path<String>) -> Answer {
 /// Create or replace a user.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "User id (1–64 of A-Za-z0-9._:-)")),
+    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     request_body = UserInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = User),
@@ -137,7 +137,7 @@ pub async fn put_user(s: Syncing, id: Path<String>, Body(body): Body<UserInput>)
 /// Get a synced user.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     responses(
         (status = 200, description = "The user", body = User),
         DirectoryErrors,
@@ -159,7 +159,7 @@ pub async fn get_user(s: Syncing, id: Path<String>) -> Answer {
 /// not it existed.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
@@ -175,8 +175,8 @@ pub async fn delete_user(s: Syncing, id: Path<String>) -> Answer {
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     request_body = MembershipInput,
     responses(
@@ -210,8 +210,8 @@ pub async fn put_membership(
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses(
         (status = 200, description = "The membership", body = Membership),
@@ -236,8 +236,8 @@ pub async fn get_membership(s: Syncing, path: Path<(String, String)>) -> Answer 
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses((status = 204, description = "Removed (or already absent)"), DirectoryErrors),
     security(("service" = []))
@@ -255,8 +255,8 @@ pub async fn delete_membership(s: Syncing, path: Path<(String, String)>) -> Answ
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("project_id" = String, Path, description = "Project id (1–64 of A-Za-z0-9._:-)"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
     ),
     request_body = ProjectInput,
     responses(
@@ -290,8 +290,8 @@ pub async fn put_project(
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("project_id" = String, Path, description = "Project id"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses(
         (status = 200, description = "The project", body = Project),
@@ -318,8 +318,8 @@ pub async fn get_project(s: Syncing, path: Path<(String, String)>) -> Answer {
 #[utoipa::path(
     tag = "directory",
     params(
-        ("id" = String, Path, description = "Organization id"),
-        ("project_id" = String, Path, description = "Project id"),
+        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
+        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))

@@ -182,7 +182,6 @@ fn identity(
         ("scope" = Option<String>, Query, description = "Scopes the protected location needs, space-separated (or the parameter repeated)"),
         ("project_id" = Option<String>, Query, description = "The project the protected location belongs to"),
         ("organization_id" = Option<String>, Query, description = "The organization context, when the client sends no X-Organization-ID"),
-        ("Tokend-Gateway" = Option<String>, Header, description = "`Bearer tols_…`: the gateway's service token (permission `introspect`)"),
         ("X-Organization-ID" = Option<String>, Header, description = "The client's organization context"),
     ),
     responses(
@@ -191,7 +190,7 @@ fn identity(
         (status = 401, description = "No token, or not active (`WWW-Authenticate: Bearer error=\"invalid_token\"`; `Tokend-Reason` for gateways with `introspect_reasons`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Active but not allowed (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or no gateway credential", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("service" = []))
+    security(("gateway" = [], "token" = []), ("gateway" = []))
 )]
 #[route(
     "/forward-auth",

@@ -17,16 +17,14 @@ use crate::error::{ApiError, BODY_LIMIT, Problem};
 use crate::introspection::answer::{self, Introspection};
 use crate::introspection::evaluate::{self, Question, Reason};
 use crate::introspection::me::{Me, describe};
-use crate::introspection::request::{self, IntrospectRequest};
+use crate::introspection::request::{
+    self, IntrospectForm, IntrospectRequest, RevocationForm, RevocationRequest,
+};
 use crate::state::AppState;
 use crate::tokens::{manage, secret};
 
-/// Reads at most `BODY_LIMIT` bytes (more is 413) and parses them as an introspection or
-/// revocation request, JSON or form.
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<IntrospectRequest, ApiError> {
+/// Reads at most `BODY_LIMIT` bytes (more is 413).
+async fn read_bytes(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -36,17 +34,28 @@ async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
-    let content_type = req
-        .headers()
+    Ok(body)
+}
+
+fn content_type(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Reads an introspection request, JSON or form.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<IntrospectRequest, ApiError> {
+    let body = read_bytes(payload).await?;
     let organization = match req.headers().get("x-organization-id") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
             ApiError::BadRequest("X-Organization-ID must be visible ASCII text".into())
         })?),
     };
-    request::parse(&body, content_type, organization)
+    request::parse(&body, content_type(req), organization)
 }
 
 /// Introspect a token (RFC 7662).
@@ -55,8 +64,11 @@ async fn read_body(
 /// checksum without touching the database.
 #[utoipa::path(
     tag = "introspection",
-    request_body(content = IntrospectRequest, content_type = "application/json"),
-    params(("X-Organization-ID" = Option<String>, Header, description = "Organization context")),
+    request_body(content(
+        (IntrospectRequest = "application/json"),
+        (IntrospectForm = "application/x-www-form-urlencoded"),
+    )),
+    params(("X-Organization-ID" = Option<String>, Header, description = "The organization the request is made in, when the body names none")),
     responses(
         (status = 200, description = "Active or inactive", body = Introspection),
         (status = 400, description = "Unreadable body or a non-text X-Organization-ID", body = Problem, content_type = "application/problem+json"),
@@ -139,7 +151,10 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
 /// itself. The answer is 200 whether or not the value named a token.
 #[utoipa::path(
     tag = "introspection",
-    request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (Option<RevocationRequest> = "application/json"),
+        (Option<RevocationForm> = "application/x-www-form-urlencoded"),
+    )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
         (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
@@ -159,8 +174,8 @@ pub async fn revoke(
     context: RequestContext,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body = read_body(&req, payload).await?;
-    let Some(value) = body.token.take() else {
+    let body = read_bytes(payload).await?;
+    let Some(value) = request::parse_revocation(&body, content_type(&req))? else {
         return Err(ApiError::field("token", "is required"));
     };
     if secret::parse(&state.settings.prefixes, &value).is_err() {

@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document: the routes of `routes.rs` and the three security schemes.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::{ops, routes};
@@ -18,7 +20,7 @@ use crate::error::Problem;
     paths(ops::home, ops::healthz, ops::readyz, ops::metrics_endpoint),
     nest((path = "/v1", api = routes::V1)),
     components(schemas(Problem, crate::error::FieldError)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &OptionalBodies, &PageItems),
     tags(
         (name = "tokens", description = "Token management (signed-in users)"),
         (name = "service-tokens", description = "Service tokens (service tokens with `service_tokens`)"),
@@ -59,10 +61,88 @@ impl Modify for SecuritySchemes {
             "token",
             bearer(
                 Some("tolp_… / tola_… / tolg_…"),
-                "A user or organization token, for `/v1/me` and self-revocation.",
+                "A user or organization token, for `/v1/me`, self-revocation, and as the \
+                 client's credential that a gateway passes on to forward auth.",
             ),
         );
+        components.add_security_scheme(
+            "gateway",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Tokend-Gateway",
+                "`Bearer tols_…`: the gateway's own service token (permission `introspect`) on \
+                 forward auth, beside the client's `Authorization` it passes on.",
+            ))),
+        );
     }
+}
+
+/// A body that may be left out is documented as `required: false` with its schema alone:
+/// utoipa writes `oneOf: [null, schema]` for it, which says `null` may be sent as the body and
+/// which generated clients cannot leave out.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bodies = openapi
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| {
+                [
+                    &mut item.get,
+                    &mut item.put,
+                    &mut item.post,
+                    &mut item.delete,
+                    &mut item.patch,
+                ]
+            })
+            .filter_map(|operation| operation.as_mut()?.request_body.as_mut())
+            .filter(|body| body.required != Some(Required::True));
+        for body in bodies {
+            for content in body.content.values_mut() {
+                if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+                    let mut kept = one_of.items.iter().filter(|item| !is_null(item));
+                    if let (Some(only), None) = (kept.next(), kept.next()) {
+                        content.schema = Some(only.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page's items refer to their type's component (`Page_TokenResource.items` → `TokenResource`):
+/// utoipa copies a generic's type argument inline (juhaku/utoipa#1586), which gives a generated
+/// client one class for a listed token and another for a fetched one.
+struct PageItems;
+
+impl Modify for PageItems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let known: Vec<String> = components.schemas.keys().cloned().collect();
+        for (name, schema) in &mut components.schemas {
+            let Some(item) = name.strip_prefix("Page_") else {
+                continue;
+            };
+            if !known.iter().any(|k| k == item) {
+                continue;
+            }
+            if let RefOr::T(Schema::Object(page)) = schema
+                && let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items")
+            {
+                items.items = ArrayItems::RefOrSchema(Box::new(RefOr::Ref(
+                    utoipa::openapi::Ref::from_schema_name(item),
+                )));
+            }
+        }
+    }
+}
+
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(object))
+        if object.schema_type == SchemaType::Type(Type::Null))
 }
 
 /// The document as pretty JSON with a trailing newline (the committed file's form).

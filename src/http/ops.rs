@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// Health status body.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Status {
+pub struct HealthStatus {
     /// `ok` (process up) or `ready` (database reachable).
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -21,7 +21,7 @@ pub struct Status {
 /// document, health and metrics.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "The start page", content_type = "text/html"))
+    responses((status = 200, description = "The start page", body = String, content_type = "text/html"))
 )]
 #[get("/")]
 pub async fn home() -> HttpResponse {
@@ -47,17 +47,17 @@ const HOME: &str = concat!(
 );
 
 /// Liveness: the process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = Status)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = HealthStatus)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Status { status: "ok" })
+    HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
 /// Readiness: the database answers `SELECT 1`.
 #[utoipa::path(
     tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Status),
+        (status = 200, description = "Ready", body = HealthStatus),
         (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -67,13 +67,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         tracing::warn!(%error, "readiness check failed");
         ApiError::Unavailable
     })?;
-    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" }))
 }
 
 /// Prometheus text exposition.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 #[get("/metrics")]
 pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {

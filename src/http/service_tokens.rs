@@ -78,7 +78,7 @@ pub async fn list_service_tokens(o: Operating, query: Query<ServiceTokenQuery>) 
 /// Get a service token.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "Service token id")),
+    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
     responses(
         (status = 200, description = "The service token", body = ServiceTokenResource),
         OneServiceTokenErrors,
@@ -94,7 +94,7 @@ pub async fn get_service_token(o: Operating, id: Path<String>) -> Answer {
 /// Revoke a service token: it stops working at once, on every instance.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "Service token id")),
+    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked service token", body = ServiceTokenResource),
@@ -121,7 +121,7 @@ pub async fn revoke_service_token(
 /// working now. The caller must hold every permission of the token.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "Service token id")),
+    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
     responses(
         (status = 200, description = "The service token and its new value", body = CreatedServiceToken),
         OneServiceTokenErrors,
@@ -142,7 +142,7 @@ pub async fn regenerate_service_token(o: Operating, id: Path<String>) -> Answer 
 /// Delete a service token (it stops working at once and disappears from lists).
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "Service token id")),
+    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
     responses((status = 204, description = "Deleted"), OneServiceTokenErrors),
     security(("service" = []))
 )]

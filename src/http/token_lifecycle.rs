@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, delete, post, put};
 use super::extract::{Body, Managing, OptionalBody};
 use super::responses::{BodyErrors, BulkErrors, ManageErrors};
 use super::tokens::{Answer, created};
+use crate::directory::model::ExternalId;
 use crate::error::Problem;
 use crate::tokens::dto::{
     BulkDelete, BulkResults, BulkRevoke, CreatedToken, DuplicateToken, RegenerateToken,
@@ -19,7 +20,7 @@ use crate::tokens::{manage, rules};
 /// Works on expired tokens (give `expires_at` where policy needs one); not on revoked ones.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     request_body(content = Option<RegenerateToken>),
     responses(
         (status = 200, description = "The token and its new value", body = CreatedToken),
@@ -49,7 +50,7 @@ pub async fn regenerate_token(
 /// description, and the same lifetime from now. Its value is returned this once.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     request_body = DuplicateToken,
     responses(
         (status = 201, description = "The copy and its value", body = CreatedToken),
@@ -114,8 +115,8 @@ pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
 #[utoipa::path(
     tag = "tokens",
     params(
-        ("id" = String, Path, description = "Token id"),
-        ("org_id" = String, Path, description = "Organization id"),
+        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
+        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses(
         (status = 200, description = "The token", body = TokenResource),
@@ -138,8 +139,8 @@ pub async fn add_organization(m: Managing, path: Path<(String, String)>) -> Answ
 #[utoipa::path(
     tag = "tokens",
     params(
-        ("id" = String, Path, description = "Token id"),
-        ("org_id" = String, Path, description = "Organization id"),
+        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
+        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses(
         (status = 204, description = "Removed (or was not authorized)"),
@@ -163,8 +164,8 @@ pub async fn remove_organization(m: Managing, path: Path<(String, String)>) -> A
 #[utoipa::path(
     tag = "tokens",
     params(
-        ("id" = String, Path, description = "Token id"),
-        ("org_id" = String, Path, description = "Organization id"),
+        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
+        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
     ),
     responses(
         (status = 200, description = "The token", body = TokenResource),

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, delete, get, patch, post};
 
 use super::extract::{Body, Managing, OptionalBody};
 use super::responses::{BodyErrors, ManageErrors, PageErrors};
+use crate::directory::model::ExternalId;
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
 use crate::tokens::dto::{
@@ -76,7 +77,7 @@ pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
 /// Get a token.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     responses((status = 200, description = "The token", body = TokenResource), ManageErrors),
     security(("session" = []))
 )]
@@ -93,7 +94,7 @@ pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
 /// The rules of creation apply to the new values; a revoked token cannot be changed (409).
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     request_body = UpdateToken,
     responses(
         (status = 200, description = "The updated token", body = TokenResource),
@@ -115,7 +116,7 @@ pub async fn update_token(m: Managing, id: Path<String>, Body(body): Body<Update
 /// Delete a token (it stops working at once and disappears from lists).
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     responses((status = 204, description = "Deleted"), ManageErrors),
     security(("session" = []))
 )]
@@ -132,7 +133,7 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
 /// revoked token changes nothing and returns it.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked token", body = TokenResource),
@@ -173,7 +174,7 @@ pub async fn list_scopes(m: Managing) -> HttpResponse {
 /// tokens and the metadata of the personal tokens authorized for it. Others get 404.
 #[utoipa::path(
     tag = "tokens",
-    params(("org_id" = String, Path, description = "Organization id"), TokenQuery),
+    params(("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"), TokenQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<TokenResource>),
         PageErrors,
@@ -199,7 +200,7 @@ pub async fn organization_tokens(
 /// A token's usage: counts, last use, recent client addresses and daily counts.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
     responses((status = 200, description = "Usage", body = Usage), ManageErrors),
     security(("session" = []))
 )]

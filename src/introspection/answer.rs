@@ -15,55 +15,75 @@ use crate::tokens::kind::{OwnerType, TokenKind};
 /// callers with `introspect_reasons`.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Introspection<'a> {
-    /// Whether the token may be used for this request's organization.
+    /// Whether the token is valid and usable in the request's organization; when false, the
+    /// answer has no other field (but `reason`, for callers with `introspect_reasons`).
+    #[schema(example = true)]
     pub active: bool,
-    /// Why it is inactive (`introspect_reasons` only).
+    /// Why the token is inactive; present only when `active` is false and the caller's service
+    /// token has the `introspect_reasons` permission.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<Reason>,
-    /// Token id.
+    /// The token's id, as in the `/v1/tokens/{id}` paths.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub token_id: Option<&'a str>,
-    /// The token kind.
+    /// The token's kind: `personal`, `agent` or `api`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub token_type: Option<TokenKind>,
-    /// Token name.
+    /// The name the token's owner gave it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "CI deploys")]
     pub name: Option<&'a str>,
-    /// Who it acts for: the user id, or the organization id for api tokens.
+    /// Who the token acts for: the user id, or the organization id for api tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "u_123")]
     pub sub: Option<&'a str>,
-    /// The user (user tokens).
+    /// The id of the user the token acts for; present only for personal and agent tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "u_123")]
     pub user_id: Option<&'a str>,
-    /// The organization context.
+    /// The organization the answer holds for: the one the request named, or the token's only
+    /// organization when it named none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "acme")]
     pub organization_id: Option<&'a str>,
-    /// The user's current role there (user tokens).
+    /// The user's current role in that organization, which caps the scopes; present only for
+    /// personal and agent tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub role: Option<Role>,
     /// Effective scopes, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "read:projects write:deployments")]
     pub scope: Option<SpaceSeparated<'a>>,
-    /// Effective scopes (after role caps).
+    /// The token's effective scopes in that organization: its scopes, each capped by the
+    /// owner's current role.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["read:projects", "write:deployments"]))]
     pub scopes: Option<&'a [String]>,
-    /// Project restriction, when the token has one.
+    /// The projects the token is restricted to; absent when it may be used for every project.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["billing"]))]
     pub project_ids: Option<&'a [String]>,
-    /// Expiry (Unix seconds).
+    /// When the token expires, in Unix seconds; absent when it never expires.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_803_922_665)]
     pub exp: Option<i64>,
-    /// Issued at (Unix seconds).
+    /// When the token was created, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_796_146_665)]
     pub iat: Option<i64>,
-    /// Whether `required_scopes` and `project_id` are allowed (when asked).
+    /// Whether the token holds every scope of `required_scopes` and may be used for
+    /// `project_id`; present only when the request asked about either.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = true)]
     pub allowed: Option<bool>,
-    /// Required scopes the token lacks (when `required_scopes` was asked).
+    /// The scopes of `required_scopes` the token lacks (empty when it holds them all); present
+    /// only when the request sent `required_scopes`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!([]))]
     pub missing_scopes: Option<Vec<String>>,
 }
 

@@ -14,72 +14,104 @@ use crate::tokens::repo as token_repo;
 
 /// The calling token, without its value.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01a232af-10f1-7487-94da-bb310d64cc80",
+    "kind": "personal",
+    "name": "CI deploys",
+    "hint": "tolp_Ab3x",
+    "scopes": ["read:projects", "write:deployments"],
+    "organization_ids": ["acme"],
+    "project_ids": [],
+    "expires_at": "2027-03-01T17:37:45.364944Z",
+    "created_at": "2026-12-01T17:37:45.364944Z"
+}))]
 pub struct TokenSummary {
-    /// Token id.
+    /// The token's id (a UUID, version 7).
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub id: String,
-    /// Kind.
+    /// The kind of token: `personal`, `agent` or `api`.
     pub kind: TokenKind,
-    /// Name.
+    /// The name its owner gave the token.
+    #[schema(example = "CI deploys")]
     pub name: String,
-    /// Prefix and first four characters.
+    /// The token's prefix and the first four characters after it, to recognise the value.
+    #[schema(example = "tolp_Ab3x")]
     pub hint: String,
-    /// Granted scopes (before role caps).
+    /// The scopes granted to the token, before the owner's role caps them in each
+    /// organization.
+    #[schema(example = json!(["read:projects", "write:deployments"]))]
     pub scopes: Vec<String>,
-    /// Authorized organizations.
+    /// The organizations the token is authorized to be used in.
+    #[schema(example = json!(["acme"]))]
     pub organization_ids: Vec<String>,
-    /// Project restriction (empty = none).
+    /// The projects the token is restricted to; empty when it may be used for every project.
+    #[schema(example = json!([]))]
     pub project_ids: Vec<String>,
-    /// Expiry, or `null` = never.
+    /// When the token stops working, as an RFC 3339 UTC timestamp; `null` when it never
+    /// expires.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45.364944Z")]
     pub expires_at: Option<NaiveDateTime>,
-    /// Creation time.
+    /// When the token was created, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:37:45.364944Z")]
     pub created_at: NaiveDateTime,
 }
 
 /// The user or organization the token acts for.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "user", "id": "u_123", "email": "ada@example.com"}))]
 pub struct MeOwner {
-    /// `user` or `organization`.
+    /// `user` (personal and agent tokens) or `organization` (api tokens).
     #[serde(rename = "type")]
+    #[schema(example = "user")]
     pub owner_type: String,
-    /// Its id.
+    /// The id of the user or the organization.
+    #[schema(example = "u_123")]
     pub id: String,
-    /// The user's email (user tokens).
+    /// The user's email address; present only for personal and agent tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ada@example.com")]
     pub email: Option<String>,
-    /// The organization's name (api tokens).
+    /// The organization's display name; present only for api tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Acme Inc.")]
     pub name: Option<String>,
 }
 
 /// What the token may do in one authorized organization, now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeOrganization {
-    /// The organization.
+    /// The id of an organization the token is authorized for.
+    #[schema(example = "acme")]
     pub organization_id: String,
-    /// Whether the token works there now.
+    /// Whether the token works in that organization now.
+    #[schema(example = true)]
     pub active: bool,
-    /// Why not, when inactive.
+    /// Why the token does not work in that organization; present only when `active` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<Reason>,
-    /// The owner's role there (user tokens).
+    /// The owner's current role in that organization; present only for personal and agent
+    /// tokens whose owner is a member.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub role: Option<Role>,
-    /// Effective scopes there (empty when inactive).
+    /// The token's effective scopes there, capped by the owner's role; empty when inactive.
+    #[schema(example = json!(["read:projects", "write:deployments"]))]
     pub scopes: Vec<String>,
 }
 
-/// `GET /v1/me`.
+/// The answer of `GET /v1/me`: the calling token, who it acts for, and what it may do in each
+/// organization it is authorized for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
-    /// The token.
+    /// The calling token's settings, without its value.
     pub token: TokenSummary,
-    /// Who it acts for.
+    /// The user or organization the token acts for.
     pub owner: MeOwner,
-    /// Per authorized organization.
+    /// What the token may do now in each organization it is authorized for.
+    #[schema(example = json!([{"organization_id": "acme", "active": true, "role": "member", "scopes": ["read:projects", "write:deployments"]}]))]
     pub organizations: Vec<MeOrganization>,
 }
 

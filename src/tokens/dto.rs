@@ -6,17 +6,27 @@ use utoipa::ToSchema;
 
 use super::kind::{OwnerType, TokenKind};
 
-/// `POST /v1/tokens`.
+/// The body of `POST /v1/tokens`: the new token's kind, name, scopes, organizations, projects
+/// and expiry.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// `personal`, `agent` or `api`.
+    /// The kind of token to create: `personal`, `agent` or `api` (service tokens are created
+    /// with `POST /v1/service-tokens`).
     pub kind: TokenKind,
-    /// 1–100 characters, unique per owner among tokens that are not revoked.
-    #[schema(example = "CI deploys")]
+    /// A name to tell the token apart: 1–100 characters, not blank, unique per owner among
+    /// tokens that are not revoked (required).
+    #[schema(
+        example = "CI deploys",
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
-    /// Free text, up to 1000 characters.
-    #[schema(example = "Used by the deploy pipeline")]
+    /// Free text saying what the token is for, up to 1000 characters.
+    #[schema(example = "Used by the deploy pipeline", max_length = 1000)]
     pub description: Option<String>,
     /// Scopes (`read`, `write:projects`, …); give these or `preset`.
     #[schema(example = json!(["read:projects", "write:deployments"]))]
@@ -24,9 +34,11 @@ pub struct CreateToken {
     /// A preset id from `GET /v1/scopes`; give this or `scopes`.
     #[schema(example = "read-only")]
     pub preset: Option<String>,
-    /// RFC 3339, in the future; `null` = never. Agent tokens default to 90 days.
+    /// When the token stops working, an RFC 3339 timestamp in the future; `null` means never
+    /// (where the organizations' policies allow it). Omitted: never, except for agent tokens,
+    /// which then expire after 90 days (or the organization's shorter maximum lifetime).
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// Personal tokens: the organizations it may be used in (at least one).
     #[schema(example = json!(["acme"]))]
@@ -43,39 +55,55 @@ pub struct CreateToken {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateToken {
-    /// New name.
+    /// A new name: 1–100 characters, not blank, unique per owner among live tokens; absent or
+    /// `null` leaves the name as it is.
+    #[schema(
+        example = "CI deploys (2027)",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
-    /// New description (`null` clears it).
+    /// A new description saying what the token is for, up to 1000 characters; `null` removes
+    /// the description.
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Used by the deploy pipeline")]
     pub description: Option<Option<String>>,
-    /// New scopes.
+    /// The scopes that replace the token's current ones (`read`, `write:projects`, …), each
+    /// within the owner's role.
+    #[schema(example = json!(["read:projects", "write:deployments"]))]
     pub scopes: Option<Vec<String>>,
-    /// New expiry (`null` = never, where policy allows).
+    /// A new expiry, an RFC 3339 timestamp in the future; `null` means the token never expires
+    /// (where the organizations' policies allow it).
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-06-01T00:00:00Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
-    /// New project restriction (`[]` removes it).
+    /// The projects the token is restricted to from now on, replacing the current list; `[]`
+    /// lifts the restriction (every project).
+    #[schema(example = json!(["billing"]))]
     pub project_ids: Option<Vec<String>>,
 }
 
-/// `POST /v1/tokens/{id}/revoke`.
+/// The body of `POST /v1/tokens/{id}/revoke`: why the token is revoked.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeToken {
     /// Why (kept with the token and in the audit log), up to 500 characters.
-    #[schema(example = "leaked in a CI log")]
+    #[schema(example = "leaked in a CI log", max_length = 500)]
     pub reason: Option<String>,
 }
 
 /// Who a token acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"type": "user", "id": "u_123"}))]
 pub struct Owner {
-    /// `user`, `organization` or `service`.
+    /// The kind of owner: `user` (personal and agent tokens), `organization` (api tokens) or
+    /// `service` (service tokens).
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "user")]
     pub owner_type: OwnerType,
-    /// The owner's id.
+    /// The owner's id: the user id for `user`, the organization id for `organization`, and
+    /// the creator (`cli` or a service token id) for `service`.
     #[schema(example = "u_123")]
     pub id: String,
 }
@@ -83,18 +111,20 @@ pub struct Owner {
 /// An organization the token was authorized for SSO in, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SsoAuthorization {
-    /// The organization.
+    /// The id of the organization (one that enforces SSO) the token was authorized for.
     #[schema(example = "acme")]
     pub organization_id: String,
-    /// When.
+    /// When the owner authorized the token for SSO in that organization, as an RFC 3339 UTC
+    /// timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:41:02.118203Z")]
     pub authorized_at: NaiveDateTime,
 }
 
 /// `active`, `expired` or `revoked`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = TokenStatus)]
 pub enum Status {
     /// Usable (subject to organization rules at use time).
     Active,
@@ -107,60 +137,78 @@ pub enum Status {
 /// A token as its managers see it. Never holds the value.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResource {
-    /// Opaque id.
-    #[schema(example = "01932b6e-7d1c-7a4e-9f3b-2f1d5c8e9a10")]
+    /// The token's id (a UUID, version 7), used in the `/v1/tokens/{id}` paths.
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub id: String,
-    /// Kind.
+    /// The kind of token: `personal`, `agent` or `api`.
     pub kind: TokenKind,
-    /// Name.
+    /// The name its owner gave it, unique among the owner's tokens that are not revoked.
     #[schema(example = "CI deploys")]
     pub name: String,
-    /// Description.
+    /// Free text saying what the token is for; `null` when it has none.
+    #[schema(example = "Used by the deploy pipeline")]
     pub description: Option<String>,
     /// Prefix and first four characters, to recognise the value.
     #[schema(example = "tolp_Ab3x")]
     pub hint: String,
-    /// Granted scopes (before role caps).
+    /// The scopes granted to the token, before the owner's role caps them in each
+    /// organization.
     #[schema(example = json!(["read:projects"]))]
     pub scopes: Vec<String>,
     /// Organizations it may be used in.
     #[schema(example = json!(["acme"]))]
     pub organization_ids: Vec<String>,
-    /// Project restriction (empty = every project).
+    /// The projects the token is restricted to; empty when it may be used for every project.
+    #[schema(example = json!(["billing"]))]
     pub project_ids: Vec<String>,
-    /// Who it acts for.
+    /// Who the token acts for: a user (personal and agent tokens) or an organization (api
+    /// tokens).
     pub owner: Owner,
-    /// SSO authorizations.
+    /// The organizations enforcing SSO that the owner has authorized the token for, with the
+    /// time of each authorization; a token works in such an organization only once listed here.
+    #[schema(example = json!([{"organization_id": "acme", "authorized_at": "2026-12-01T17:41:02.118203Z"}]))]
     pub sso_authorizations: Vec<SsoAuthorization>,
-    /// `status == active`.
+    /// Whether `status` is `active`: neither revoked nor expired (each organization's rules
+    /// still apply at use time).
+    #[schema(example = true)]
     pub is_active: bool,
-    /// `active`, `expired` or `revoked`.
+    /// The token's state: `active`, `expired` (past `expires_at`) or `revoked`.
     pub status: Status,
-    /// Expiry, or `null` = never.
+    /// When the token stops working, as an RFC 3339 UTC timestamp; `null` when it never
+    /// expires.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45.364944Z")]
     pub expires_at: Option<NaiveDateTime>,
-    /// Creation time.
+    /// When the token was created, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:37:45.364944Z")]
     pub created_at: NaiveDateTime,
-    /// Last change.
+    /// When the token's settings, value or state last changed, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-03T09:12:05.118203Z")]
     pub updated_at: NaiveDateTime,
-    /// When it was revoked.
+    /// When the token was revoked, as an RFC 3339 UTC timestamp; `null` while it is not
+    /// revoked.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-15T10:20:00.512339Z")]
     pub revoked_at: Option<NaiveDateTime>,
-    /// Who revoked it (user id, service token id, or `directory`).
+    /// Who revoked the token: a user id, a service token id, `directory` (its user or
+    /// organization was deleted) or `token:<id>` (an api token revoking itself); `null` while
+    /// it is not revoked.
+    #[schema(example = "u_123")]
     pub revoked_by: Option<String>,
-    /// Why.
+    /// The reason given when the token was revoked; `null` when none was given or it is not
+    /// revoked.
+    #[schema(example = "leaked in a CI log")]
     pub revoked_reason: Option<String>,
-    /// Last successful use.
+    /// When the token was last used (an active introspection or forward-auth answer, or a call
+    /// it authenticated), as an RFC 3339 UTC timestamp; `null` if it was never used. Written in
+    /// batches, so up to one flush interval behind.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
     pub last_used_at: Option<NaiveDateTime>,
-    /// Successful uses.
+    /// How many times the token has been used in all (counted like `last_used_at`).
+    #[schema(example = 1284)]
     pub usage_count: i64,
 }
 
@@ -184,12 +232,15 @@ impl std::fmt::Debug for CreatedToken {
     }
 }
 
-/// `GET /v1/scopes`.
+/// The answer of `GET /v1/scopes`: the scopes this deployment accepts and its named presets,
+/// for a token creation form.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScopeCatalogResponse {
-    /// Every accepted scope.
+    /// Every scope a token may be given, with what it allows.
+    #[schema(example = json!([{"name": "read:projects", "description": "Read projects and their settings"}]))]
     pub scopes: Vec<super::scopes::ScopeEntry>,
-    /// Named bundles.
+    /// Named bundles of scopes, to give as `preset` in `POST /v1/tokens`.
+    #[schema(example = json!([{"id": "read-only", "name": "Read-only", "scopes": ["read"]}]))]
     pub presets: Vec<super::scopes::Preset>,
 }
 
@@ -204,41 +255,52 @@ impl ScopeCatalogResponse {
     }
 }
 
-/// `POST /v1/tokens/{id}/regenerate`.
+/// The body of `POST /v1/tokens/{id}/regenerate`: the expiry of the new value.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegenerateToken {
-    /// New expiry (`null` = never, where policy allows). Omitted: unchanged, or for an
-    /// expired token its former lifetime from now.
+    /// The token's new expiry, an RFC 3339 timestamp in the future; `null` means never (where
+    /// policy allows). Omitted: unchanged, or for an expired token its former lifetime from now.
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
-/// `POST /v1/tokens/{id}/duplicate`.
+/// The body of `POST /v1/tokens/{id}/duplicate`: the name of the new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateToken {
-    /// The new token's name.
-    #[schema(example = "CI deploys (copy)")]
+    /// The new token's name: 1–100 characters, not blank, unique per owner among live tokens
+    /// (required).
+    #[schema(
+        example = "CI deploys (copy)",
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
 }
 
-/// `POST /v1/tokens/bulk-revoke`.
+/// The body of `POST /v1/tokens/bulk-revoke`: the tokens to revoke and why.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRevoke {
-    /// 1–100 token ids.
+    /// The ids of the tokens to revoke, 1–100 of them.
+    #[schema(example = json!(["01a232af-10f1-7487-94da-bb310d64cc80"]), min_items = 1, max_items = 100)]
     pub ids: Vec<String>,
-    /// Why.
+    /// Why (kept with each token and in the audit log), up to 500 characters.
+    #[schema(example = "offboarding", max_length = 500)]
     pub reason: Option<String>,
 }
 
-/// `POST /v1/tokens/bulk-delete`.
+/// The body of `POST /v1/tokens/bulk-delete`: the tokens to delete.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkDelete {
-    /// 1–100 token ids.
+    /// The ids of the tokens to delete, 1–100 of them.
+    #[schema(example = json!(["01a232af-10f1-7487-94da-bb310d64cc80"]), min_items = 1, max_items = 100)]
     pub ids: Vec<String>,
 }
 
@@ -259,65 +321,77 @@ pub enum BulkOutcome {
 /// One id's result.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BulkResult {
-    /// The id as sent.
+    /// The token id exactly as the request sent it.
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub id: String,
-    /// What happened.
+    /// What the operation did to that token: `revoked`, `already_revoked`, `deleted` or
+    /// `not_found` (no such token, or not one the caller manages).
     pub result: BulkOutcome,
 }
 
 /// The per-id results, in request order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkResults {
-    /// One per id.
+    /// One result per id of the request, in the same order.
+    #[schema(example = json!([{"id": "01a232af-10f1-7487-94da-bb310d64cc80", "result": "revoked"}]))]
     pub results: Vec<BulkResult>,
 }
 
 /// A service token as its managers see it. Never holds the value.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ServiceTokenResource {
-    /// Opaque id.
-    #[schema(example = "01932b6e-7d1c-7a4e-9f3b-2f1d5c8e9a10")]
+    /// The service token's id (a UUID, version 7), used in the `/v1/service-tokens/{id}` paths.
+    #[schema(example = "01a1f83c-e1f0-7b2d-9c4e-5a8f3d6b1e72")]
     pub id: String,
     /// Name, unique among the service tokens of the same creator.
     #[schema(example = "gateway")]
     pub name: String,
-    /// What it is for.
+    /// Free text saying what the service token is for; `null` when it has none.
     #[schema(example = "The API gateway's introspection credential")]
     pub description: Option<String>,
     /// Prefix and first four characters, to recognise the value.
     #[schema(example = "tols_Ab3x")]
     pub hint: String,
-    /// What it may do.
+    /// The permissions the service token carries, which decide the calls it may make.
     #[schema(example = json!(["introspect"]))]
     pub permissions: Vec<crate::auth::Permission>,
-    /// `active`, `expired` or `revoked`.
+    /// The token's state: `active`, `expired` (past `expires_at`) or `revoked`.
     pub status: Status,
-    /// `status == active`.
+    /// Whether `status` is `active`: the service token is neither revoked nor expired.
+    #[schema(example = true)]
     pub is_active: bool,
-    /// Expiry, or `null` = never.
+    /// When the service token stops working, as an RFC 3339 UTC timestamp; `null` when it
+    /// never expires.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-11-20T09:15:02.481337Z")]
     pub expires_at: Option<NaiveDateTime>,
-    /// Creation time.
+    /// When the service token was created, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-11-20T09:15:02.481337Z")]
     pub created_at: NaiveDateTime,
     /// Who created it: `cli` (an operator) or the id of the service token that did.
     #[schema(example = "cli")]
     pub created_by: Option<String>,
-    /// When it was revoked.
+    /// When the service token was revoked, as an RFC 3339 UTC timestamp; `null` while it is
+    /// not revoked.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-15T10:20:00.512339Z")]
     pub revoked_at: Option<NaiveDateTime>,
-    /// Who revoked it (`cli` or a service token id).
+    /// Who revoked the service token: `cli` (an operator) or the id of the service token that
+    /// did; `null` while it is not revoked.
+    #[schema(example = "cli")]
     pub revoked_by: Option<String>,
-    /// Why.
+    /// The reason given when the service token was revoked; `null` when none was given or it
+    /// is not revoked.
+    #[schema(example = "replaced by a new gateway credential")]
     pub revoked_reason: Option<String>,
-    /// Last successful use.
+    /// When the service token last authenticated a call, as an RFC 3339 UTC timestamp; `null`
+    /// if it was never used. Written in batches, so up to one flush interval behind.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
     pub last_used_at: Option<NaiveDateTime>,
-    /// Successful uses.
+    /// How many calls the service token has authenticated in all.
+    #[schema(example = 52310)]
     pub usage_count: i64,
 }
 
@@ -342,20 +416,25 @@ impl std::fmt::Debug for CreatedServiceToken {
     }
 }
 
-/// `POST /v1/service-tokens`.
+/// The body of `POST /v1/service-tokens`: the new service token's name, permissions,
+/// description and expiry.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceToken {
-    /// 1–100 characters, unique among the caller's live service tokens.
-    #[schema(example = "gateway")]
+    /// A name to tell it apart: 1–100 characters, not blank, unique among live service tokens.
+    #[schema(example = "gateway", min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// What it may do: only permissions the caller holds itself.
-    #[schema(example = json!(["introspect"]))]
+    /// What it may do: at least one permission, each one the caller holds itself.
+    #[schema(example = json!(["introspect"]), min_items = 1)]
     pub permissions: Vec<crate::auth::Permission>,
     /// What it is for, up to 1000 characters.
-    #[schema(example = "The API gateway's introspection credential")]
+    #[schema(
+        example = "The API gateway's introspection credential",
+        max_length = 1000
+    )]
     pub description: Option<String>,
-    /// RFC 3339, in the future; absent or `null` = never.
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    /// When the service token stops working, an RFC 3339 timestamp in the future; absent or
+    /// `null` means never.
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-11-20T00:00:00Z")]
     pub expires_at: Option<DateTime<Utc>>,
 }

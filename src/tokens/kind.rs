@@ -11,10 +11,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// What a token is issued for; decides its prefix and which rules apply to it.
-///
-/// Serialised in lowercase (`"personal"`, `"agent"`, `"api"`, `"service"`), which
-/// is also the form [`TokenKind::as_str`] returns and [`FromStr`] accepts.
+/// What a token is issued for; decides its prefix and which rules apply to it. Written in
+/// lowercase: `personal`, `agent`, `api` or `service`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {

@@ -167,10 +167,10 @@ pub fn check_known_projects(project_ids: &[String], known: &[String]) -> Result<
     }
 }
 
-/// Names: 1–100 characters after trimming.
+/// Names: at most 100 characters with at least one that is not blank; stored trimmed.
 pub fn check_name(name: Option<&str>, errors: &mut Vec<FieldError>) -> String {
-    match name.map(str::trim) {
-        Some(n) if !n.is_empty() && n.chars().count() <= NAME_MAX => n.to_owned(),
+    match name {
+        Some(n) if !n.trim().is_empty() && n.chars().count() <= NAME_MAX => n.trim().to_owned(),
         Some(_) => {
             errors.push(FieldError::new("name", "must be 1-100 characters"));
             String::new()
@@ -182,19 +182,19 @@ pub fn check_name(name: Option<&str>, errors: &mut Vec<FieldError>) -> String {
     }
 }
 
-/// Descriptions: at most 1000 characters; blank is none.
+/// Descriptions: at most 1000 characters; blank is none; stored trimmed.
 pub fn check_description(
     description: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let description = description.map(str::trim).filter(|d| !d.is_empty())?;
+    let description = description.filter(|d| !d.trim().is_empty())?;
     if description.chars().count() > DESCRIPTION_MAX {
         errors.push(FieldError::new(
             "description",
             "must be at most 1000 characters",
         ));
     }
-    Some(description.to_owned())
+    Some(description.trim().to_owned())
 }
 
 /// Scopes from the list or the preset (exactly one of them), each in the catalog.
@@ -365,18 +365,17 @@ pub fn renewed_expiry(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTim
     }
 }
 
-/// A revocation reason: trimmed, empty is none, at most 500 characters (else 422).
+/// A revocation reason: at most 500 characters (else 422); blank is none; stored trimmed.
 pub fn check_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
-    let reason = reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
     if reason
         .as_ref()
         .is_some_and(|r| r.chars().count() > REASON_MAX)
     {
         return Err(ApiError::field("reason", "must be at most 500 characters"));
     }
-    Ok(reason)
+    Ok(reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty()))
 }
 
 /// Who may see and manage a token: its user owner, or an admin/owner of its organization for

@@ -132,7 +132,7 @@ pub struct Preset {
     /// Stable id used in `POST /v1/tokens` (`preset`).
     #[schema(example = "read-only")]
     pub id: String,
-    /// Display name.
+    /// The preset's display name, as the console's create form shows it.
     #[schema(example = "Read-only")]
     pub name: String,
     /// The scopes it grants.
@@ -191,7 +191,7 @@ impl Default for Catalog {
 /// One catalog entry as `GET /v1/scopes` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScopeEntry {
-    /// The scope.
+    /// The scope as a token is given it: `action` or `action:resource`.
     #[schema(example = "read:projects")]
     pub name: String,
     /// What it allows.

@@ -16,46 +16,56 @@ pub const DAYS: i64 = 90;
 /// Entries in `recent_ips[]`.
 pub const RECENT_IPS: i64 = 10;
 
-/// One client address.
+/// One client address a token was used from, with its uses.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecentIp {
-    /// The address.
+    /// The client IP address (IPv4 or IPv6) the token was used from.
     #[schema(example = "203.0.113.7")]
     pub ip: String,
-    /// Its latest use.
+    /// When the token was last used from this address, as an RFC 3339 UTC timestamp.
     #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>)]
+    #[schema(value_type = DateTime<Utc>, example = "2026-12-14T08:02:31.907112Z")]
     pub last_seen_at: NaiveDateTime,
-    /// Its uses.
+    /// How many times the token was used from this address.
+    #[schema(example = 212)]
     pub count: i64,
 }
 
-/// Uses on one UTC day.
+/// How many times a token was used on one UTC day.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DailyCount {
-    /// `YYYY-MM-DD`.
-    #[schema(example = "2026-11-22")]
+    /// The UTC day, as `YYYY-MM-DD`.
+    #[schema(example = "2026-12-14")]
     pub date: String,
-    /// Uses.
+    /// How many times the token was used that day (0 on a day without use).
+    #[schema(example = 37)]
     pub count: i64,
 }
 
 /// A token's usage (written in batches: up to one flush interval behind).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
-    /// Token id.
+    /// The id of the token this usage is of.
+    #[schema(example = "01a232af-10f1-7487-94da-bb310d64cc80")]
     pub token_id: String,
-    /// Uses in all.
+    /// How many times the token has been used in all: active introspection and forward-auth
+    /// answers, and calls it authenticated.
+    #[schema(example = 1284)]
     pub usage_count: i64,
-    /// The latest use.
+    /// When the token was last used, as an RFC 3339 UTC timestamp; `null` if it was never used.
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
     pub last_used_at: Option<NaiveDateTime>,
-    /// The address of the latest use.
+    /// The client IP address of the latest use; `null` if the token was never used or that
+    /// use had no known address.
+    #[schema(example = "203.0.113.7")]
     pub last_used_ip: Option<String>,
-    /// Up to 10 addresses, most recent first.
+    /// Up to 10 client addresses the token was used from, most recently seen first.
+    #[schema(example = json!([{"ip": "203.0.113.7", "last_seen_at": "2026-12-14T08:02:31.907112Z", "count": 212}]))]
     pub recent_ips: Vec<RecentIp>,
-    /// The last 90 days, oldest first, days without use included.
+    /// Use counts for each of the last 90 UTC days, oldest first, days without use included
+    /// with a count of 0.
+    #[schema(example = json!([{"date": "2026-12-13", "count": 0}, {"date": "2026-12-14", "count": 37}]))]
     pub daily: Vec<DailyCount>,
 }
 

@@ -551,6 +551,29 @@ async fn rfc7009_revocation_by_service_and_by_the_token_itself(app: TestApp) -> 
         introspect(&app, &gateway, &json!({"token": third})).await?["reason"],
         "revoked"
     );
+    // A form parameter it does not know is ignored (RFC 6749 §3.2: OAuth clients send
+    // `client_id`); a JSON field it does not know is a 400; a body naming no token is a 422.
+    let (_, fourth) = personal(&app, "member", "fourth", &["acme"], &["read"]).await?;
+    let send = |body: reqwest::RequestBuilder| body.bearer_auth(&revoker).send();
+    let revoke = || app.client.post(app.url("/v1/revoke"));
+    expect_problem(
+        send(revoke().json(&json!({"token": fourth, "client_id": "gw"}))).await?,
+        400,
+        "validation_failed",
+    )
+    .await?;
+    for empty in [
+        revoke(),
+        revoke().header("content-type", "application/json"),
+    ] {
+        expect_problem(send(empty).await?, 422, "validation_failed").await?;
+    }
+    let form = revoke().form(&[("token", fourth.as_str()), ("client_id", "gw")]);
+    assert_eq!(send(form).await?.status(), 200);
+    assert_eq!(
+        introspect(&app, &gateway, &json!({"token": fourth})).await?["reason"],
+        "revoked"
+    );
     Ok(())
 }
 
