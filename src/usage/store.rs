@@ -12,7 +12,7 @@ use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use super::recorder::{IpUse, Pending, Recorder};
-use crate::db::schema::tokens;
+use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
 
 /// Tokens per statement (4 parameters each: well under both backends' limits).
@@ -213,6 +213,51 @@ fn upsert_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryRes
     )
 }
 
+/// Addresses kept per token (DESIGN §10: what grows is bounded): the most recent ones.
+pub const KEPT_IPS: i64 = 50;
+
+/// Drops the addresses of the chunk's tokens beyond their `KEPT_IPS` most recent, in the order
+/// of `recent_ips` (latest first, then by address). One query finds the tokens over the bound
+/// (usually none); each of those costs two more.
+fn cap_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+    let ids: Vec<&str> = chunk
+        .iter()
+        .filter(|(_, pending)| !pending.ips.is_empty())
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let crowded: Vec<String> = token_ips::table
+        .filter(token_ips::token_id.eq_any(&ids))
+        .group_by(token_ips::token_id)
+        .having(diesel::dsl::count_star().gt(KEPT_IPS))
+        .select(token_ips::token_id)
+        .load(conn)?;
+    for token_id in crowded {
+        let last_kept: Option<(NaiveDateTime, String)> = token_ips::table
+            .filter(token_ips::token_id.eq(&token_id))
+            .order((token_ips::last_seen_at.desc(), token_ips::ip))
+            .offset(KEPT_IPS - 1)
+            .select((token_ips::last_seen_at, token_ips::ip))
+            .first(conn)
+            .optional()?;
+        let Some((at, ip)) = last_kept else {
+            continue;
+        };
+        let older = token_ips::last_seen_at
+            .lt(at)
+            .or(token_ips::last_seen_at.eq(at).and(token_ips::ip.gt(ip)));
+        diesel::delete(
+            token_ips::table
+                .filter(token_ips::token_id.eq(&token_id))
+                .filter(older),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Writes one chunk of a batch (call it inside a transaction). Tokens deleted meanwhile are
 /// skipped.
 fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()> {
@@ -230,7 +275,8 @@ fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()
     }
     upsert_totals(conn, &present)?;
     upsert_days(conn, &present)?;
-    upsert_ips(conn, &present)
+    upsert_ips(conn, &present)?;
+    cap_ips(conn, &present)
 }
 
 /// Writes everything counted so far; on failure the counts not yet written go back for the next

@@ -16,6 +16,11 @@ mod at_shutdown {
     on_both_backends!(settings = &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")]; a_graceful_shutdown_flushes_pending_counts);
 }
 
+mod bounded_addresses {
+    use super::*;
+    on_both_backends!(settings = &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "100")]; sixty_addresses_keep_the_latest_fifty);
+}
+
 mod large_batches {
     use super::*;
     on_both_backends!(a_flush_writes_every_chunk_and_puts_back_only_what_failed);
@@ -274,5 +279,42 @@ async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp)
         0,
         "nothing left over"
     );
+    Ok(())
+}
+
+/// DESIGN §10: a token keeps its 50 most recent addresses, however many it is used from.
+async fn sixty_addresses_keep_the_latest_fifty(app: TestApp) -> TestResult {
+    use diesel::prelude::*;
+    use tokend::db::schema::token_ips;
+
+    Directory::new(&app)?.acme().await?;
+    let gateway = introspector(&app)?;
+    let (token, value) = personal(&app, "member", "roaming", &["acme"], &["read"]).await?;
+    let id = token["id"].as_str().unwrap_or_default().to_owned();
+    for n in 1..=60 {
+        let ip = format!("203.0.113.{n}");
+        let answer = introspect(&app, &gateway, &json!({"token": value, "client_ip": ip})).await?;
+        assert_eq!(answer["active"], true);
+    }
+    let mut seen = json!(null);
+    for _ in 0..50 {
+        seen = usage(&app, &id).await?;
+        if seen["usage_count"] == 60 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["usage_count"], 60, "{seen}");
+    let mut conn = app.connection()?;
+    let kept: Vec<String> = token_ips::table
+        .filter(token_ips::token_id.eq(&id))
+        .select(token_ips::ip)
+        .load(&mut conn)?;
+    assert_eq!(kept.len(), 50, "{kept:?}");
+    for n in 1..=10 {
+        let dropped = format!("203.0.113.{n}");
+        assert!(!kept.contains(&dropped), "{dropped} is among the oldest");
+    }
+    assert_eq!(seen["recent_ips"][0]["ip"], "203.0.113.60");
     Ok(())
 }
