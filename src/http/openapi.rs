@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document: the routes of `routes.rs` and the three security schemes.
+//! The OpenAPI 3.1 document: the routes of `routes.rs`, the four security schemes, and the two
+//! corrections utoipa's output needs (optional bodies, page items).
 
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
