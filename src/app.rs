@@ -17,7 +17,6 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::session::SessionVerifier;
 use crate::config::Settings;
 use crate::db::{self, Backend};
-use crate::error::BODY_LIMIT;
 use crate::http::middleware::{self, RequestSpan};
 use crate::http::openapi::ApiDoc;
 use crate::http::{extract, fallback, routes};
@@ -92,7 +91,6 @@ pub fn application(
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
-        .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .configure(routes::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))

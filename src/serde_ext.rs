@@ -14,34 +14,80 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Reads a JSON body into `T` by the rules of every body: unreadable JSON, a field `T` does not
-/// know, or a NUL character in any string (PostgreSQL cannot store one, so it is refused on
-/// both backends alike) is a 400. A whole number written with a fraction (`90.0`) is read as
-/// the integer it is, as JSON Schema counts it.
-pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let invalid =
-        |error: serde_json::Error| ApiError::BadRequest(format!("invalid JSON body: {error}"));
-    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
-    whole_numbers(&mut value);
-    if holds_nul(&value) {
-        return Err(ApiError::BadRequest(
-            "invalid JSON body: text must not contain NUL characters".into(),
-        ));
-    }
-    T::deserialize(value).map_err(invalid)
+/// The kinds of body tokend reads, by the media type a `Content-Type` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/json`, or any `…+json`.
+    Json,
+    /// `application/x-www-form-urlencoded` (introspection and revocation, as OAuth sends them).
+    Form,
 }
 
-/// Turns every number with a zero fraction that fits an `i64` into that integer.
-fn whole_numbers(value: &mut serde_json::Value) {
+impl Media {
+    /// The media type of a `Content-Type` value (its parameters aside); `None` for another.
+    #[must_use]
+    pub fn of(content_type: Option<&str>) -> Option<Self> {
+        let essence = content_type?.split(';').next()?.trim();
+        if essence.eq_ignore_ascii_case("application/json")
+            || essence.to_ascii_lowercase().ends_with("+json")
+        {
+            Some(Self::Json)
+        } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            Some(Self::Form)
+        } else {
+            None
+        }
+    }
+}
+
+/// The 400 for unreadable JSON.
+#[must_use]
+pub fn invalid_json(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("invalid JSON body: {error}"))
+}
+
+/// Refuses text holding a NUL character (PostgreSQL cannot store one, so it is refused on both
+/// backends alike): the 400 every body reader answers.
+pub fn refuse_nul<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    if texts.into_iter().any(|text| text.contains('\0')) {
+        return Err(nul_refused());
+    }
+    Ok(())
+}
+
+fn nul_refused() -> ApiError {
+    ApiError::BadRequest("invalid body: text must not contain NUL characters".into())
+}
+
+/// Reads a JSON body into `T` by the rules of every body: unreadable JSON, a field `T` does not
+/// know, or a NUL character in any string or key is a 400. A whole number written with a
+/// fraction (`90.0`) is read as the integer it is, as JSON Schema counts it.
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
+    if settle(&mut value) {
+        return Err(nul_refused());
+    }
+    T::deserialize(value).map_err(|e| invalid_json(&e))
+}
+
+/// One walk over a body: every number with a zero fraction that fits an `i64` becomes that
+/// integer; `true` (and the walk stops: the body is refused) when a string or key holds a NUL
+/// character.
+fn settle(value: &mut serde_json::Value) -> bool {
     match value {
         serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
             if let Some(whole) = number.as_f64().and_then(exact_integer) {
                 *value = whole.into();
             }
+            false
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
-        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
-        _ => {}
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter_mut().any(settle),
+        serde_json::Value::Object(fields) => fields
+            .iter_mut()
+            .any(|(key, field)| key.contains('\0') || settle(field)),
+        _ => false,
     }
 }
 
@@ -59,18 +105,6 @@ fn exact_integer(float: f64) -> Option<i64> {
     )]
     let exact = float.fract() == 0.0 && whole as f64 == float;
     exact.then_some(whole)
-}
-
-/// Whether any string (or object key) in `value` contains a NUL character.
-fn holds_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(text) => text.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(holds_nul),
-        serde_json::Value::Object(fields) => fields
-            .iter()
-            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

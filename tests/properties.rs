@@ -53,7 +53,7 @@ proptest! {
         ],
         organization in proptest::option::of("[ -~]{0,20}"),
     ) {
-        if let Err(error) = request::parse(&body, content_type, organization.as_deref()) {
+        if let Err(error) = request::parse(&body, tokend::serde_ext::Media::of(content_type), organization.as_deref()) {
             prop_assert!(client_error(&error), "{error}");
         }
         if let Err(error) = tokend::serde_ext::from_json::<serde_json::Value>(&body) {

@@ -27,12 +27,7 @@ pub fn credential<'a>(
         "missing Authorization: Bearer credential",
     ))?;
     let value = visible_ascii(header)
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+        .and_then(bearer_value)
         .ok_or(ApiError::Unauthenticated(
             "the Authorization header must be `Bearer <credential>`",
         ))?;
@@ -45,6 +40,17 @@ pub fn credential<'a>(
         return Ok(Credential::Jwt(value));
     }
     Err(ApiError::Unauthenticated("malformed credential"))
+}
+
+/// The credential of `Bearer <credential>` header text (trimmed); `None` for another scheme or
+/// none.
+#[must_use]
+pub fn bearer_value(header: &str) -> Option<&str> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// The header as text when it is visible ASCII (and tabs), as HTTP header text must be.

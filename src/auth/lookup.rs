@@ -10,11 +10,12 @@ use super::bearer::{self, Credential};
 use super::session::Claims;
 use crate::error::ApiError;
 use crate::introspection::cache::Cached;
+use crate::introspection::evaluate::{Active, Question, Reason, evaluate};
 use crate::introspection::loader::LoadError;
 use crate::introspection::snapshot::Snapshot;
 use crate::state::AppState;
 use crate::tokens::kind::TokenKind;
-use crate::tokens::secret::Candidates;
+use crate::tokens::secret::{self, Candidates};
 
 /// What a request presented, reduced to what can leave the request: digests of a token value,
 /// or the verified claims of a session. The value itself stays behind.
@@ -42,6 +43,32 @@ pub fn presented(state: &AppState, authorization: Option<&[u8]>) -> Result<Prese
             Credential::Jwt(jwt) => Presented::Session(state.sessions.verify(jwt)?),
         },
     )
+}
+
+/// The check behind introspection and forward auth: `value`'s format and checksum (offline),
+/// the token it names (cache, else one read), and whether it is active for `question` now.
+/// An active token's use is counted (from `ip`) and `answer` makes the caller's reply of it;
+/// an inactive one is the reason why. The value is dropped once digested.
+pub async fn verify<R>(
+    state: &AppState,
+    value: String,
+    question: &Question<'_>,
+    ip: Option<IpAddr>,
+    answer: impl FnOnce(&Snapshot, Active<'_>) -> R,
+) -> Result<Result<R, Reason>, ApiError> {
+    if secret::parse(&state.settings.prefixes, &value).is_err() {
+        return Ok(Err(Reason::Malformed));
+    }
+    let candidates = state.settings.peppers.digests(&value);
+    drop(value);
+    let Some(snapshot) = find(state, candidates).await? else {
+        return Ok(Err(Reason::Unknown));
+    };
+    let now = crate::time::now();
+    Ok(evaluate(&snapshot, question, now).map(|active| {
+        record_use(state, &snapshot.token.id, ip, now);
+        answer(&snapshot, active)
+    }))
 }
 
 /// Counts one authenticated use of a token at `at` (in memory; written in batches).

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, error as actix_error, web};
 use futures_util::future::LocalBoxFuture;
+use futures_util::{Stream, StreamExt};
 use tracing_actix_web::RequestId;
 
 use diesel::QueryResult;
@@ -26,6 +27,7 @@ use crate::config::Settings;
 use crate::db::{self, DbConnection, DbError};
 use crate::directory::sync::{Syncer, not_found};
 use crate::error::{ApiError, BODY_LIMIT};
+use crate::serde_ext::Media;
 use crate::state::AppState;
 use crate::tokens::manage::{ByValue, Manager};
 use crate::tokens::service::Operator;
@@ -283,17 +285,43 @@ pub struct Body<T>(pub T);
 /// go on as if nothing had been sent.)
 pub struct OptionalBody<T>(pub Option<T>);
 
-/// Whether a request says its body is JSON (`application/json` or `…+json`).
-fn says_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim)
-        .is_some_and(|essence| {
-            essence.eq_ignore_ascii_case("application/json")
-                || essence.to_ascii_lowercase().ends_with("+json")
-        })
+/// The media type a request's `Content-Type` names.
+#[must_use]
+pub fn media(req: &HttpRequest) -> Option<Media> {
+    Media::of(
+        req.headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// A header as trimmed text, `None` when absent or blank; 400 when it is not visible ASCII.
+pub fn header_text<'r>(req: &'r HttpRequest, name: &str) -> Result<Option<&'r str>, ApiError> {
+    let Some(value) = req.headers().get(name) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be visible ASCII text")))?
+        .trim();
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// Reads a body of at most `BODY_LIMIT` bytes (more is 413).
+pub async fn read_bytes<S>(mut payload: S) -> Result<web::BytesMut, ApiError>
+where
+    S: Stream<Item = Result<web::Bytes, actix_error::PayloadError>> + Unpin,
+{
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Reads a JSON body; `None` when it is empty and `optional`.
@@ -302,18 +330,10 @@ fn json_body<T: DeserializeOwned + 'static>(
     payload: &mut Payload,
     optional: bool,
 ) -> LocalBoxFuture<'static, Result<Option<T>, ApiError>> {
-    let json = says_json(req);
-    let body = web::Bytes::from_request(req, payload);
+    let json = media(req) == Some(Media::Json);
+    let payload = payload.take();
     Box::pin(async move {
-        let body =
-            body.await.map_err(
-                |error| match error.as_error::<actix_error::PayloadError>() {
-                    Some(actix_error::PayloadError::Overflow) => {
-                        ApiError::PayloadTooLarge(BODY_LIMIT)
-                    }
-                    _ => ApiError::BadRequest(format!("could not read the body: {error}")),
-                },
-            )?;
+        let body = read_bytes(payload).await?;
         if optional && body.is_empty() {
             return Ok(None);
         }

@@ -9,7 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, route, web};
 
-use super::extract::peer_ip;
+use super::extract::{header_text, peer_ip};
+use crate::auth::bearer::bearer_value;
 use crate::auth::permission::Permission;
 use crate::auth::{callers, lookup};
 use crate::error::{ApiError, Problem};
@@ -17,7 +18,6 @@ use crate::introspection::evaluate::{self, Question, Reason};
 use crate::introspection::snapshot::Snapshot;
 use crate::state::AppState;
 use crate::tokens::kind::OwnerType;
-use crate::tokens::secret;
 
 /// What the gateway passes on about the original request.
 struct Original {
@@ -33,28 +33,16 @@ impl Original {
     fn read(req: &HttpRequest) -> Result<Self, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
             .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
-        let text = |name: &str| -> Result<Option<String>, ApiError> {
-            req.headers()
-                .get(name)
-                .map(|v| {
-                    v.to_str().map(|v| v.trim().to_owned()).map_err(|_| {
-                        ApiError::BadRequest(format!("{name} must be visible ASCII text"))
-                    })
-                })
-                .transpose()
-                .map(|v| v.filter(|v| !v.is_empty()))
-        };
+        let text = |name: &str| header_text(req, name).map(|v| v.map(str::to_owned));
         let query = |name: &str| {
             pairs
                 .iter()
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.clone())
         };
-        let credential = text(AUTHORIZATION.as_str())?.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-                .map(|v| v.trim().to_owned())
-        });
+        let credential = header_text(req, AUTHORIZATION.as_str())?
+            .and_then(bearer_value)
+            .map(str::to_owned);
         let client_ip = text("x-forwarded-for")?
             .and_then(|list| list.split(',').next().map(|ip| ip.trim().to_owned()))
             .or(text("x-real-ip")?)
@@ -211,35 +199,33 @@ pub async fn forward_auth(
     let Some(value) = original.credential else {
         return Ok(invalid(Reason::Malformed, tell));
     };
-    if secret::parse(&state.settings.prefixes, &value).is_err() {
-        return Ok(invalid(Reason::Malformed, tell));
-    }
-    let candidates = state.settings.peppers.digests(&value);
-    drop(value);
-    let Some(snapshot) = lookup::find(&state, candidates).await? else {
-        return Ok(invalid(Reason::Unknown, tell));
-    };
     let question = Question {
         organization_id: original.organization_id.as_deref(),
         project_id: original.project_id.as_deref(),
         required_scopes: (!original.scopes.is_empty()).then_some(&original.scopes[..]),
     };
-    let now = crate::time::now();
-    let active = match evaluate::evaluate(&snapshot, &question, now) {
-        Ok(active) => active,
-        Err(reason) => return Ok(invalid(reason, tell)),
-    };
-    lookup::record_use(&state, &snapshot.token.id, original.client_ip, now);
-    if active.allowed == Some(false) {
-        crate::metrics::count_introspection("not_allowed");
-        let needed = original.scopes.join(" ");
-        let challenge =
-            format!(r#"Bearer realm="tokend", error="insufficient_scope", scope="{needed}""#);
-        let refused = ApiError::Forbidden(format!("the token lacks a scope this needs: {needed}"));
-        return Ok(refuse(StatusCode::FORBIDDEN, challenge).body(body(&refused)));
-    }
-    crate::metrics::count_introspection("active");
-    let mut response = HttpResponse::Ok();
-    identity(&snapshot, &active, &mut response);
-    Ok(response.finish())
+    let verdict = lookup::verify(
+        &state,
+        value,
+        &question,
+        original.client_ip,
+        |snapshot, active| {
+            if active.allowed == Some(false) {
+                crate::metrics::count_introspection("not_allowed");
+                let needed = original.scopes.join(" ");
+                let challenge = format!(
+                    r#"Bearer realm="tokend", error="insufficient_scope", scope="{needed}""#
+                );
+                let refused =
+                    ApiError::Forbidden(format!("the token lacks a scope this needs: {needed}"));
+                return refuse(StatusCode::FORBIDDEN, challenge).body(body(&refused));
+            }
+            crate::metrics::count_introspection("active");
+            let mut response = HttpResponse::Ok();
+            identity(snapshot, &active, &mut response);
+            response.finish()
+        },
+    )
+    .await?;
+    Ok(verdict.unwrap_or_else(|reason| invalid(reason, tell)))
 }

@@ -3,19 +3,19 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{CONTENT_TYPE, ContentType};
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use futures_util::StreamExt;
 
-use super::extract::{Revoker, ServiceCaller, peer_ip};
+use super::extract::{Revoker, ServiceCaller, header_text, media, peer_ip, read_bytes};
+use super::responses::OAuthBodyErrors;
 use crate::audit::RequestContext;
 use crate::auth::callers::TokenCaller;
 use crate::auth::permission::need;
 use crate::auth::{Permission, lookup};
 use crate::db;
-use crate::error::{ApiError, BODY_LIMIT, Problem};
+use crate::error::{ApiError, Problem};
 use crate::introspection::answer::{self, Introspection};
-use crate::introspection::evaluate::{self, Question, Reason};
+use crate::introspection::evaluate::Question;
 use crate::introspection::me::{Me, describe};
 use crate::introspection::request::{
     self, IntrospectForm, IntrospectRequest, RevocationForm, RevocationRequest,
@@ -23,39 +23,14 @@ use crate::introspection::request::{
 use crate::state::AppState;
 use crate::tokens::{manage, secret};
 
-/// Reads at most `BODY_LIMIT` bytes (more is 413).
-async fn read_bytes(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn content_type(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-}
-
 /// Reads an introspection request, JSON or form.
 async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<IntrospectRequest, ApiError> {
+    let organization = header_text(req, "x-organization-id")?;
     let body = read_bytes(payload).await?;
-    let organization = match req.headers().get("x-organization-id") {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::BadRequest("X-Organization-ID must be visible ASCII text".into())
-        })?),
-    };
-    request::parse(&body, content_type(req), organization)
+    request::parse(&body, media(req), organization)
 }
 
 /// Introspect a token (RFC 7662).
@@ -71,11 +46,10 @@ async fn read_body(
     params(("X-Organization-ID" = Option<String>, Header, description = "The organization the request is made in, when the body names none")),
     responses(
         (status = 200, description = "Active or inactive", body = Introspection),
+        OAuthBodyErrors,
         (status = 400, description = "Unreadable body or a non-text X-Organization-ID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing the `introspect` permission", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("service" = []))
@@ -92,41 +66,31 @@ pub async fn introspect(
     let Some(value) = request.token.take() else {
         return Err(ApiError::field("token", "is required"));
     };
-    if secret::parse(&state.settings.prefixes, &value).is_err() {
-        return Ok(HttpResponse::Ok().json(answer::inactive(Reason::Malformed, tell)));
-    }
-    let candidates = state.settings.peppers.digests(&value);
-    drop(value);
-    let Some(snapshot) = lookup::find(&state, candidates).await? else {
-        return Ok(HttpResponse::Ok().json(answer::inactive(Reason::Unknown, tell)));
-    };
     let question = Question {
         organization_id: request.organization_id.as_deref(),
         project_id: request.project_id.as_deref(),
         required_scopes: request.required_scopes.as_deref(),
-    };
-    let now = crate::time::now();
-    let active = match evaluate::evaluate(&snapshot, &question, now) {
-        Ok(active) => active,
-        Err(reason) => return Ok(HttpResponse::Ok().json(answer::inactive(reason, tell))),
     };
     let ip = request
         .client_ip
         .as_deref()
         .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
         .or_else(|| peer_ip(&req));
-    lookup::record_use(&state, &snapshot.token.id, ip, now);
-    crate::metrics::count_introspection("active");
-    if active.allowed.is_some() {
-        return Ok(HttpResponse::Ok().json(Introspection::active(&snapshot, active)));
-    }
-    let body = active
-        .grant
-        .answer
-        .get_or_init(|| answer::encode(&Introspection::active(&snapshot, active)));
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(body.clone()))
+    let verdict = lookup::verify(&state, value, &question, ip, |snapshot, active| {
+        crate::metrics::count_introspection("active");
+        if active.allowed.is_some() {
+            return HttpResponse::Ok().json(Introspection::active(snapshot, active));
+        }
+        let body = active
+            .grant
+            .answer
+            .get_or_init(|| answer::encode(&Introspection::active(snapshot, active)));
+        HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .body(body.clone())
+    })
+    .await?;
+    Ok(verdict.unwrap_or_else(|reason| HttpResponse::Ok().json(answer::inactive(reason, tell))))
 }
 
 /// Who the calling token is: its summary, its owner and its effective scopes per organization.
@@ -157,9 +121,7 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
     )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "Unreadable body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
+        OAuthBodyErrors,
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
@@ -175,7 +137,7 @@ pub async fn revoke(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_bytes(payload).await?;
-    let Some(value) = request::parse_revocation(&body, content_type(&req))? else {
+    let Some(value) = request::parse_revocation(&body, media(&req))? else {
         return Err(ApiError::field("token", "is required"));
     };
     if secret::parse(&state.settings.prefixes, &value).is_err() {

@@ -20,25 +20,39 @@ fn problem(description: &str) -> RefOr<Response> {
 }
 
 /// Declares a set of error responses: a type whose `IntoResponses` lists each status with its
-/// description.
+/// description, after those of the sets it builds on (`Name: Base, … { … }`; its own statuses
+/// win).
 macro_rules! error_set {
-    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:literal),+ $(,)? }) => {
+    (
+        $(#[$doc:meta])* $name:ident $(: $($base:ident),+)?
+        { $($status:literal => $description:literal),* $(,)? }
+    ) => {
         $(#[$doc])*
         pub struct $name;
 
         impl utoipa::IntoResponses for $name {
             fn responses() -> BTreeMap<String, RefOr<Response>> {
-                BTreeMap::from([$(($status.to_string(), problem($description))),+])
+                #[allow(unused_mut, reason = "a set without a base only inserts")]
+                let mut all = BTreeMap::new();
+                $($(all.extend(<$base as utoipa::IntoResponses>::responses());)+)?
+                $(all.insert($status.to_string(), problem($description));)*
+                all
             }
         }
     };
 }
 
 error_set!(
-    /// The errors of a route about one token the caller manages.
-    ManageErrors {
+    /// The errors of a signed-in manager's route: no session, or a token instead of one.
+    SessionErrors {
         "401" => "No valid session",
         "403" => "`token_cannot_manage_tokens`",
+    }
+);
+
+error_set!(
+    /// The errors of a route about one token the caller manages.
+    ManageErrors: SessionErrors {
         "404" => "No such token, or not yours",
     }
 );
@@ -62,35 +76,31 @@ error_set!(
 );
 
 error_set!(
+    /// The errors of reading an OAuth body (introspection, revocation): JSON or a form.
+    OAuthBodyErrors: BodyErrors {
+        "400" => "Unreadable body: invalid JSON or form, an unknown JSON field or a NUL character",
+        "415" => "Neither JSON nor a form",
+    }
+);
+
+error_set!(
     /// The errors of a directory `PUT`: its body, its caller, its fields.
-    PutErrors {
-        "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
-        "413" => "The body is larger than 64 KiB",
-        "415" => "The body is not application/json",
-        "401" => "No valid service token",
-        "403" => "Missing the `directory` permission",
+    PutErrors: BodyErrors, DirectoryErrors {
         "422" => "Invalid fields",
     }
 );
 
 error_set!(
     /// Why a bulk call was refused.
-    BulkErrors {
-        "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
-        "401" => "No valid session",
-        "403" => "`token_cannot_manage_tokens`",
-        "413" => "The body is larger than 64 KiB",
-        "415" => "The body is not application/json",
+    BulkErrors: BodyErrors, SessionErrors {
         "422" => "No ids, or more than 100",
     }
 );
 
 error_set!(
     /// The errors of a page of tokens: a bad cursor, no session, a bad `limit` or filter.
-    PageErrors {
+    PageErrors: SessionErrors {
         "400" => "Bad cursor",
-        "401" => "No valid session",
-        "403" => "`token_cannot_manage_tokens`",
         "422" => "Bad `limit` or filter",
     }
 );
@@ -105,8 +115,7 @@ error_set!(
 
 error_set!(
     /// The errors of a route about one service token.
-    OneServiceTokenErrors {
-        "401" => "No valid service token",
+    OneServiceTokenErrors: ServiceTokenErrors {
         "403" => "Missing the `service_tokens` permission, or a permission the token holds",
         "404" => "No such service token",
     }

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::serde_ext::{Media, invalid_json, refuse_nul};
 
 /// `POST /v1/introspect` as JSON.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -106,9 +107,28 @@ impl From<RevocationForm> for RevocationRequest {
     }
 }
 
-impl IntrospectRequest {
-    /// Whether any text field holds a NUL character (refused on both backends alike).
-    fn holds_nul(&self) -> bool {
+impl From<IntrospectForm> for IntrospectRequest {
+    fn from(form: IntrospectForm) -> Self {
+        Self {
+            token: form.token,
+            token_type_hint: None,
+            organization_id: form.organization_id,
+            project_id: form.project_id,
+            required_scopes: form
+                .required_scopes
+                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+            client_ip: form.client_ip,
+        }
+    }
+}
+
+/// The text a request carries, for the NUL check both body kinds share.
+trait Texts {
+    fn texts(&self) -> impl Iterator<Item = &str>;
+}
+
+impl Texts for IntrospectRequest {
+    fn texts(&self) -> impl Iterator<Item = &str> {
         [
             &self.token,
             &self.token_type_hint,
@@ -119,95 +139,60 @@ impl IntrospectRequest {
         .into_iter()
         .flatten()
         .chain(self.required_scopes.iter().flatten())
-        .any(|text| text.contains('\0'))
+        .map(String::as_str)
     }
 }
 
-/// Parses a body (JSON or form, by its content type); the organization may also come from
-/// the `X-Organization-ID` header.
-pub fn parse(
-    body: &[u8],
-    content_type: Option<&str>,
-    organization_header: Option<&str>,
-) -> Result<IntrospectRequest, ApiError> {
-    let mut request = match body_kind(content_type.unwrap_or_default())? {
-        // Read straight into the request (this is the hot path): its fields are checked for NUL
-        // below, for both body kinds, instead of walking a generic JSON value first.
-        BodyKind::Json => read_json::<IntrospectRequest>(body)?,
-        BodyKind::Form => {
-            let form: IntrospectForm = read_form(body)?;
-            IntrospectRequest {
-                token: form.token,
-                token_type_hint: None,
-                organization_id: form.organization_id,
-                project_id: form.project_id,
-                required_scopes: form
-                    .required_scopes
-                    .map(|s| s.split_whitespace().map(str::to_owned).collect()),
-                client_ip: form.client_ip,
-            }
+impl Texts for RevocationRequest {
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        [&self.token, &self.token_type_hint]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+/// Reads `J` from a JSON body or `F` from a form (made into a `J`), then refuses NUL text.
+/// Read straight into the type (this is the hot path), not through a generic JSON value.
+fn read<J, F>(body: &[u8], media: Option<Media>) -> Result<J, ApiError>
+where
+    J: DeserializeOwned + Texts,
+    F: DeserializeOwned + Into<J>,
+{
+    let request: J = match media {
+        Some(Media::Json) => serde_json::from_slice(body).map_err(|e| invalid_json(&e))?,
+        Some(Media::Form) => serde_urlencoded::from_bytes::<F>(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?
+            .into(),
+        None => {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be application/json or application/x-www-form-urlencoded".into(),
+            ));
         }
     };
-    if request.holds_nul() {
-        return Err(ApiError::BadRequest(
-            "invalid body: text must not contain NUL characters".into(),
-        ));
-    }
+    refuse_nul(request.texts())?;
+    Ok(request)
+}
+
+/// Reads an introspection body; the organization may also come from the `X-Organization-ID`
+/// header.
+pub fn parse(
+    body: &[u8],
+    media: Option<Media>,
+    organization_header: Option<&str>,
+) -> Result<IntrospectRequest, ApiError> {
+    let mut request = read::<IntrospectRequest, IntrospectForm>(body, media)?;
     if request.organization_id.is_none() {
-        request.organization_id = organization_header
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
+        request.organization_id = organization_header.map(str::to_owned);
     }
     Ok(request)
 }
 
-/// Reads a revocation body (JSON or form, by its content type) and returns the token value;
-/// `None` when it names none (an empty body names none, whatever its type).
-pub fn parse_revocation(
-    body: &[u8],
-    content_type: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+/// Reads a revocation body and returns the token value; `None` when it names none (an empty
+/// body names none, whatever its type).
+pub fn parse_revocation(body: &[u8], media: Option<Media>) -> Result<Option<String>, ApiError> {
     if body.is_empty() {
         return Ok(None);
     }
-    let request = match body_kind(content_type.unwrap_or_default())? {
-        BodyKind::Json => read_json::<RevocationRequest>(body)?,
-        BodyKind::Form => read_form::<RevocationForm>(body)?.into(),
-    };
-    let texts = [&request.token, &request.token_type_hint];
-    if texts.into_iter().flatten().any(|text| text.contains('\0')) {
-        return Err(ApiError::BadRequest(
-            "invalid body: text must not contain NUL characters".into(),
-        ));
-    }
-    Ok(request.token)
-}
-
-fn read_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
-fn read_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_urlencoded::from_bytes(body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))
-}
-
-enum BodyKind {
-    Json,
-    Form,
-}
-
-fn body_kind(content_type: &str) -> Result<BodyKind, ApiError> {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/json") {
-        Ok(BodyKind::Json)
-    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        Ok(BodyKind::Form)
-    } else {
-        Err(ApiError::UnsupportedMediaType(
-            "the body must be application/json or application/x-www-form-urlencoded".into(),
-        ))
-    }
+    Ok(read::<RevocationRequest, RevocationForm>(body, media)?.token)
 }

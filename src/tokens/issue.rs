@@ -35,6 +35,42 @@ pub struct Spec<'a> {
     pub expires_at: Option<NaiveDateTime>,
 }
 
+/// A fresh value of a kind with what is stored of it.
+struct Minted {
+    value: TokenValue,
+    digest: secret::Digest,
+    hint: String,
+}
+
+fn mint(peppers: &Peppers, prefixes: &Prefixes, kind: TokenKind) -> Minted {
+    let value = secret::generate(prefixes, kind);
+    Minted {
+        digest: peppers.digest(value.expose()),
+        hint: secret::hint(value.expose(), prefixes.prefix(kind)),
+        value,
+    }
+}
+
+/// Gives an existing token a fresh value and `expires_at` (regeneration): the old value stops
+/// matching at once. Returns the new value.
+pub fn reissue(
+    conn: &mut DbConnection,
+    peppers: &Peppers,
+    prefixes: &Prefixes,
+    row: &TokenRow,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<TokenValue, ApiError> {
+    let minted = mint(peppers, prefixes, row.kind);
+    let secret = repo::Secret {
+        digest: &minted.digest,
+        pepper_id: peppers.current_id(),
+        hint: &minted.hint,
+    };
+    repo::replace_secret(conn, &row.id, &secret, expires_at, now)?;
+    Ok(minted.value)
+}
+
 /// Stores a new token with a fresh value; a name already used by the owner is 409.
 pub fn issue(
     conn: &mut DbConnection,
@@ -42,9 +78,11 @@ pub fn issue(
     prefixes: &Prefixes,
     spec: &Spec<'_>,
 ) -> Result<(TokenRow, TokenValue), ApiError> {
-    let value = secret::generate(prefixes, spec.kind);
-    let digest = peppers.digest(value.expose());
-    let hint = secret::hint(value.expose(), prefixes.prefix(spec.kind));
+    let Minted {
+        value,
+        digest,
+        hint,
+    } = mint(peppers, prefixes, spec.kind);
     let now = crate::time::now();
     let id = uuid::Uuid::now_v7().to_string();
     let scopes: Vec<&str> = spec.scopes.iter().map(String::as_str).collect();

@@ -13,7 +13,7 @@ use super::dto::{
 use super::kind::TokenKind;
 use super::model::TokenRow;
 use super::rules::{self, Creator};
-use super::secret::{self, Digest};
+use super::secret::Digest;
 use super::{events, issue, repo, view};
 use crate::audit::{Actor, RequestContext};
 use crate::changes::{Change, Committed};
@@ -332,15 +332,12 @@ pub fn regenerate(
     let org_ids = repo::organization_ids_of(conn, &row.id)?;
     let orgs = directory::organizations(conn, &org_ids)?;
     rules::check_expiry(expires_at, &orgs.iter().collect::<Vec<_>>(), now)?;
-    let value = secret::generate(&by.settings.prefixes, row.kind);
-    repo::replace_secret(
+    let settings = &by.settings;
+    let value = issue::reissue(
         conn,
-        &row.id,
-        &repo::Secret {
-            digest: &by.settings.peppers.digest(value.expose()),
-            pepper_id: by.settings.peppers.current_id(),
-            hint: &secret::hint(value.expose(), by.settings.prefixes.prefix(row.kind)),
-        },
+        &settings.peppers,
+        &settings.prefixes,
+        &row,
         expires_at,
         now,
     )?;

@@ -8,7 +8,7 @@ use super::dto::{CreatedServiceToken, ServiceTokenResource, TokenResource};
 use super::issue::{self, Spec};
 use super::kind::{OwnerType, Prefixes, TokenKind};
 use super::model::TokenRow;
-use super::secret::{self, Peppers, TokenValue};
+use super::secret::{Peppers, TokenValue};
 use super::{repo, rules, view};
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::auth::Permission;
@@ -239,18 +239,8 @@ pub fn regenerate(
     let current = show(conn, &row.id)?;
     by.may_grant(current.permissions.iter().map(|p| p.as_str()))?;
     let now = crate::time::now();
-    let value = secret::generate(prefixes, TokenKind::Service);
-    repo::replace_secret(
-        conn,
-        &row.id,
-        &repo::Secret {
-            digest: &peppers.digest(value.expose()),
-            pepper_id: peppers.current_id(),
-            hint: &secret::hint(value.expose(), prefixes.prefix(TokenKind::Service)),
-        },
-        rules::renewed_expiry(&row, now),
-        now,
-    )?;
+    let expires_at = rules::renewed_expiry(&row, now);
+    let value = issue::reissue(conn, peppers, prefixes, &row, expires_at, now)?;
     by.record(
         conn,
         "service_token.regenerated",

@@ -33,7 +33,8 @@ use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use crate::fixtures::{
-    Directory, create_token, introspect, introspector, metric, personal, session, session_with,
+    Directory, create_token, introspect, introspector, metric, metrics_text, personal,
+    revoke_token, session, session_with,
 };
 use crate::helpers::{Backend, TestApp, TestResult};
 use crate::on_both_backends;
@@ -56,6 +57,9 @@ async fn sent(request: reqwest::RequestBuilder) -> TestResult {
     request.send().await?.error_for_status()?;
     Ok(())
 }
+
+/// A change made to a fresh token: the request it sends, built from the token and its value.
+type Change<'a> = &'a dyn Fn(&Value, &str) -> reqwest::RequestBuilder;
 
 /// Introspects twice (the second answer comes from the cache), applies `change`, and checks
 /// the next answer.
@@ -97,38 +101,54 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
         ))
     };
 
-    // Token changes.
-    let (t, v) = personal(&app, "member", "revoke", &["acme"], &["read"]).await?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(app.client.post(token_url(&t, "/revoke")).bearer_auth(&jwt)),
-        "revoked",
-    )
-    .await?;
-    let (t, v) = personal(&app, "member", "regen", &["acme"], &["read"]).await?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(
+    // Token changes, bulk changes and revocation by value, each on a fresh personal token in
+    // acme. A row: the token's name, the answer after the change, and the change (a request
+    // built from the token and its value).
+    let revoker = app.service_token("revoker", &[Permission::Revoke])?;
+    let token_changes: [(&str, &str, Change); 6] = [
+        ("revoke", "revoked", &|t, _| {
+            app.client.post(token_url(t, "/revoke")).bearer_auth(&jwt)
+        }),
+        ("regen", "unknown", &|t, _| {
             app.client
-                .post(token_url(&t, "/regenerate"))
-                .bearer_auth(&jwt),
-        ),
-        "unknown",
-    )
-    .await?;
-    let (t, v) = personal(&app, "member", "delete", &["acme"], &["read"]).await?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(app.client.delete(token_url(&t, "")).bearer_auth(&jwt)),
-        "unknown",
-    )
-    .await?;
+                .post(token_url(t, "/regenerate"))
+                .bearer_auth(&jwt)
+        }),
+        ("delete", "unknown", &|t, _| {
+            app.client.delete(token_url(t, "")).bearer_auth(&jwt)
+        }),
+        ("bulk-revoke", "revoked", &|t, _| {
+            app.client
+                .post(app.url("/v1/tokens/bulk-revoke"))
+                .bearer_auth(&jwt)
+                .json(&json!({"ids": [t["id"]]}))
+        }),
+        ("bulk-delete", "unknown", &|t, _| {
+            app.client
+                .post(app.url("/v1/tokens/bulk-delete"))
+                .bearer_auth(&jwt)
+                .json(&json!({"ids": [t["id"]]}))
+        }),
+        ("by-value", "revoked", &|_, v| {
+            app.client
+                .post(app.url("/v1/revoke"))
+                .bearer_auth(&revoker)
+                .form(&[("token", v)])
+        }),
+    ];
+    for (name, expect, change) in token_changes {
+        let (t, v) = personal(&app, "member", name, &["acme"], &["read"]).await?;
+        cached_then_changed(
+            &app,
+            &gateway,
+            &json!({"token": v}),
+            sent(change(&t, &v)),
+            expect,
+        )
+        .await?;
+    }
+
+    // Changes answered per question: new scopes, an organization dropped and added back.
     let (t, v) = personal(&app, "member", "patch", &["acme"], &["read"]).await?;
     let asks_write = json!({"token": v, "required_scopes": ["write:projects"]});
     assert_eq!(
@@ -169,51 +189,6 @@ async fn every_change_is_seen_on_the_next_call(app: TestApp) -> TestResult {
                 .bearer_auth(&jwt),
         ),
         "active",
-    )
-    .await?;
-
-    // Bulk changes and revocation by value.
-    let (t, v) = personal(&app, "member", "bulk-revoke", &["acme"], &["read"]).await?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(
-            app.client
-                .post(app.url("/v1/tokens/bulk-revoke"))
-                .bearer_auth(&jwt)
-                .json(&json!({"ids": [t["id"]]})),
-        ),
-        "revoked",
-    )
-    .await?;
-    let (t, v) = personal(&app, "member", "bulk-delete", &["acme"], &["read"]).await?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(
-            app.client
-                .post(app.url("/v1/tokens/bulk-delete"))
-                .bearer_auth(&jwt)
-                .json(&json!({"ids": [t["id"]]})),
-        ),
-        "unknown",
-    )
-    .await?;
-    let (_, v) = personal(&app, "member", "by-value", &["acme"], &["read"]).await?;
-    let revoker = app.service_token("revoker", &[Permission::Revoke])?;
-    cached_then_changed(
-        &app,
-        &gateway,
-        &json!({"token": v}),
-        sent(
-            app.client
-                .post(app.url("/v1/revoke"))
-                .bearer_auth(&revoker)
-                .form(&[("token", v.as_str())]),
-        ),
-        "revoked",
     )
     .await?;
 
@@ -398,13 +373,7 @@ async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
         introspect(&app, &gateway, &json!({"token": value})).await?;
     }
     introspect(&app, &gateway, &json!({"token": "garbage"})).await?;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = metrics_text(&app).await?;
     for needle in [
         "tokend_http_requests_total{",
         "tokend_http_request_duration_seconds",
@@ -423,17 +392,6 @@ async fn metrics_count_cache_and_results(app: TestApp) -> TestResult {
     }
     assert!(!text.contains(&value[5..]));
     Ok(())
-}
-
-/// Revokes `token` through the management API.
-async fn revoke(app: &TestApp, jwt: &str, token: &Value) -> TestResult {
-    let id = token["id"].as_str().unwrap_or_default();
-    sent(
-        app.client
-            .post(app.url(&format!("/v1/tokens/{id}/revoke")))
-            .bearer_auth(jwt),
-    )
-    .await
 }
 
 fn terminate_listeners(app: &TestApp) -> TestResult {
@@ -473,7 +431,6 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
     a.listening(2).await?;
     Directory::new(&a)?.acme().await?;
     let gateway = introspector(&a)?;
-    let jwt = session("member")?;
     let (first, first_value) = personal(&a, "member", "first", &["acme"], &["read"]).await?;
     let (second, second_value) = personal(&a, "member", "second", &["acme"], &["read"]).await?;
     for value in [&first_value, &second_value] {
@@ -486,7 +443,9 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
 
     let sent = metric(&a, "tokend_invalidations_sent_total").await?;
     let received = metric(&b, "tokend_invalidations_received_total").await?;
-    revoke(&a, &jwt, &first).await?;
+    revoke_token(&a, "member", &first)
+        .await?
+        .error_for_status()?;
     let seen = inactive_within(&b, &gateway, &first_value, Duration::from_secs(1)).await?;
     eprintln!("B saw the revocation after {seen:?}");
     assert!(metric(&a, "tokend_invalidations_sent_total").await? > sent);
@@ -495,7 +454,9 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
     // B's listener connection dies; it must reconnect and stay correct.
     terminate_listeners(&a)?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    revoke(&a, &jwt, &second).await?;
+    revoke_token(&a, "member", &second)
+        .await?
+        .error_for_status()?;
     inactive_within(&b, &gateway, &second_value, Duration::from_secs(3)).await?;
     // And it keeps listening: a third revocation after the reconnect is seen within a second.
     a.listening(2).await?;
@@ -504,7 +465,9 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
         introspect(&b, &gateway, &json!({"token": third_value})).await?["active"],
         true
     );
-    revoke(&a, &jwt, &third).await?;
+    revoke_token(&a, "member", &third)
+        .await?
+        .error_for_status()?;
     inactive_within(&b, &gateway, &third_value, Duration::from_secs(1)).await?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use serde_json::json;
 use tokend::auth::Permission;
 
 use crate::fixtures::{Directory, personal, session};
-use crate::helpers::{TestApp, TestResult, expect_problem};
+use crate::helpers::{TestApp, TestResult, expect_problem, header};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -166,14 +166,7 @@ async fn unknown_routes_are_404_and_other_methods_405(app: TestApp) -> TestResul
             .request(method.parse()?, app.url(path))
             .send()
             .await?;
-        assert_eq!(
-            response
-                .headers()
-                .get("allow")
-                .and_then(|v| v.to_str().ok()),
-            Some(allow),
-            "{method} {path}"
-        );
+        assert_eq!(header(&response, "allow"), allow, "{method} {path}");
         expect_problem(response, 405, "method_not_allowed").await?;
     }
     Ok(())

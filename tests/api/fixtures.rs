@@ -190,6 +190,67 @@ pub async fn personal(
     .await
 }
 
+/// `GET path` as `user`; returns the JSON body, whatever the status.
+pub async fn get_json(app: &TestApp, user: &str, path: &str) -> TestResult<Value> {
+    Ok(app
+        .client
+        .get(app.url(path))
+        .bearer_auth(session(user)?)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// `GET /v1/tokens/{id}` of `token` (a resource as created) as `user`; returns the body, whatever
+/// the status.
+pub async fn fetch_token(app: &TestApp, user: &str, token: &Value) -> TestResult<Value> {
+    let id = token["id"].as_str().unwrap_or_default();
+    get_json(app, user, &format!("/v1/tokens/{id}")).await
+}
+
+/// `POST /v1/tokens/{id}/revoke` of `token` (a resource as created) as `user`, without a body;
+/// returns the response.
+pub async fn revoke_token(
+    app: &TestApp,
+    user: &str,
+    token: &Value,
+) -> TestResult<reqwest::Response> {
+    let id = token["id"].as_str().unwrap_or_default();
+    Ok(app
+        .client
+        .post(app.url(&format!("/v1/tokens/{id}/revoke")))
+        .bearer_auth(session(user)?)
+        .send()
+        .await?)
+}
+
+/// `GET /v1/tokens/{id}/usage` as `member`; returns the body (200 expected).
+pub async fn usage(app: &TestApp, token_id: &str) -> TestResult<Value> {
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/tokens/{token_id}/usage")))
+        .bearer_auth(session("member")?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    Ok(response.json().await?)
+}
+
+/// The [`usage`] of `token_id` once its `usage_count` is `count` (a flush wrote it), read every
+/// 100 ms; the last one read when that takes more than 5 s.
+pub async fn usage_once_counted(app: &TestApp, token_id: &str, count: i64) -> TestResult<Value> {
+    let mut seen = json!(null);
+    for _ in 0..50 {
+        seen = usage(app, token_id).await?;
+        if seen["usage_count"] == count {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(seen)
+}
+
 /// `POST /v1/introspect` as JSON with `service`; returns the body (200 expected).
 pub async fn introspect(app: &TestApp, service: &str, body: &Value) -> TestResult<Value> {
     let response = app
@@ -211,15 +272,20 @@ pub fn introspector(app: &TestApp) -> TestResult<String> {
     )
 }
 
-/// The value of one series on `/metrics` (its name with labels, as rendered); 0 when absent.
-pub async fn metric(app: &TestApp, series: &str) -> TestResult<f64> {
-    let text = app
+/// The `/metrics` text, as served.
+pub async fn metrics_text(app: &TestApp) -> TestResult<String> {
+    Ok(app
         .client
         .get(app.url("/metrics"))
         .send()
         .await?
         .text()
-        .await?;
+        .await?)
+}
+
+/// The value of one series on `/metrics` (its name with labels, as rendered); 0 when absent.
+pub async fn metric(app: &TestApp, series: &str) -> TestResult<f64> {
+    let text = metrics_text(app).await?;
     Ok(text
         .lines()
         .filter_map(|line| line.strip_prefix(series))

@@ -4,8 +4,8 @@
 
 use tokend::auth::Permission;
 
-use crate::fixtures::{Directory, personal, session};
-use crate::helpers::{TestApp, TestResult, expect_problem};
+use crate::fixtures::{Directory, fetch_token, personal, revoke_token};
+use crate::helpers::{TestApp, TestResult, expect_problem, header};
 use crate::on_both_backends;
 
 on_both_backends!(a_gateway_checks_a_client_token, only_gateways_may_ask);
@@ -16,15 +16,6 @@ mod trusted {
         settings = &[("TOKEND_FORWARD_AUTH_TRUSTED_NETWORKS", "10.0.0.0/8, 127.0.0.1")];
         a_trusted_address_needs_no_credential
     );
-}
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 async fn a_gateway_checks_a_client_token(app: TestApp) -> TestResult {
@@ -77,15 +68,7 @@ async fn a_gateway_checks_a_client_token(app: TestApp) -> TestResult {
         expect_problem(refused, 401, "unauthenticated").await?;
     }
 
-    let revoked = app
-        .client
-        .post(app.url(&format!(
-            "/v1/tokens/{}/revoke",
-            token["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?;
+    let revoked = revoke_token(&app, "member", &token).await?;
     assert_eq!(revoked.status(), 200);
     let after = app
         .client
@@ -96,18 +79,8 @@ async fn a_gateway_checks_a_client_token(app: TestApp) -> TestResult {
         .await?;
     assert_eq!(after.status(), 401, "revoked, on the next call");
     assert_eq!(header(&after, "tokend-reason"), "revoked");
-    let usage: serde_json::Value = app
-        .client
-        .get(app.url(&format!(
-            "/v1/tokens/{}",
-            token["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(usage["status"], "revoked");
+    let fetched = fetch_token(&app, "member", &token).await?;
+    assert_eq!(fetched["status"], "revoked");
     Ok(())
 }
 

@@ -313,6 +313,16 @@ struct Listeners {
     n: i64,
 }
 
+/// The value of header `name` as text; empty when absent or not text.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Reads a problem+json response and checks its status, content type and `code`.
 pub async fn expect_problem(
     response: reqwest::Response,
@@ -320,12 +330,7 @@ pub async fn expect_problem(
     code: &str,
 ) -> TestResult<serde_json::Value> {
     assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type");
     assert_eq!(content_type, "application/problem+json");
     let body: serde_json::Value = response.json().await?;
     assert_eq!(body["code"], code, "{body}");

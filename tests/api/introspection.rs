@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokend::auth::Permission;
 
 use crate::fixtures::{
-    Directory, create_token, introspect, introspector, metric, personal, session,
+    Directory, create_token, fetch_token, introspect, introspector, metric, personal, session,
 };
 use crate::helpers::{TestApp, TestResult, expect_problem};
 use crate::on_both_backends;
@@ -238,17 +238,7 @@ async fn a_token_expires_on_time(app: TestApp) -> TestResult {
         introspect(&app, &gateway, &json!({"token": value})).await?,
         json!({"active": false, "reason": "expired"})
     );
-    let fetched: Value = app
-        .client
-        .get(app.url(&format!(
-            "/v1/tokens/{}",
-            token["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let fetched = fetch_token(&app, "member", &token).await?;
     assert_eq!(
         (fetched["status"].as_str(), fetched["is_active"].as_bool()),
         (Some("expired"), Some(false))

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::fixtures::{
-    Directory, create_token, introspect, introspector, personal, session, session_with,
+    Directory, create_token, fetch_token, get_json, introspect, introspector, personal, session,
+    session_with,
 };
 use crate::helpers::{TestApp, TestResult, expect_problem};
 use crate::on_both_backends;
@@ -256,23 +257,9 @@ async fn bulk_operations_report_per_id_and_touch_nothing_foreign(app: TestApp) -
             {"id": "no-such-token", "result": "not_found"},
         ]})
     );
-    let foreign_now: Value = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{}", id_of(&foreign))))
-        .bearer_auth(session("viewer")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let foreign_now = fetch_token(&app, "viewer", &foreign).await?;
     assert_eq!(foreign_now["status"], "active");
-    let a_now: Value = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{}", id_of(&a))))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let a_now = fetch_token(&app, "member", &a).await?;
     assert_eq!(a_now["revoked_reason"], "offboarding");
 
     let deleted: Value = post(
@@ -525,14 +512,7 @@ async fn admins_oversee_their_organization(app: TestApp) -> TestResult {
     .await?;
     let (elsewhere, _) = personal(&app, "member", "gamma-only", &["gamma"], &["read"]).await?;
 
-    let list: Value = app
-        .client
-        .get(app.url("/v1/organizations/acme/tokens"))
-        .bearer_auth(session("admin")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let list = get_json(&app, "admin", "/v1/organizations/acme/tokens").await?;
     let ids: Vec<&str> = list["items"]
         .as_array()
         .map(|i| i.iter().filter_map(|t| t["id"].as_str()).collect())
@@ -543,14 +523,7 @@ async fn admins_oversee_their_organization(app: TestApp) -> TestResult {
     }
     assert!(!ids.contains(&elsewhere["id"].as_str().unwrap_or_default()));
     assert!(list.to_string().find("\"token\"").is_none());
-    let agents: Value = app
-        .client
-        .get(app.url("/v1/organizations/acme/tokens?kind=agent"))
-        .bearer_auth(session("owner")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let agents = get_json(&app, "owner", "/v1/organizations/acme/tokens?kind=agent").await?;
     assert_eq!(agents["total_count"], 1);
 
     for user in ["member", "viewer", "stranger"] {

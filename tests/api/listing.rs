@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::fixtures::{Directory, create_token, personal, session};
+use crate::fixtures::{Directory, create_token, personal, revoke_token, session};
 use crate::helpers::{TestApp, TestResult, expect_problem};
 use crate::on_both_backends;
 
@@ -137,14 +137,7 @@ async fn filters_alone_and_combined(app: TestApp) -> TestResult {
         &["write:projects"],
     )
     .await?;
-    app.client
-        .post(app.url(&format!(
-            "/v1/tokens/{}/revoke",
-            revoked["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?;
+    revoke_token(&app, "member", &revoked).await?;
     let (expired, _) = personal(&app, "member", "expired", &["acme"], &["read"]).await?;
     {
         use tokend::db::schema::tokens;

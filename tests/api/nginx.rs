@@ -12,7 +12,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use tokend::auth::Permission;
 
-use crate::fixtures::{Directory, personal, session};
+use crate::fixtures::{Directory, personal, revoke_token};
 use crate::helpers::{Backend, TestApp, TestResult};
 
 /// Stops nginx when the test ends, even on failure.
@@ -175,15 +175,7 @@ async fn nginx_auth_request_guards_an_upstream() -> TestResult {
         .await?;
     assert_eq!(admin.status(), 403, "missing scope");
 
-    let revoked = app
-        .client
-        .post(app.url(&format!(
-            "/v1/tokens/{}/revoke",
-            token["id"].as_str().unwrap_or_default()
-        )))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?;
+    let revoked = revoke_token(&app, "member", &token).await?;
     assert_eq!(revoked.status(), 200);
     let after = client
         .get(format!("{base}/hello"))

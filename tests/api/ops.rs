@@ -1,8 +1,8 @@
 //! The operations surface a newcomer meets: the start page at `/` and the metrics text, where
 //! every series tokend exports says what it counts.
 
-use crate::fixtures::{introspect, introspector};
-use crate::helpers::{TestApp, TestResult};
+use crate::fixtures::{introspect, introspector, metrics_text};
+use crate::helpers::{TestApp, TestResult, header};
 use crate::on_both_backends;
 
 on_both_backends!(the_start_page_links_the_docs, every_metric_has_help_text);
@@ -10,12 +10,7 @@ on_both_backends!(the_start_page_links_the_docs, every_metric_has_help_text);
 async fn the_start_page_links_the_docs(app: TestApp) -> TestResult {
     let page = app.client.get(app.url("/")).send().await?;
     assert_eq!(page.status(), 200);
-    assert_eq!(
-        page.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
     let html = page.text().await?;
     for link in ["/docs/", "/openapi.json", "/healthz", "/readyz", "/metrics"] {
         assert!(html.contains(&format!("href=\"{link}\"")), "{link}: {html}");
@@ -31,13 +26,7 @@ async fn the_start_page_links_the_docs(app: TestApp) -> TestResult {
 async fn every_metric_has_help_text(app: TestApp) -> TestResult {
     let gateway = introspector(&app)?;
     introspect(&app, &gateway, &serde_json::json!({"token": "tolp_x"})).await?;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = metrics_text(&app).await?;
     let families: Vec<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tokend::auth::Permission;
 
-use crate::helpers::{TestApp, TestResult, expect_problem};
+use crate::helpers::{TestApp, TestResult, expect_problem, header};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -53,12 +53,7 @@ async fn the_lifecycle_over_the_api(app: TestApp) -> TestResult {
         .send()
         .await?;
     assert_eq!(created.status(), 201);
-    let location = created
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let location = header(&created, "location");
     let created: Value = created.json().await?;
     let id = created["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(location, format!("/v1/service-tokens/{id}"));

@@ -4,7 +4,10 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokend::auth::Permission;
 
-use crate::fixtures::{Directory, create_token, personal, post_token, session, session_with};
+use crate::fixtures::{
+    Directory, create_token, fetch_token, get_json, personal, post_token, revoke_token, session,
+    session_with,
+};
 use crate::helpers::{TestApp, TestResult, expect_problem};
 use crate::on_both_backends;
 
@@ -137,14 +140,7 @@ async fn create_returns_the_resource_and_the_value_once(app: TestApp) -> TestRes
     );
     assert_eq!(created["usage_count"], 0);
 
-    let fetched: Value = app
-        .client
-        .get(app.url(&location))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let fetched = get_json(&app, "member", &location).await?;
     assert!(fetched.get("token").is_none());
     let mut expected = created.clone();
     if let Some(map) = expected.as_object_mut() {
@@ -447,12 +443,7 @@ async fn names_are_1_to_100_and_unique_per_owner(app: TestApp) -> TestResult {
     expect_problem(post_token(&app, "member", &agent).await?, 409, "name_taken").await?;
     personal(&app, "viewer", &"n".repeat(100), &["acme"], &["read"]).await?;
     // A revoked token frees its name.
-    let id = first["id"].as_str().unwrap_or_default();
-    app.client
-        .post(app.url(&format!("/v1/tokens/{id}/revoke")))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?;
+    revoke_token(&app, "member", &first).await?;
     personal(&app, "member", &"n".repeat(100), &["acme"], &["read"]).await?;
     Ok(())
 }
@@ -510,26 +501,12 @@ async fn others_get_404_for_every_route(app: TestApp) -> TestResult {
         "not_found",
     )
     .await?;
-    let still: Value = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{id}")))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let still = fetch_token(&app, "member", &mine).await?;
     assert_eq!(
         (still["name"].as_str(), still["status"].as_str()),
         (Some("mine"), Some("active"))
     );
-    let listed: Value = app
-        .client
-        .get(app.url("/v1/tokens"))
-        .bearer_auth(session("viewer")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let listed = get_json(&app, "viewer", "/v1/tokens").await?;
     assert_eq!(listed["total_count"], 0);
     Ok(())
 }
@@ -579,14 +556,7 @@ async fn tokens_cannot_manage_tokens(app: TestApp) -> TestResult {
         );
         expect_problem(request(unknown.expose()).await?, 401, "unauthenticated").await?;
     }
-    let still: Value = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{id}")))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let still = fetch_token(&app, "member", &mine).await?;
     assert_eq!(
         (still["name"].as_str(), still["status"].as_str()),
         (Some("mine"), Some("active"))
@@ -745,14 +715,7 @@ async fn revoke_and_delete(app: TestApp) -> TestResult {
 }
 
 async fn scope_catalog_lists_scopes_and_presets(app: TestApp) -> TestResult {
-    let catalog: Value = app
-        .client
-        .get(app.url("/v1/scopes"))
-        .bearer_auth(session("anyone")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let catalog = get_json(&app, "anyone", "/v1/scopes").await?;
     let names: Vec<&str> = catalog["scopes"]
         .as_array()
         .map(|s| s.iter().filter_map(|e| e["name"].as_str()).collect())

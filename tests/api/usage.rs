@@ -1,8 +1,11 @@
 //! Usage tracking: counted in memory, written in batches, flushed at shutdown.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::fixtures::{Directory, introspect, introspector, metric, personal, session};
+use crate::fixtures::{
+    Directory, fetch_token, introspect, introspector, metric, personal, session, usage,
+    usage_once_counted,
+};
 use crate::helpers::{TestApp, TestResult};
 use crate::on_both_backends;
 
@@ -24,17 +27,6 @@ mod bounded_addresses {
 mod large_batches {
     use super::*;
     on_both_backends!(a_flush_writes_every_chunk_and_puts_back_only_what_failed);
-}
-
-async fn usage(app: &TestApp, token_id: &str) -> TestResult<Value> {
-    let response = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{token_id}/usage")))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?;
-    assert_eq!(response.status(), 200);
-    Ok(response.json().await?)
 }
 
 async fn introspections_are_counted_per_ip_and_day(app: TestApp) -> TestResult {
@@ -62,14 +54,7 @@ async fn introspections_are_counted_per_ip_and_day(app: TestApp) -> TestResult {
     )
     .await?;
 
-    let mut seen = json!(null);
-    for _ in 0..50 {
-        seen = usage(&app, &id).await?;
-        if seen["usage_count"] == 5 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen = usage_once_counted(&app, &id, 5).await?;
     assert_eq!(seen["usage_count"], 5, "{seen}");
     assert!(metric(&app, "tokend_usage_flush_batches_total").await? >= 1.0);
     assert!(metric(&app, "tokend_usage_flush_duration_seconds_count").await? >= 1.0);
@@ -111,14 +96,7 @@ async fn introspections_are_counted_per_ip_and_day(app: TestApp) -> TestResult {
     );
     assert!(daily[..89].iter().all(|d| d["count"] == 0));
 
-    let resource: Value = app
-        .client
-        .get(app.url(&format!("/v1/tokens/{id}")))
-        .bearer_auth(session("member")?)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let resource = fetch_token(&app, "member", &token).await?;
     assert_eq!(
         (
             resource["usage_count"].clone(),
@@ -296,14 +274,7 @@ async fn sixty_addresses_keep_the_latest_fifty(app: TestApp) -> TestResult {
         let answer = introspect(&app, &gateway, &json!({"token": value, "client_ip": ip})).await?;
         assert_eq!(answer["active"], true);
     }
-    let mut seen = json!(null);
-    for _ in 0..50 {
-        seen = usage(&app, &id).await?;
-        if seen["usage_count"] == 60 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen = usage_once_counted(&app, &id, 60).await?;
     assert_eq!(seen["usage_count"], 60, "{seen}");
     let mut conn = app.connection()?;
     let kept: Vec<String> = token_ips::table
