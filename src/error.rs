@@ -124,6 +124,15 @@ impl ApiError {
         Self::Internal
     }
 
+    /// The 422 for the fields that failed their checks; `Ok` when none did.
+    pub fn fields(errors: Vec<FieldError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::Validation(errors))
+        }
+    }
+
     /// A 422 for one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -60,17 +60,15 @@ impl Cursor {
     }
 }
 
-/// `limit`, `after`, `before` as sent.
-#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
+/// `limit`, `after`, `before` as a list's query string sent them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PageQuery<'a> {
     /// Page size, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// Items after (older than) this cursor.
-    pub after: Option<String>,
+    pub after: Option<&'a str>,
     /// Items before (newer than) this cursor.
-    pub before: Option<String>,
+    pub before: Option<&'a str>,
 }
 
 /// Which way to read from a cursor.
@@ -93,24 +91,25 @@ pub struct PageRequest {
     pub direction: Direction,
 }
 
-impl PageQuery {
+impl PageQuery<'_> {
     /// Validates the parameters: a bad `limit` is 422, a bad cursor 400; an empty cursor is
     /// none (as a form field sent without a value).
-    pub fn validate(&self) -> Result<PageRequest, ApiError> {
+    pub fn validate(self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::field("limit", "must be between 1 and 100"));
         }
-        let given = |cursor: &Option<String>| cursor.clone().filter(|c| !c.is_empty());
-        let direction = match (given(&self.after), given(&self.before)) {
+        let after = self.after.filter(|c| !c.is_empty());
+        let before = self.before.filter(|c| !c.is_empty());
+        let direction = match (after, before) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::field(
                     "before",
                     "give `after` or `before`, not both",
                 ));
             }
-            (Some(after), None) => Direction::After(Cursor::decode("after", &after)?),
-            (None, Some(before)) => Direction::Before(Cursor::decode("before", &before)?),
+            (Some(after), None) => Direction::After(Cursor::decode("after", after)?),
+            (None, Some(before)) => Direction::Before(Cursor::decode("before", before)?),
             (None, None) => Direction::First,
         };
         Ok(PageRequest { limit, direction })
@@ -273,7 +272,7 @@ mod tests {
     #[test]
     fn an_empty_cursor_is_none() -> Result<(), ApiError> {
         let query = PageQuery {
-            before: Some(String::new()),
+            before: Some(""),
             ..PageQuery::default()
         };
         assert_eq!(query.validate()?.direction, Direction::First);

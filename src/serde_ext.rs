@@ -28,9 +28,12 @@ impl Media {
     #[must_use]
     pub fn of(content_type: Option<&str>) -> Option<Self> {
         let essence = content_type?.split(';').next()?.trim();
-        if essence.eq_ignore_ascii_case("application/json")
-            || essence.to_ascii_lowercase().ends_with("+json")
-        {
+        let json_suffix = essence
+            .len()
+            .checked_sub(5)
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"));
+        if essence.eq_ignore_ascii_case("application/json") || json_suffix {
             Some(Self::Json)
         } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             Some(Self::Form)
@@ -122,6 +125,23 @@ mod tests {
             read(r#"{"name": "a\\u0000b"}"#).is_ok(),
             "an escaped backslash is text"
         );
+    }
+
+    #[test]
+    fn media_types_are_read_from_the_content_type() {
+        for (content_type, media) in [
+            (Some("application/json"), Some(Media::Json)),
+            (Some("Application/JSON; charset=utf-8"), Some(Media::Json)),
+            (Some("application/merge-patch+JSON"), Some(Media::Json)),
+            (Some("application/x-www-form-urlencoded"), Some(Media::Form)),
+            (Some("text/plain"), None),
+            (Some("json"), None),
+            (Some("é+json"), Some(Media::Json)),
+            (Some("éjson"), None),
+            (None, None),
+        ] {
+            assert_eq!(Media::of(content_type), media, "{content_type:?}");
+        }
     }
 
     #[test]

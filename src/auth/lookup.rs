@@ -47,28 +47,37 @@ pub fn presented(state: &AppState, authorization: Option<&[u8]>) -> Result<Prese
 
 /// The check behind introspection and forward auth: `value`'s format and checksum (offline),
 /// the token it names (cache, else one read), and whether it is active for `question` now.
-/// An active token's use is counted (from `ip`) and `answer` makes the caller's reply of it;
-/// an inactive one is the reason why. The value is dropped once digested.
+/// An active token's use is counted (from `ip`) and `answer` makes the caller's reply of it
+/// (and counts it in `tokend_introspections_total`); an inactive one is counted there by its
+/// reason, which is returned.
 pub async fn verify<R>(
     state: &AppState,
-    value: String,
+    value: &str,
     question: &Question<'_>,
     ip: Option<IpAddr>,
     answer: impl FnOnce(&Snapshot, Active<'_>) -> R,
 ) -> Result<Result<R, Reason>, ApiError> {
-    if secret::parse(&state.settings.prefixes, &value).is_err() {
-        return Ok(Err(Reason::Malformed));
+    if secret::parse(&state.settings.prefixes, value).is_err() {
+        return Ok(Err(inactive(Reason::Malformed)));
     }
-    let candidates = state.settings.peppers.digests(&value);
-    drop(value);
+    let candidates = state.settings.peppers.digests(value);
     let Some(snapshot) = find(state, candidates).await? else {
-        return Ok(Err(Reason::Unknown));
+        return Ok(Err(inactive(Reason::Unknown)));
     };
     let now = crate::time::now();
-    Ok(evaluate(&snapshot, question, now).map(|active| {
-        record_use(state, &snapshot.token.id, ip, now);
-        answer(&snapshot, active)
-    }))
+    Ok(match evaluate(&snapshot, question, now) {
+        Ok(active) => {
+            record_use(state, &snapshot.token.id, ip, now);
+            Ok(answer(&snapshot, active))
+        }
+        Err(reason) => Err(inactive(reason)),
+    })
+}
+
+/// Counts an inactive answer by its reason.
+fn inactive(reason: Reason) -> Reason {
+    crate::metrics::count_introspection(reason.as_str());
+    reason
 }
 
 /// Counts one authenticated use of a token at `at` (in memory; written in batches).

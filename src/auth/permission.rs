@@ -49,36 +49,6 @@ impl Permission {
     }
 }
 
-/// A permission a route requires, named at the type level so the extractor checks it.
-pub trait Required {
-    /// The permission.
-    const PERMISSION: Permission;
-}
-
-macro_rules! required {
-    ($($marker:ident => $permission:ident),* $(,)?) => {
-        /// Markers for `ServiceCaller<P>`: the permission each route needs.
-        pub mod need {
-            $(
-                #[doc = concat!("Requires `", stringify!($permission), "`.")]
-                pub struct $marker;
-                impl crate::auth::permission::Required for $marker {
-                    const PERMISSION: crate::auth::permission::Permission =
-                        crate::auth::permission::Permission::$permission;
-                }
-            )*
-        }
-    };
-}
-
-required! {
-    Introspect => Introspect,
-    Revoke => Revoke,
-    Directory => Directory,
-    Audit => Audit,
-    ServiceTokens => ServiceTokens,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

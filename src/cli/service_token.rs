@@ -5,7 +5,6 @@
 use std::io::Write;
 
 use clap::Subcommand;
-use diesel::Connection;
 
 use crate::auth::Permission;
 use crate::changes::Committed;
@@ -86,10 +85,7 @@ pub fn run(settings: &Settings, command: ServiceTokenCommand) -> Result<(), Stri
         }
         ServiceTokenCommand::Show { id } => print_json(&service::show(conn, &id).map_err(message)?),
         ServiceTokenCommand::Revoke { id, reason } => {
-            let reason = crate::tokens::rules::check_reason(reason).map_err(message)?;
-            let revoked = write(conn, |conn, by| {
-                service::revoke(conn, by, &id, reason.as_deref())
-            })?;
+            let revoked = write(conn, |conn, by| service::revoke(conn, by, &id, reason))?;
             eprintln!("revoked service token {} ({:?})", revoked.id, revoked.name);
             Ok(())
         }
@@ -108,9 +104,8 @@ fn write<T>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection, &Operator) -> Result<Committed<T>, ApiError>,
 ) -> Result<T, String> {
-    let committed = conn
-        .transaction(|conn| work(conn, &Operator::cli()))
-        .map_err(message)?;
+    let committed =
+        db::in_transaction(conn, |conn| work(conn, &Operator::cli())).map_err(message)?;
     if let Err(error) = invalidation::notify(conn, "cli", &committed.changes) {
         eprintln!("warning: running instances were not told ({error}); their cache TTL bounds it");
     }

@@ -162,8 +162,8 @@ where
 /// `work` in a transaction that, on SQLite, takes the write lock at `BEGIN IMMEDIATE`: a
 /// deferred transaction that reads first gets `database is locked` at once, without waiting,
 /// when another process (the CLI, a second instance) is writing; an immediate one waits its
-/// turn (`busy_timeout`).
-fn in_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+/// turn (`busy_timeout`). The command line writes through it on its own connection.
+pub fn in_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     E: Failure,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,

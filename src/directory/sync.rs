@@ -70,7 +70,7 @@ pub fn check_ids(ids: &[(&str, &str)]) -> Result<(), ApiError> {
     for (field, value) in ids {
         validate::id(field, value, &mut errors);
     }
-    validate::finish(errors)
+    ApiError::fields(errors)
 }
 
 /// The organization a `PUT` asks for, validated.
@@ -90,7 +90,7 @@ pub fn desired_organization(
             "must be between 1 and 36500, or null",
         ));
     }
-    validate::finish(errors)?;
+    ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(Organization {
         id,
@@ -109,7 +109,7 @@ pub fn desired_user(id: String, input: &UserInput) -> Result<User, ApiError> {
     let mut errors = Vec::new();
     validate::id("id", &id, &mut errors);
     let email = validate::email("email", input.email.as_deref(), &mut errors);
-    validate::finish(errors)?;
+    ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(User {
         id,
@@ -144,7 +144,7 @@ pub fn desired_membership(
             Role::Viewer
         }
     };
-    validate::finish(errors)?;
+    ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(Membership {
         organization_id,
@@ -165,7 +165,7 @@ pub fn desired_project(
     validate::id("id", &organization_id, &mut errors);
     validate::id("project_id", &id, &mut errors);
     let name = validate::name("name", input.name.as_deref(), &mut errors);
-    validate::finish(errors)?;
+    ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(Project {
         organization_id,

@@ -46,15 +46,6 @@ pub fn email(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> 
     v.to_owned()
 }
 
-/// Turns collected field errors into the 422.
-pub fn finish(errors: Vec<FieldError>) -> Result<(), crate::error::ApiError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::error::ApiError::Validation(errors))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

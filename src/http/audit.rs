@@ -34,8 +34,8 @@ pub async fn list_audit_events(
     let query = query.into_inner();
     let request = PageQuery {
         limit: query.limit,
-        after: query.after.clone(),
-        before: query.before.clone(),
+        after: query.after.as_deref(),
+        before: query.before.as_deref(),
     }
     .validate()?;
     let page = db::run(&state.db, move |conn| {

@@ -3,7 +3,6 @@
 //! extractor hands the `Authorization` header and the peer address to `auth::callers`.
 
 use std::future::{Ready, ready};
-use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -21,7 +20,6 @@ use crate::audit::query::Reader;
 use crate::auth::Permission;
 use crate::auth::callers::{self, ServiceIdentity, Session, TokenCaller};
 use crate::auth::lookup::{self, Presented};
-use crate::auth::permission::Required;
 use crate::changes::Committed;
 use crate::config::Settings;
 use crate::db::{self, DbConnection, DbError};
@@ -62,9 +60,10 @@ fn context_of(req: &HttpRequest) -> RequestContext {
 }
 
 /// Implements `FromRequest` for a caller type by handing the state, what the request
-/// presented, its peer address and context to one function of `auth::callers`.
+/// presented, its peer address and (when named) its audit context to one function of
+/// `auth::callers`.
 macro_rules! caller_extractor {
-    ($caller:ty, |$state:ident, $presented:ident, $ip:ident, $context:ident| $body:expr) => {
+    ($caller:ty, |$state:ident, $presented:ident, $ip:ident $(, $context:ident)?| $body:expr) => {
         impl FromRequest for $caller {
             type Error = ApiError;
             type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -72,7 +71,7 @@ macro_rules! caller_extractor {
             fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
                 let found = presented(req);
                 let $ip = peer_ip(req);
-                let $context = context_of(req);
+                $(let $context = context_of(req);)?
                 Box::pin(async move {
                     let ($state, $presented) = found?;
                     $body.await
@@ -82,7 +81,7 @@ macro_rules! caller_extractor {
     };
 }
 
-caller_extractor!(TokenCaller, |state, presented, ip, _context| {
+caller_extractor!(TokenCaller, |state, presented, ip| {
     callers::token(&state, presented, ip)
 });
 
@@ -227,7 +226,7 @@ caller_extractor!(Operating, |state, presented, ip, context| async move {
 /// Who may read audit events (a session, or a service token with `audit`).
 pub struct AuditReader(pub Reader);
 
-caller_extractor!(AuditReader, |state, presented, _ip, _context| async move {
+caller_extractor!(AuditReader, |state, presented, _ip| async move {
     callers::audit_reader(&state, presented)
         .await
         .map(AuditReader)
@@ -236,35 +235,19 @@ caller_extractor!(AuditReader, |state, presented, _ip, _context| async move {
 /// Who revokes by value (a service token with `revoke`, or the token itself).
 pub struct Revoker(pub ByValue);
 
-caller_extractor!(Revoker, |state, presented, ip, _context| async move {
+caller_extractor!(Revoker, |state, presented, ip| async move {
     callers::revoker(&state, presented, ip).await.map(Revoker)
 });
 
-/// A service token with the permission `P` needs: 401 without a valid credential, 403 for a
-/// valid credential of another scheme or without the permission.
-pub struct ServiceCaller<P> {
-    /// Who is calling.
-    pub identity: ServiceIdentity,
-    need: PhantomData<P>,
-}
+/// A service token with `introspect` (introspection's caller): 401 without a valid
+/// credential, 403 for a valid credential of another scheme or without the permission.
+pub struct Introspector(pub ServiceIdentity);
 
-impl<P: Required> FromRequest for ServiceCaller<P> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let found = presented(req);
-        let ip = peer_ip(req);
-        Box::pin(async move {
-            let (state, presented) = found?;
-            let identity = callers::service(&state, presented, P::PERMISSION, ip).await?;
-            Ok(Self {
-                identity,
-                need: PhantomData,
-            })
-        })
-    }
-}
+caller_extractor!(Introspector, |state, presented, ip| async move {
+    callers::service(&state, presented, Permission::Introspect, ip)
+        .await
+        .map(Introspector)
+});
 
 impl FromRequest for RequestContext {
     type Error = actix_web::Error;

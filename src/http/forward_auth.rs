@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::ResponseError;
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, route, web};
 
 use super::extract::{header_text, peer_ip};
@@ -20,37 +20,40 @@ use crate::state::AppState;
 use crate::tokens::kind::OwnerType;
 
 /// What the gateway passes on about the original request.
-struct Original {
+struct Original<'r> {
     /// The client's bearer value, if any.
-    credential: Option<String>,
+    credential: Option<&'r str>,
     organization_id: Option<String>,
     project_id: Option<String>,
     scopes: Vec<String>,
     client_ip: Option<IpAddr>,
 }
 
-impl Original {
-    fn read(req: &HttpRequest) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+impl<'r> Original<'r> {
+    fn read(req: &'r HttpRequest) -> Result<Self, ApiError> {
+        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
             .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
-        let text = |name: &str| header_text(req, name).map(|v| v.map(str::to_owned));
-        let query = |name: &str| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())
+        let mut take = |name: &str| {
+            let at = pairs.iter().position(|(key, _)| key == name)?;
+            Some(pairs.remove(at).1)
         };
-        let credential = header_text(req, AUTHORIZATION.as_str())?
-            .and_then(bearer_value)
-            .map(str::to_owned);
-        let client_ip = text("x-forwarded-for")?
-            .and_then(|list| list.split(',').next().map(|ip| ip.trim().to_owned()))
-            .or(text("x-real-ip")?)
-            .and_then(|ip| ip.parse().ok());
+        let organization_id = match header_text(req, "x-organization-id")? {
+            Some(header) => Some(header.to_owned()),
+            None => take("organization_id"),
+        };
+        let project_id = take("project_id");
+        let forwarded_for = header_text(req, "x-forwarded-for")?
+            .and_then(|list| list.split(',').next())
+            .map(str::trim);
+        let client_ip = match forwarded_for {
+            Some(ip) => Some(ip),
+            None => header_text(req, "x-real-ip")?,
+        }
+        .and_then(|ip| ip.parse().ok());
         Ok(Self {
-            credential,
-            organization_id: text("x-organization-id")?.or_else(|| query("organization_id")),
-            project_id: query("project_id"),
+            credential: header_text(req, AUTHORIZATION.as_str())?.and_then(bearer_value),
+            organization_id,
+            project_id,
             scopes: pairs
                 .iter()
                 .filter(|(key, _)| key == "scope")
@@ -98,32 +101,28 @@ async fn gateway(state: &AppState, req: &HttpRequest) -> Result<bool, ApiError> 
     Ok(identity.has(Permission::IntrospectReasons))
 }
 
-/// A refusal: the status and its `WWW-Authenticate` challenge; the body is a problem.
-fn refuse(status: StatusCode, challenge: String) -> HttpResponseBuilder {
-    let mut response = HttpResponse::build(status);
-    response
-        .content_type("application/problem+json")
-        .insert_header(("WWW-Authenticate", challenge));
+/// A refusal: the problem `error` renders, with its `WWW-Authenticate` challenge.
+fn refuse(error: &ApiError, challenge: &str) -> HttpResponse {
+    let mut response = error.error_response();
+    if let Ok(value) = HeaderValue::from_str(challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
     response
 }
 
 /// 401: no usable token; the reason in `Tokend-Reason` for gateways allowed to know it.
 fn invalid(reason: Reason, tell: bool) -> HttpResponse {
-    crate::metrics::count_introspection(reason.as_str());
     let mut response = refuse(
-        StatusCode::UNAUTHORIZED,
-        r#"Bearer realm="tokend", error="invalid_token""#.to_owned(),
+        &ApiError::Unauthenticated("the token is missing or not active"),
+        r#"Bearer realm="tokend", error="invalid_token""#,
     );
     if tell {
-        response.insert_header(("Tokend-Reason", reason.as_str()));
+        response.headers_mut().insert(
+            HeaderName::from_static("tokend-reason"),
+            HeaderValue::from_static(reason.as_str()),
+        );
     }
-    response.body(body(&ApiError::Unauthenticated(
-        "the token is missing or not active",
-    )))
-}
-
-fn body(error: &ApiError) -> String {
-    serde_json::to_string(&error.problem()).unwrap_or_default()
+    response
 }
 
 /// The identity headers of an allowed request.
@@ -197,6 +196,7 @@ pub async fn forward_auth(
     let tell = gateway(&state, &req).await?;
     let original = Original::read(&req)?;
     let Some(value) = original.credential else {
+        crate::metrics::count_introspection(Reason::Malformed.as_str());
         return Ok(invalid(Reason::Malformed, tell));
     };
     let question = Question {
@@ -218,7 +218,7 @@ pub async fn forward_auth(
                 );
                 let refused =
                     ApiError::Forbidden(format!("the token lacks a scope this needs: {needed}"));
-                return refuse(StatusCode::FORBIDDEN, challenge).body(body(&refused));
+                return refuse(&refused, &challenge);
             }
             crate::metrics::count_introspection("active");
             let mut response = HttpResponse::Ok();

@@ -6,11 +6,10 @@ use std::net::IpAddr;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use super::extract::{Revoker, ServiceCaller, header_text, media, peer_ip, read_bytes};
+use super::extract::{Introspector, Revoker, header_text, media, peer_ip, read_bytes};
 use super::responses::OAuthBodyErrors;
 use crate::audit::RequestContext;
 use crate::auth::callers::TokenCaller;
-use crate::auth::permission::need;
 use crate::auth::{Permission, lookup};
 use crate::db;
 use crate::error::{ApiError, Problem};
@@ -57,12 +56,12 @@ async fn read_body(
 #[post("/introspect")]
 pub async fn introspect(
     state: web::Data<AppState>,
-    caller: ServiceCaller<need::Introspect>,
+    Introspector(caller): Introspector,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let mut request = read_body(&req, payload).await?;
-    let tell = caller.identity.has(Permission::IntrospectReasons);
+    let tell = caller.has(Permission::IntrospectReasons);
     let Some(value) = request.token.take() else {
         return Err(ApiError::field("token", "is required"));
     };
@@ -76,7 +75,7 @@ pub async fn introspect(
         .as_deref()
         .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
         .or_else(|| peer_ip(&req));
-    let verdict = lookup::verify(&state, value, &question, ip, |snapshot, active| {
+    let verdict = lookup::verify(&state, &value, &question, ip, |snapshot, active| {
         crate::metrics::count_introspection("active");
         if active.allowed.is_some() {
             return HttpResponse::Ok().json(Introspection::active(snapshot, active));
@@ -90,7 +89,8 @@ pub async fn introspect(
             .body(body.clone())
     })
     .await?;
-    Ok(verdict.unwrap_or_else(|reason| HttpResponse::Ok().json(answer::inactive(reason, tell))))
+    Ok(verdict
+        .unwrap_or_else(|reason| HttpResponse::Ok().json(Introspection::inactive(reason, tell))))
 }
 
 /// Who the calling token is: its summary, its owner and its effective scopes per organization.

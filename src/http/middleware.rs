@@ -35,20 +35,27 @@ pub async fn refuse_nul(
     next.call(req).await
 }
 
-/// Counts every request and its latency by route pattern, method and status.
+/// Counts every request and its latency by route pattern, method and status. The pattern is
+/// read once routing has matched it (before, actix would walk the whole route map for it).
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method());
     let response = next.call(req).await?;
+    let route = route_of(&response);
     let status = response.status().as_u16();
     crate::metrics::record_request(route, method, status, started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// The route pattern a routed request matched, or `unmatched`.
+fn route_of<B>(response: &ServiceResponse<B>) -> String {
+    response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned())
 }
 
 /// A method label without allocating for the usual methods.
@@ -83,8 +90,8 @@ pub async fn echo_request_id(
     Ok(response)
 }
 
-/// The request span: method, route, target with token-shaped values masked, client, request id,
-/// and (at the end) status and error.
+/// The request span: method, target with token-shaped values masked, client, request id, and
+/// (at the end, once routing has matched it) route, status and error.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -103,7 +110,7 @@ impl RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
+            http.route = tracing::field::Empty,
             http.target = %target,
             http.client_ip = %redact::configured(
                 request.connection_info().realip_remote_addr().unwrap_or("")
@@ -122,7 +129,10 @@ impl RootSpanBuilder for RequestSpan {
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         let (status, error) = match outcome {
-            Ok(response) => (response.status(), response.response().error()),
+            Ok(response) => {
+                span.record("http.route", route_of(response));
+                (response.status(), response.response().error())
+            }
             Err(error) => (error.as_response_error().status_code(), Some(error)),
         };
         span.record("http.status_code", status.as_u16());

@@ -1,5 +1,4 @@
-//! Operations endpoints (no auth): liveness, readiness, metrics, and the answer for routes
-//! that do not exist.
+//! Operations endpoints (no auth): the start page, liveness, readiness and metrics.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;

@@ -32,7 +32,6 @@ macro_rules! error_set {
 
         impl utoipa::IntoResponses for $name {
             fn responses() -> BTreeMap<String, RefOr<Response>> {
-                #[allow(unused_mut, reason = "a set without a base only inserts")]
                 let mut all = BTreeMap::new();
                 $($(all.extend(<$base as utoipa::IntoResponses>::responses());)+)?
                 $(all.insert($status.to_string(), problem($description));)*

@@ -145,13 +145,6 @@ impl<'a> Introspection<'a> {
     }
 }
 
-/// An inactive answer, counted by reason.
-#[must_use]
-pub fn inactive(reason: Reason, tell: bool) -> Introspection<'static> {
-    crate::metrics::count_introspection(reason.as_str());
-    Introspection::inactive(reason, tell)
-}
-
 /// The JSON of an answer (serializing these plain fields cannot fail).
 #[must_use]
 pub fn encode(answer: &Introspection<'_>) -> Bytes {

@@ -163,16 +163,19 @@ impl TokenCache {
         }
     }
 
-    /// Drops every entry the change affects; loads already under way will not be cached.
-    pub fn apply(&self, change: &Change) {
+    /// Drops every entry the changes of one commit affect, in one pass over the cache; loads
+    /// already under way will not be cached.
+    pub fn apply(&self, changes: &[Change]) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let Some(known) = &self.known else {
             return;
         };
-        if *change == Change::Everything {
+        if changes.contains(&Change::Everything) {
             known.map.clear();
         } else {
-            known.map.retain(|_, entry| !affects(change, &entry.value));
+            known
+                .map
+                .retain(|_, entry| !changes.iter().any(|change| affects(change, &entry.value)));
         }
     }
 
@@ -232,7 +235,7 @@ mod tests {
     fn a_load_older_than_a_change_is_not_cached() {
         let cache = TokenCache::new(settings(64, Duration::from_secs(60)));
         let seen = cache.generation();
-        cache.apply(&Change::Everything);
+        cache.apply(&[Change::Everything]);
         cache.insert(key(1), None, seen);
         assert!(cache.get(&key(1)).is_none());
     }

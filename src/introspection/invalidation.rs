@@ -41,9 +41,7 @@ pub async fn publish(db: &Database, cache: &TokenCache, changes: Vec<Change>) {
     if changes.is_empty() {
         return;
     }
-    for change in &changes {
-        cache.apply(change);
-    }
+    cache.apply(&changes);
     if db.backend() != db::Backend::Postgres {
         return;
     }
@@ -95,7 +93,7 @@ fn listen(url: &DatabaseUrl, cache: &Weak<TokenCache>) {
                     tracing::warn!(%error, "LISTEN failed");
                 } else {
                     // Anything may have changed while we were not listening.
-                    live.apply(&Change::Everything);
+                    live.apply(&[Change::Everything]);
                     backoff = Duration::from_millis(100);
                     drop(live);
                     if !drain(&mut conn, cache) {
@@ -105,7 +103,7 @@ fn listen(url: &DatabaseUrl, cache: &Weak<TokenCache>) {
                         "invalidation listener lost its connection; cache cleared, reconnecting"
                     );
                     if let Some(live) = cache.upgrade() {
-                        live.apply(&Change::Everything);
+                        live.apply(&[Change::Everything]);
                     }
                     continue;
                 }
@@ -130,7 +128,7 @@ fn drain(conn: &mut diesel::PgConnection, cache: &Weak<TokenCache>) -> bool {
                 Ok(notification) => {
                     if let Some(change) = received(live.origin(), &notification.payload) {
                         metrics::counter!("tokend_invalidations_received_total").increment(1);
-                        live.apply(&change);
+                        live.apply(std::slice::from_ref(&change));
                     }
                 }
                 Err(error) => {

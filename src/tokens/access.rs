@@ -22,10 +22,20 @@ pub fn managed(
     token_id: &str,
 ) -> Result<(TokenRow, Roles), ApiError> {
     let roles = roles_of(conn, user_id)?;
-    match repo::find(conn, token_id)? {
-        Some(token) if rules::can_manage(user_id, &roles, &token) => Ok((token, roles)),
-        _ => Err(token_not_found()),
-    }
+    let token = manageable(conn, user_id, &roles, token_id)?.ok_or_else(token_not_found)?;
+    Ok((token, roles))
+}
+
+/// The token if the user, with `roles`, may manage it; `None` otherwise (for a run over many
+/// ids that loads the roles once).
+pub fn manageable(
+    conn: &mut DbConnection,
+    user_id: &str,
+    roles: &Roles,
+    token_id: &str,
+) -> Result<Option<TokenRow>, ApiError> {
+    let token = repo::find(conn, token_id)?;
+    Ok(token.filter(|token| rules::can_manage(user_id, roles, token)))
 }
 
 /// The resource of a token the user manages; 404 otherwise.

@@ -85,8 +85,8 @@ impl TokenQuery {
         let status = status_filter(self.status.as_deref())?;
         let page = PageQuery {
             limit: self.limit,
-            after: self.after.clone(),
-            before: self.before.clone(),
+            after: self.after.as_deref(),
+            before: self.before.as_deref(),
         }
         .validate()?;
         Ok((
@@ -136,8 +136,8 @@ impl ServiceTokenQuery {
     pub fn validate(&self) -> Result<(Option<Status>, PageRequest), ApiError> {
         let page = PageQuery {
             limit: self.limit,
-            after: self.after.clone(),
-            before: self.before.clone(),
+            after: self.after.as_deref(),
+            before: self.before.as_deref(),
         }
         .validate()?;
         Ok((status_filter(self.status.as_deref())?, page))

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::access::{managed, revocable, token_not_found};
+use super::access::{manageable, managed, revocable, token_not_found};
 use super::dto::{
     BulkOutcome, BulkResult, BulkResults, CreateToken, CreatedToken, TokenResource, UpdateToken,
 };
@@ -23,9 +23,6 @@ use crate::directory::Roles;
 use crate::directory::model::Organization;
 use crate::directory::repo::{self as directory, roles_of};
 use crate::error::{ApiError, FieldError};
-
-/// At most this many ids per bulk call.
-pub const BULK_MAX: usize = 100;
 
 /// Who asks for a change: the signed-in user, where the request came from, and the settings
 /// the rules read.
@@ -197,9 +194,7 @@ fn check_patch(
         }
         None => current.project_ids.clone(),
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    ApiError::fields(errors)?;
     if patch.scopes.is_some() && current.owner.owner_type == super::kind::OwnerType::User {
         for org in &current.organization_ids {
             if let Some(role) = roles.get(org) {
@@ -298,8 +293,10 @@ pub fn revoke(
     conn: &mut DbConnection,
     by: &Manager,
     token_id: &str,
-    reason: Option<&str>,
+    reason: Option<String>,
 ) -> Result<Committed<TokenResource>, ApiError> {
+    let reason = rules::check_reason(reason)?;
+    let reason = reason.as_deref();
     let roles = roles_of(conn, &by.user_id)?;
     let row = revocable(conn, &by.user_id, &roles, token_id)?.ok_or_else(token_not_found)?;
     let revoked = repo::revoke(conn, &row.id, &by.user_id, reason, crate::time::now())?;
@@ -323,12 +320,15 @@ pub fn regenerate(
     conn: &mut DbConnection,
     by: &Manager,
     token_id: &str,
-    asked: Option<Option<NaiveDateTime>>,
+    asked: Option<Option<DateTime<Utc>>>,
 ) -> Result<Committed<CreatedToken>, ApiError> {
     let (row, _) = managed(conn, &by.user_id, token_id)?;
     not_revoked(&row)?;
     let now = crate::time::now();
-    let expires_at = asked.unwrap_or_else(|| rules::renewed_expiry(&row, now));
+    let expires_at = match asked {
+        Some(asked) => asked.map(crate::time::stored),
+        None => rules::renewed_expiry(&row, now),
+    };
     let org_ids = repo::organization_ids_of(conn, &row.id)?;
     let orgs = directory::organizations(conn, &org_ids)?;
     rules::check_expiry(expires_at, &orgs.iter().collect::<Vec<_>>(), now)?;
@@ -359,14 +359,6 @@ pub fn regenerate(
     ))
 }
 
-/// Checks the ids of a bulk call before it starts: 1 to 100.
-pub fn check_bulk(ids: &[String]) -> Result<(), ApiError> {
-    if ids.is_empty() || ids.len() > BULK_MAX {
-        return Err(ApiError::field("ids", "give 1 to 100 token ids"));
-    }
-    Ok(())
-}
-
 /// The results of a bulk call with the tokens it revoked or deleted as changes.
 fn bulk_committed(results: Vec<BulkResult>) -> Committed<BulkResults> {
     let changes = results
@@ -382,8 +374,11 @@ pub fn bulk_revoke(
     conn: &mut DbConnection,
     by: &Manager,
     ids: Vec<String>,
-    reason: Option<&str>,
+    reason: Option<String>,
 ) -> Result<Committed<BulkResults>, ApiError> {
+    rules::check_bulk(&ids)?;
+    let reason = rules::check_reason(reason)?;
+    let reason = reason.as_deref();
     let actor = by.actor();
     let roles = roles_of(conn, &by.user_id)?;
     let mut results = Vec::with_capacity(ids.len());
@@ -416,13 +411,14 @@ pub fn bulk_delete(
     by: &Manager,
     ids: Vec<String>,
 ) -> Result<Committed<BulkResults>, ApiError> {
+    rules::check_bulk(&ids)?;
     let actor = by.actor();
+    let roles = roles_of(conn, &by.user_id)?;
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
-        let result = match managed(conn, &by.user_id, &id) {
-            Err(ApiError::NotFound(_)) => BulkOutcome::NotFound,
-            Err(other) => return Err(other),
-            Ok((row, _)) => {
+        let result = match manageable(conn, &by.user_id, &roles, &id)? {
+            None => BulkOutcome::NotFound,
+            Some(row) => {
                 let resource = view::resource(conn, row)?;
                 repo::delete(conn, &resource.id)?;
                 events::record(

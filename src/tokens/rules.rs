@@ -84,7 +84,7 @@ pub fn plan_creation(
         request.project_ids.as_deref().unwrap_or_default(),
         &mut errors,
     );
-    finish(errors)?;
+    ApiError::fields(errors)?;
 
     let token_orgs = check_organizations(request.kind, &organization_ids, orgs, creator, &scopes)?;
     check_known_projects(&project_ids, known_projects)?;
@@ -365,6 +365,17 @@ pub fn renewed_expiry(row: &TokenRow, now: NaiveDateTime) -> Option<NaiveDateTim
     }
 }
 
+/// At most this many ids per bulk call.
+pub const BULK_MAX: usize = 100;
+
+/// The ids of a bulk call: 1 to 100 (else 422).
+pub fn check_bulk(ids: &[String]) -> Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > BULK_MAX {
+        return Err(ApiError::field("ids", "give 1 to 100 token ids"));
+    }
+    Ok(())
+}
+
 /// A revocation reason: at most 500 characters (else 422); blank is none; stored trimmed.
 pub fn check_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     if reason
@@ -405,14 +416,6 @@ pub fn can_revoke(
             && token_organizations
                 .iter()
                 .any(|org| roles.get(org).is_some_and(|r| *r >= Role::Admin)))
-}
-
-fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! listed, shown, revoked, regenerated and deleted. A caller never grants, nor regenerates a
 //! token with, a permission it does not hold itself. Writes return [`Committed`].
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 
 use super::dto::{CreatedServiceToken, ServiceTokenResource, TokenResource};
 use super::issue::{self, Spec};
@@ -26,7 +26,7 @@ pub struct NewServiceToken<'a> {
     /// What it is for.
     pub description: Option<&'a str>,
     /// When it stops working; `None` = never.
-    pub expires_at: Option<NaiveDateTime>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Who manages service tokens, from where, and what they may grant.
@@ -137,8 +137,12 @@ fn find(conn: &mut DbConnection, id: &str) -> Result<TokenRow, ApiError> {
 /// One service token.
 pub fn show(conn: &mut DbConnection, id: &str) -> Result<ServiceTokenResource, ApiError> {
     let row = find(conn, id)?;
-    let mut list = resources(conn, vec![row])?;
-    list.pop().ok_or(ApiError::Internal)
+    resource(conn, row)
+}
+
+/// The resource of one service-token row.
+fn resource(conn: &mut DbConnection, row: TokenRow) -> Result<ServiceTokenResource, ApiError> {
+    resources(conn, vec![row])?.pop().ok_or(ApiError::Internal)
 }
 
 /// Creates a service token and returns its row and its value (the only time the value exists
@@ -159,10 +163,9 @@ pub fn create(
             "at least one permission is required",
         ));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    rules::check_expiry(request.expires_at, &[], crate::time::now())?;
+    ApiError::fields(errors)?;
+    let expires_at = request.expires_at.map(crate::time::stored);
+    rules::check_expiry(expires_at, &[], crate::time::now())?;
     let permissions =
         super::scopes::normalized(request.permissions.iter().map(|p| p.as_str().to_owned()));
     by.may_grant(permissions.iter().map(String::as_str))?;
@@ -180,7 +183,7 @@ pub fn create(
             owner_type: OwnerType::Service,
             owner_id: &by.actor.id,
             created_by: Some(&by.actor.id),
-            expires_at: request.expires_at,
+            expires_at,
         },
     )?;
     let detail = serde_json::json!({ "name": name, "permissions": permissions });
@@ -197,9 +200,8 @@ pub fn create_resource(
     by: &Operator,
 ) -> Result<Committed<CreatedServiceToken>, ApiError> {
     let (row, value) = create(conn, peppers, prefixes, request, by)?;
-    let resource = show(conn, &row.id)?;
     Ok(Committed::alone(CreatedServiceToken {
-        resource,
+        resource: resource(conn, row)?,
         token: value.into_exposed(),
     }))
 }
@@ -209,8 +211,10 @@ pub fn revoke(
     conn: &mut DbConnection,
     by: &Operator,
     id: &str,
-    reason: Option<&str>,
+    reason: Option<String>,
 ) -> Result<Committed<ServiceTokenResource>, ApiError> {
+    let reason = rules::check_reason(reason)?;
+    let reason = reason.as_deref();
     let row = find(conn, id)?;
     if repo::revoke(conn, &row.id, &by.actor.id, reason, crate::time::now())? {
         by.record(
@@ -236,8 +240,8 @@ pub fn regenerate(
     if row.revoked_at.is_some() {
         return Err(ApiError::Conflict("the service token is revoked".into()));
     }
-    let current = show(conn, &row.id)?;
-    by.may_grant(current.permissions.iter().map(|p| p.as_str()))?;
+    let held = repo::scopes_of_many(conn, std::slice::from_ref(&row.id))?;
+    by.may_grant(held.iter().map(|(_, permission)| permission.as_str()))?;
     let now = crate::time::now();
     let expires_at = rules::renewed_expiry(&row, now);
     let value = issue::reissue(conn, peppers, prefixes, &row, expires_at, now)?;
