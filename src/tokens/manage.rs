@@ -150,9 +150,11 @@ pub fn duplicate(
 struct Patched {
     name: String,
     description: Option<String>,
-    scopes: Vec<String>,
+    /// New scopes, when the PATCH sets them.
+    scopes: Option<Vec<String>>,
     expires_at: Option<NaiveDateTime>,
-    project_ids: Vec<String>,
+    /// A new project restriction, when the PATCH sets one.
+    project_ids: Option<Vec<String>>,
     fields: Vec<&'static str>,
 }
 
@@ -180,31 +182,27 @@ fn check_patch(
         }
         None => current.description.clone(),
     };
-    let scopes = match &patch.scopes {
-        Some(list) => {
-            fields.push("scopes");
-            rules::check_scopes(list, &settings.scope_catalog, &mut errors)
-        }
-        None => current.scopes.clone(),
-    };
-    let project_ids = match &patch.project_ids {
-        Some(list) => {
-            fields.push("project_ids");
-            rules::check_project_ids(list, &mut errors)
-        }
-        None => current.project_ids.clone(),
-    };
+    let scopes = patch.scopes.as_ref().map(|list| {
+        fields.push("scopes");
+        rules::check_scopes(list, &settings.scope_catalog, &mut errors)
+    });
+    let project_ids = patch.project_ids.as_ref().map(|list| {
+        fields.push("project_ids");
+        rules::check_project_ids(list, &mut errors)
+    });
     ApiError::fields(errors)?;
-    if patch.scopes.is_some() && current.owner.owner_type == super::kind::OwnerType::User {
+    if let Some(scopes) = &scopes
+        && current.owner.owner_type == super::kind::OwnerType::User
+    {
         for org in &current.organization_ids {
             if let Some(role) = roles.get(org) {
-                rules::check_role_caps(&scopes, org, *role)?;
+                rules::check_role_caps(scopes, org, *role)?;
             }
         }
     }
-    if patch.project_ids.is_some() {
-        let known = directory::existing_projects(conn, &current.organization_ids, &project_ids)?;
-        rules::check_known_projects(&project_ids, &known)?;
+    if let Some(project_ids) = &project_ids {
+        let known = directory::existing_projects(conn, &current.organization_ids, project_ids)?;
+        rules::check_known_projects(project_ids, &known)?;
     }
     let expires_at = match patch.expires_at {
         Some(at) => {
@@ -253,8 +251,12 @@ pub fn update(
         crate::time::now(),
     )
     .map_err(|e| issue::name_taken(e, &patched.name))?;
-    repo::replace_scopes(conn, &current.id, &patched.scopes)?;
-    repo::replace_projects(conn, &current.id, &patched.project_ids)?;
+    if let Some(scopes) = &patched.scopes {
+        repo::replace_scopes(conn, &current.id, scopes)?;
+    }
+    if let Some(project_ids) = &patched.project_ids {
+        repo::replace_projects(conn, &current.id, project_ids)?;
+    }
     let updated = view::reload(conn, &current.id)?;
     events::record(
         conn,
