@@ -133,6 +133,12 @@ impl ApiError {
         }
     }
 
+    /// The 404 for a named resource that does not exist (`organization "acme" not found`).
+    #[must_use]
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::NotFound(format!("{what} {id:?} not found"))
+    }
+
     /// A 422 for one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])

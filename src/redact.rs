@@ -17,14 +17,18 @@ pub fn install(prefixes: &Prefixes) {
 
 /// [`tokens`] with the installed prefixes (the defaults before start-up): for error details
 /// and log fields, which are rendered where no configuration is at hand. Percent-encoded text
-/// (a request target, a path segment) is decoded first, so that `tolp%5F…` or `tolp_%41…` is
-/// masked too.
+/// (a request target, a path segment) is decoded to be searched, so that `tolp%5F…` or
+/// `tolp_%41…` is masked too; text that hides no token stays as sent (no decoded copy, and no
+/// decoded line break in a log line).
 #[must_use]
 pub fn configured(text: &str) -> Cow<'_, str> {
     let prefixes = INSTALLED.get().unwrap_or(&DEFAULT);
     if text.contains('%') {
         let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
-        return Cow::Owned(tokens(&decoded, prefixes).into_owned());
+        let masked = tokens(&decoded, prefixes);
+        if masked != decoded {
+            return Cow::Owned(masked.into_owned());
+        }
     }
     tokens(text, prefixes)
 }
@@ -78,5 +82,9 @@ mod tests {
             configured("/v1/x/tolp%5FAbc%41?ip=tola_%5a9"),
             "/v1/x/tolp_[redacted]?ip=tola_[redacted]"
         );
+        assert!(matches!(
+            configured("/v1/orgs/a%20b%0Ac"),
+            Cow::Borrowed("/v1/orgs/a%20b%0Ac")
+        ));
     }
 }

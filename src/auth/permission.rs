@@ -49,6 +49,14 @@ impl Permission {
     }
 }
 
+crate::tokens::kind::named!(
+    Permission,
+    crate::tokens::kind::UnknownName(
+        "permission: expected one of introspect, introspect_reasons, revoke, directory, audit, \
+         service_tokens"
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +68,8 @@ mod tests {
                 serde_json::to_value(p).ok(),
                 Some(serde_json::json!(p.as_str()))
             );
+            assert_eq!(p.as_str().parse::<Permission>().ok(), Some(p));
         }
+        assert!("root".parse::<Permission>().is_err());
     }
 }

@@ -177,10 +177,7 @@ fn print_table(tokens: &[ServiceTokenResource]) -> Result<(), String> {
                     .map(|p| p.as_str())
                     .collect::<Vec<_>>()
                     .join(","),
-                serde_json::to_value(t.status)
-                    .ok()
-                    .and_then(|s| s.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                t.status.as_str().to_owned(),
                 t.last_used_at
                     .map_or_else(|| "never".to_owned(), |at| at.and_utc().to_rfc3339()),
             ]

@@ -58,12 +58,6 @@ const PROJECT: Events = Events {
     deleted: "directory.project_deleted",
 };
 
-/// 404 for a directory resource that was not synced.
-#[must_use]
-pub fn not_found(what: &str, id: &str) -> ApiError {
-    ApiError::NotFound(format!("{what} {id:?} not found"))
-}
-
 /// Checks path ids (1–64 of `A-Za-z0-9._:-`), naming each bad one.
 pub fn check_ids(ids: &[(&str, &str)]) -> Result<(), ApiError> {
     let mut errors = Vec::new();
@@ -260,10 +254,13 @@ pub fn put_membership(
     desired: Membership,
 ) -> Result<Committed<(Membership, Outcome)>, ApiError> {
     if repo::organization(conn, &desired.organization_id)?.is_none() {
-        return Err(not_found("organization", &desired.organization_id));
+        return Err(ApiError::not_found(
+            "organization",
+            &desired.organization_id,
+        ));
     }
     if repo::user(conn, &desired.user_id)?.is_none() {
-        return Err(not_found("user", &desired.user_id));
+        return Err(ApiError::not_found("user", &desired.user_id));
     }
     let org = desired.organization_id.clone();
     let change = Change::Membership {
@@ -289,7 +286,10 @@ pub fn put_project(
     desired: Project,
 ) -> Result<Committed<(Project, Outcome)>, ApiError> {
     if repo::organization(conn, &desired.organization_id)?.is_none() {
-        return Err(not_found("organization", &desired.organization_id));
+        return Err(ApiError::not_found(
+            "organization",
+            &desired.organization_id,
+        ));
     }
     let org = desired.organization_id.clone();
     let put = repo::put_project(conn, desired)?;

@@ -23,7 +23,7 @@ use crate::auth::lookup::{self, Presented};
 use crate::changes::Committed;
 use crate::config::Settings;
 use crate::db::{self, DbConnection, DbError};
-use crate::directory::sync::{Syncer, not_found};
+use crate::directory::sync::Syncer;
 use crate::error::{ApiError, BODY_LIMIT};
 use crate::serde_ext::Media;
 use crate::state::AppState;
@@ -164,7 +164,7 @@ impl Syncing {
             read(conn).map_err(DbError::from)
         })
         .await?
-        .ok_or_else(|| not_found(what, &id))
+        .ok_or_else(|| ApiError::not_found(what, &id))
     }
 }
 

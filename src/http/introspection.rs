@@ -62,9 +62,7 @@ pub async fn introspect(
 ) -> Result<HttpResponse, ApiError> {
     let mut request = read_body(&req, payload).await?;
     let tell = caller.has(Permission::IntrospectReasons);
-    let Some(value) = request.token.take() else {
-        return Err(ApiError::field("token", "is required"));
-    };
+    let value = request::required_token(request.token.take())?;
     let question = Question {
         organization_id: request.organization_id.as_deref(),
         project_id: request.project_id.as_deref(),
@@ -137,9 +135,7 @@ pub async fn revoke(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_bytes(payload).await?;
-    let Some(value) = request::parse_revocation(&body, media(&req))? else {
-        return Err(ApiError::field("token", "is required"));
-    };
+    let value = request::parse_revocation(&body, media(&req))?;
     if secret::parse(&state.settings.prefixes, &value).is_err() {
         return Ok(HttpResponse::Ok().finish());
     }

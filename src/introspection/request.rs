@@ -188,11 +188,16 @@ pub fn parse(
     Ok(request)
 }
 
-/// Reads a revocation body and returns the token value; `None` when it names none (an empty
+/// Reads a revocation body and returns the token value (422 when it names none; an empty
 /// body names none, whatever its type).
-pub fn parse_revocation(body: &[u8], media: Option<Media>) -> Result<Option<String>, ApiError> {
+pub fn parse_revocation(body: &[u8], media: Option<Media>) -> Result<String, ApiError> {
     if body.is_empty() {
-        return Ok(None);
+        return required_token(None);
     }
-    Ok(read::<RevocationRequest, RevocationForm>(body, media)?.token)
+    required_token(read::<RevocationRequest, RevocationForm>(body, media)?.token)
+}
+
+/// The token value a request must name (422 `token: is required` when it does not).
+pub fn required_token(token: Option<String>) -> Result<String, ApiError> {
+    token.ok_or_else(|| ApiError::field("token", "is required"))
 }

@@ -134,6 +134,26 @@ pub enum Status {
     Revoked,
 }
 
+impl Status {
+    /// Every status, in documentation order.
+    pub const ALL: [Status; 3] = [Self::Active, Self::Expired, Self::Revoked];
+
+    /// The wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+super::kind::named!(
+    Status,
+    super::kind::UnknownName("status: expected one of active, expired, revoked")
+);
+
 /// A token as its managers see it. Never holds the value.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResource {
@@ -437,4 +457,21 @@ pub struct CreateServiceToken {
     /// `null` means never.
     #[schema(value_type = Option<DateTime<Utc>>, example = "2027-11-20T00:00:00Z")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_their_wire_names() {
+        for status in Status::ALL {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::json!(status.as_str()))
+            );
+            assert_eq!(status.as_str().parse::<Status>().ok(), Some(status));
+        }
+        assert!("deleted".parse::<Status>().is_err());
+    }
 }

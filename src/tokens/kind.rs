@@ -6,8 +6,6 @@
 //! This module owns the closed set of kinds and the rules a prefix set must
 //! follow for that recognition to be unambiguous.
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,14 +50,14 @@ impl TokenKind {
 /// bad query parameter or stored value into a clear error instead of a panic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {0}")]
-pub struct UnknownName(&'static str);
+pub struct UnknownName(pub(crate) &'static str);
 
 /// Reads a closed set of names back (`FromStr`, and `TryFrom<String>` for stored rows) through
 /// the type's `ALL` and `as_str`: a stored name tokend does not know fails to load (a 500 that
 /// names the cause in the log) instead of passing for another value.
 macro_rules! named {
     ($type:ty, $unknown:expr) => {
-        impl FromStr for $type {
+        impl std::str::FromStr for $type {
             type Err = <$type as TryFrom<String>>::Error;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -71,7 +69,7 @@ macro_rules! named {
         }
 
         impl TryFrom<String> for $type {
-            type Error = UnknownName;
+            type Error = $crate::tokens::kind::UnknownName;
 
             fn try_from(stored: String) -> Result<Self, Self::Error> {
                 stored.parse()
@@ -79,6 +77,8 @@ macro_rules! named {
         }
     };
 }
+
+pub(crate) use named;
 
 named!(
     TokenKind,

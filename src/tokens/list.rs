@@ -104,16 +104,10 @@ impl TokenQuery {
 
 /// The `status` filter: `active`, `expired` or `revoked` (422 otherwise).
 fn status_filter(status: Option<&str>) -> Result<Option<Status>, ApiError> {
-    match status {
-        None => Ok(None),
-        Some("active") => Ok(Some(Status::Active)),
-        Some("expired") => Ok(Some(Status::Expired)),
-        Some("revoked") => Ok(Some(Status::Revoked)),
-        Some(_) => Err(ApiError::field(
-            "status",
-            "must be active, expired or revoked",
-        )),
-    }
+    status
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| ApiError::field("status", "must be active, expired or revoked"))
 }
 
 /// Query parameters of `GET /v1/service-tokens`.
@@ -288,9 +282,7 @@ pub fn of_organization(
     request: &PageRequest,
 ) -> Result<Page<TokenResource>, ApiError> {
     if !directory::admin_of(conn, user_id)?.contains(&org_id) {
-        return Err(ApiError::NotFound(format!(
-            "organization {org_id:?} not found"
-        )));
+        return Err(ApiError::not_found("organization", &org_id));
     }
     page(conn, &Coverage::Organization(org_id), filters, request)
 }
@@ -307,7 +299,7 @@ pub fn service_tokens(
     };
     let rows = rows(conn, &Coverage::Service, &filters, request)?;
     Ok(Page {
-        items: super::service::resources(conn, rows.items)?,
+        items: view::service_resources(conn, rows.items)?,
         page_info: rows.page_info,
         total_count: rows.total_count,
     })

@@ -467,15 +467,10 @@ pub fn add_organization(
         return Ok(Committed::alone(token));
     }
     let org = directory::organization(conn, org_id)?;
-    let (Some(org), Some(role)) = (org, roles.get(org_id)) else {
-        return Err(ApiError::field(
-            "organization_id",
-            format!("you are not a member of organization {org_id:?}"),
-        ));
-    };
+    let role = roles.get(org_id).copied();
+    let org = rules::check_member("organization_id", org_id, org.as_ref(), role, &token.scopes)?;
     let now = crate::time::now();
-    rules::check_role_caps(&token.scopes, org_id, *role)?;
-    rules::check_expiry(token.expires_at, &[&org], now)?;
+    rules::check_expiry(token.expires_at, &[org], now)?;
     repo::authorize_organization(conn, &token.id, org_id, now)?;
     let updated = view::reload(conn, &token.id)?;
     events::organization(

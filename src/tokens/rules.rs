@@ -141,19 +141,31 @@ fn check_organizations<'o>(
                     "only admins and owners of organization {org_id:?} may create api tokens for it"
                 )));
             }
-            (_, Some(org), Some(role)) => {
-                check_role_caps(scopes, org_id, role)?;
-                named.push(org);
-            }
-            _ => {
-                return Err(ApiError::field(
-                    "organization_ids",
-                    format!("you are not a member of organization {org_id:?}"),
-                ));
+            (_, org, role) => {
+                named.push(check_member("organization_ids", org_id, org, role, scopes)?);
             }
         }
     }
     Ok(named)
+}
+
+/// A user token in an organization: its user must be a member (else 422 on `field`) and its
+/// scopes within the member's role.
+pub fn check_member<'o>(
+    field: &str,
+    org_id: &str,
+    org: Option<&'o Organization>,
+    role: Option<Role>,
+    scopes: &[String],
+) -> Result<&'o Organization, ApiError> {
+    let (Some(org), Some(role)) = (org, role) else {
+        return Err(ApiError::field(
+            field,
+            format!("you are not a member of organization {org_id:?}"),
+        ));
+    };
+    check_role_caps(scopes, org_id, role)?;
+    Ok(org)
 }
 
 /// A project restriction names only projects that exist in the token's organizations (422).

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::dto::{CreatedServiceToken, ServiceTokenResource, TokenResource};
+use super::dto::{CreatedServiceToken, ServiceTokenResource};
 use super::issue::{self, Spec};
 use super::kind::{OwnerType, Prefixes, TokenKind};
 use super::model::TokenRow;
@@ -89,43 +89,6 @@ impl Operator {
     }
 }
 
-/// The resources of service-token rows, in the same order.
-pub fn resources(
-    conn: &mut DbConnection,
-    rows: Vec<TokenRow>,
-) -> Result<Vec<ServiceTokenResource>, ApiError> {
-    let created_by: Vec<Option<String>> = rows.iter().map(|r| r.created_by.clone()).collect();
-    Ok(view::resources(conn, rows)?
-        .into_iter()
-        .zip(created_by)
-        .map(|(token, created_by)| resource_of(token, created_by))
-        .collect())
-}
-
-fn resource_of(token: TokenResource, created_by: Option<String>) -> ServiceTokenResource {
-    ServiceTokenResource {
-        permissions: token
-            .scopes
-            .iter()
-            .filter_map(|p| Permission::ALL.into_iter().find(|k| k.as_str() == p))
-            .collect(),
-        id: token.id,
-        name: token.name,
-        description: token.description,
-        hint: token.hint,
-        status: token.status,
-        is_active: token.is_active,
-        expires_at: token.expires_at,
-        created_at: token.created_at,
-        created_by,
-        revoked_at: token.revoked_at,
-        revoked_by: token.revoked_by,
-        revoked_reason: token.revoked_reason,
-        last_used_at: token.last_used_at,
-        usage_count: token.usage_count,
-    }
-}
-
 /// The service token `id`; 404 when there is none (or it is not a service token).
 fn find(conn: &mut DbConnection, id: &str) -> Result<TokenRow, ApiError> {
     match repo::find(conn, id)? {
@@ -142,7 +105,9 @@ pub fn show(conn: &mut DbConnection, id: &str) -> Result<ServiceTokenResource, A
 
 /// The resource of one service-token row.
 fn resource(conn: &mut DbConnection, row: TokenRow) -> Result<ServiceTokenResource, ApiError> {
-    resources(conn, vec![row])?.pop().ok_or(ApiError::Internal)
+    view::service_resources(conn, vec![row])?
+        .pop()
+        .ok_or(ApiError::Internal)
 }
 
 /// Creates a service token and returns its row and its value (the only time the value exists

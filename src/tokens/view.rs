@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
-use super::dto::{Owner, SsoAuthorization, Status, TokenResource};
+use super::dto::{Owner, ServiceTokenResource, SsoAuthorization, Status, TokenResource};
 use super::model::TokenRow;
 use super::repo;
+use crate::auth::Permission;
 use crate::db::DbConnection;
 
 /// `revoked` over `expired` over `active`.
@@ -97,4 +98,41 @@ pub fn resource(conn: &mut DbConnection, row: TokenRow) -> QueryResult<TokenReso
 pub fn reload(conn: &mut DbConnection, token_id: &str) -> QueryResult<TokenResource> {
     let row = repo::find(conn, token_id)?.ok_or(diesel::result::Error::NotFound)?;
     resource(conn, row)
+}
+
+/// The resources of service-token rows, in the same order.
+pub fn service_resources(
+    conn: &mut DbConnection,
+    rows: Vec<TokenRow>,
+) -> QueryResult<Vec<ServiceTokenResource>> {
+    let created_by: Vec<Option<String>> = rows.iter().map(|r| r.created_by.clone()).collect();
+    Ok(resources(conn, rows)?
+        .into_iter()
+        .zip(created_by)
+        .map(|(token, created_by)| resource_of(token, created_by))
+        .collect())
+}
+
+fn resource_of(token: TokenResource, created_by: Option<String>) -> ServiceTokenResource {
+    ServiceTokenResource {
+        permissions: token
+            .scopes
+            .iter()
+            .filter_map(|p| p.parse::<Permission>().ok())
+            .collect(),
+        id: token.id,
+        name: token.name,
+        description: token.description,
+        hint: token.hint,
+        status: token.status,
+        is_active: token.is_active,
+        expires_at: token.expires_at,
+        created_at: token.created_at,
+        created_by,
+        revoked_at: token.revoked_at,
+        revoked_by: token.revoked_by,
+        revoked_reason: token.revoked_reason,
+        last_used_at: token.last_used_at,
+        usage_count: token.usage_count,
+    }
 }
