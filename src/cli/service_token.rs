@@ -146,7 +146,7 @@ fn message(error: ApiError) -> String {
 
 fn print_value(created: &CreatedServiceToken, verb: &str) -> Result<(), String> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", created.token).map_err(|e| e.to_string())?;
+    writeln!(stdout, "{}", created.token.expose()).map_err(|e| e.to_string())?;
     let token = &created.resource;
     let permissions: Vec<&str> = token.permissions.iter().map(|p| p.as_str()).collect();
     eprintln!(

@@ -9,12 +9,11 @@ use super::model::{
     UserInput,
 };
 use super::repo::{self, Outcome};
-use super::role::Role;
 use super::validate;
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::changes::{Change, Committed};
 use crate::db::DbConnection;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::tokens::kind::OwnerType;
 use crate::tokens::{events, repo as tokens};
 
@@ -75,15 +74,11 @@ pub fn desired_organization(
     let mut errors = Vec::new();
     validate::id("id", &id, &mut errors);
     let name = validate::name("name", input.name.as_deref(), &mut errors);
-    if input
-        .max_token_lifetime_days
-        .is_some_and(|days| !(1..=36_500).contains(&days))
-    {
-        errors.push(FieldError::new(
-            "max_token_lifetime_days",
-            "must be between 1 and 36500, or null",
-        ));
-    }
+    validate::lifetime_days(
+        "max_token_lifetime_days",
+        input.max_token_lifetime_days,
+        &mut errors,
+    );
     ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(Organization {
@@ -124,20 +119,7 @@ pub fn desired_membership(
     let mut errors = Vec::new();
     validate::id("id", &organization_id, &mut errors);
     validate::id("user_id", &user_id, &mut errors);
-    let role = match input.role.as_deref().map(Role::from_name) {
-        Some(Some(role)) => role,
-        Some(None) => {
-            errors.push(FieldError::new(
-                "role",
-                "must be one of owner, admin, member, viewer",
-            ));
-            Role::Viewer
-        }
-        None => {
-            errors.push(FieldError::new("role", "is required"));
-            Role::Viewer
-        }
-    };
+    let role = validate::role("role", input.role.as_deref(), &mut errors);
     ApiError::fields(errors)?;
     let now = crate::time::now();
     Ok(Membership {

@@ -1,5 +1,6 @@
 //! Field checks shared by the directory resources.
 
+use super::role::Role;
 use crate::error::FieldError;
 
 /// External ids: 1–64 characters of `A-Za-z0-9._:-`.
@@ -44,6 +45,35 @@ pub fn email(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> 
         errors.push(FieldError::new(field, "must be an email address"));
     }
     v.to_owned()
+}
+
+/// A longest token lifetime: 1–36500 days, or none.
+pub fn lifetime_days(field: &str, days: Option<i64>, errors: &mut Vec<FieldError>) {
+    if days.is_some_and(|days| !(1..=36_500).contains(&days)) {
+        errors.push(FieldError::new(
+            field,
+            "must be between 1 and 36500, or null",
+        ));
+    }
+}
+
+/// A required role: `owner`, `admin`, `member` or `viewer` (`viewer` stands in when it fails,
+/// with the error recorded).
+pub fn role(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> Role {
+    match value.map(Role::from_name) {
+        Some(Some(role)) => role,
+        Some(None) => {
+            errors.push(FieldError::new(
+                field,
+                "must be one of owner, admin, member, viewer",
+            ));
+            Role::Viewer
+        }
+        None => {
+            errors.push(FieldError::new(field, "is required"));
+            Role::Viewer
+        }
+    }
 }
 
 #[cfg(test)]

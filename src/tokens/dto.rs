@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::kind::{OwnerType, TokenKind};
+use super::secret::TokenValue;
 
 /// The body of `POST /v1/tokens`: the new token's kind, name, scopes, organizations, projects
 /// and expiry.
@@ -233,23 +234,15 @@ pub struct TokenResource {
 }
 
 /// The response that creates a token: the resource plus its value, shown this once.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedToken {
     /// The token.
     #[serde(flatten)]
     pub resource: TokenResource,
     /// The value. Store it now: it is never shown again.
-    #[schema(example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X")]
-    pub token: String,
-}
-
-impl std::fmt::Debug for CreatedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedToken")
-            .field("resource", &self.resource)
-            .field("token", &"<redacted>")
-            .finish()
-    }
+    #[serde(serialize_with = "super::secret::serialize_exposed")]
+    #[schema(value_type = String, example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X")]
+    pub token: TokenValue,
 }
 
 /// The answer of `GET /v1/scopes`: the scopes this deployment accepts and its named presets,
@@ -417,23 +410,15 @@ pub struct ServiceTokenResource {
 
 /// The response that creates or regenerates a service token: the resource plus its value,
 /// shown this once.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedServiceToken {
     /// The token.
     #[serde(flatten)]
     pub resource: ServiceTokenResource,
     /// The value. Store it now: it is never shown again.
-    #[schema(example = "tols_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X")]
-    pub token: String,
-}
-
-impl std::fmt::Debug for CreatedServiceToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedServiceToken")
-            .field("resource", &self.resource)
-            .field("token", &"<redacted>")
-            .finish()
-    }
+    #[serde(serialize_with = "super::secret::serialize_exposed")]
+    #[schema(value_type = String, example = "tols_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X")]
+    pub token: TokenValue,
 }
 
 /// The body of `POST /v1/service-tokens`: the new service token's name, permissions,

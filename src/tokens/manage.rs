@@ -84,7 +84,7 @@ fn plan_and_issue(
     let (resource, value) = issue::issue_plan(conn, &by.settings, &plan, &by.user_id)?;
     Ok(CreatedToken {
         resource,
-        token: value.into_exposed(),
+        token: value,
     })
 }
 
@@ -355,7 +355,7 @@ pub fn regenerate(
     Ok(Committed::one(
         CreatedToken {
             resource,
-            token: value.into_exposed(),
+            token: value,
         },
         Change::Token(row.id),
     ))

@@ -77,6 +77,15 @@ impl TokenValue {
     }
 }
 
+/// Writes the plaintext into a response body (`#[serde(serialize_with)]` on the one field that
+/// returns a new value to its creator); `TokenValue` itself does not implement `Serialize`.
+pub fn serialize_exposed<S: serde::Serializer>(
+    value: &TokenValue,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.expose())
+}
+
 impl fmt::Debug for TokenValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenValue(<redacted>)")

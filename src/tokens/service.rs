@@ -167,7 +167,7 @@ pub fn create_resource(
     let (row, value) = create(conn, peppers, prefixes, request, by)?;
     Ok(Committed::alone(CreatedServiceToken {
         resource: resource(conn, row)?,
-        token: value.into_exposed(),
+        token: value,
     }))
 }
 
@@ -218,7 +218,7 @@ pub fn regenerate(
     )?;
     let created = CreatedServiceToken {
         resource: show(conn, &row.id)?,
-        token: value.into_exposed(),
+        token: value,
     };
     Ok(Committed::one(created, Change::Token(row.id)))
 }
