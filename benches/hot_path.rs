@@ -35,6 +35,7 @@ fn parse_and_digest(c: &mut Criterion) {
         capacity: 100_000,
         ttl: std::time::Duration::from_secs(30),
         negative_ttl: std::time::Duration::from_secs(5),
+        stale_if_error: std::time::Duration::from_secs(60),
     });
     let key = [7u8; 32];
     cache.insert(key, None, cache.generation());

@@ -4,9 +4,11 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::KeepAlive;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use futures_util::future::LocalBoxFuture;
@@ -14,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::audit::retention;
 use crate::auth::session::SessionVerifier;
 use crate::config::Settings;
 use crate::db::{self, Backend};
@@ -45,7 +48,7 @@ pub enum StartError {
 }
 
 /// A started server: its task (ends after a graceful shutdown and the final usage flush), a
-/// handle to stop it, and its port.
+/// handle to stop it, its port and its state.
 pub struct Running {
     /// Serves until stopped, then writes the last usage counts.
     pub task: LocalBoxFuture<'static, std::io::Result<()>>,
@@ -53,6 +56,8 @@ pub struct Running {
     pub handle: ServerHandle,
     /// The bound port (useful with port 0).
     pub port: u16,
+    /// The shared state (its `draining` flag turns `/readyz` to 503).
+    pub state: web::Data<AppState>,
 }
 
 /// Applies migrations and builds the shared state (and, on PostgreSQL, the invalidation
@@ -101,7 +106,8 @@ pub fn application(
         .wrap(TracingLogger::<RequestSpan>::new())
 }
 
-/// Builds the state, starts the usage flusher and binds the server on `listener`.
+/// Builds the state, starts the usage flusher and the audit pruner, and binds the server on
+/// `listener`.
 pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     let state = state(settings)?;
@@ -112,7 +118,13 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     actix_web::rt::spawn(async move {
         usage::run_flusher(&flusher.usage, &flusher.db, flush_every, flusher_stopped).await;
     });
+    let pruner = actix_web::rt::spawn(retention::run_pruner(
+        state.db.clone(),
+        state.settings.audit_retention_days,
+        Arc::clone(&stopped),
+    ));
     let for_shutdown = state.clone();
+    let running_state = state.clone();
     // Blocking work is database work: more threads than connections would only wait, switch
     // and cost memory; fewer, and reads would wait for threads held by waiting writers.
     let blocking_threads = usize::try_from(state.db.max_connections()).unwrap_or(16);
@@ -120,6 +132,14 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let server = HttpServer::new(move || application(state.clone()))
         .worker_max_blocking_threads(blocking_threads)
         .workers(workers)
+        // A slow client cannot hold a worker: its request head must arrive within 5 s (the body
+        // within 10 s, see `extract::read_bytes`), and an idle connection is closed after 5 s.
+        .client_request_timeout(Duration::from_secs(5))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+        // Signals are handled in `serve`: SIGTERM first turns `/readyz` to 503.
+        .disable_signals()
+        .shutdown_timeout(30)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             address: "listener".into(),
@@ -130,13 +150,20 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let task = Box::pin(async move {
         let outcome = server.await;
         stopped.store(true, Ordering::Relaxed);
+        // It sleeps for a day between prunes: end it rather than wait for it to see `stopped`.
+        pruner.abort();
         match usage::flush(&for_shutdown.usage, &for_shutdown.db).await {
             Ok(tokens) => tracing::info!(tokens, "usage flushed at shutdown"),
             Err(error) => tracing::error!(%error, "usage could not be flushed at shutdown"),
         }
         outcome
     });
-    Ok(Running { task, handle, port })
+    Ok(Running {
+        task,
+        handle,
+        port,
+        state: running_state,
+    })
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM.
@@ -148,8 +175,38 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     })?;
     let running = start(settings, listener)?;
     tracing::info!(%address, "tokend listening");
+    actix_web::rt::spawn(stop_on_signal(
+        running.handle.clone(),
+        running.state.clone(),
+    ));
     running
         .task
         .await
         .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Graceful shutdown (DESIGN §10). SIGTERM: `/readyz` turns 503 at once, requests are still
+/// served for `TOKEND_SHUTDOWN_DELAY_MS` (so load balancers stop sending new ones), then the
+/// server stops accepting and lets in-flight requests finish (at most 30 s); the final usage
+/// flush follows, then the pools close. SIGINT (Ctrl-C) skips the delay.
+async fn stop_on_signal(handle: ServerHandle, state: web::Data<AppState>) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        tracing::error!("could not listen for SIGTERM");
+        return;
+    };
+    let interrupt = Box::pin(actix_web::rt::signal::ctrl_c());
+    let terminated = Box::pin(terminate.recv());
+    let delay = match futures_util::future::select(terminated, interrupt).await {
+        futures_util::future::Either::Left(_) => state.settings.shutdown_delay,
+        futures_util::future::Either::Right(_) => Duration::ZERO,
+    };
+    state.draining.store(true, Ordering::Relaxed);
+    tracing::info!(
+        delay_ms = delay.as_millis(),
+        "shutting down: /readyz answers 503"
+    );
+    actix_web::rt::time::sleep(delay).await;
+    tracing::info!("no longer accepting; finishing requests in flight");
+    handle.stop(true).await;
 }

@@ -12,7 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 
-use crate::db::{DatabaseUrl, PoolOptions};
+use crate::client_ip::ClientIpSettings;
+use crate::db::{BreakerOptions, DatabaseUrl, PoolOptions};
+use crate::limits::LimitSettings;
 use crate::tokens::kind::Prefixes;
 use crate::tokens::scopes::Catalog;
 use crate::tokens::secret::{Peppers, parse_pepper_list};
@@ -87,6 +89,9 @@ pub struct Settings {
     pub session_audience: Option<String>,
     /// How often usage counts are written.
     pub usage_flush_interval: Duration,
+    /// Audit events older than this many days are pruned once a day (DESIGN §10, bounded
+    /// storage); 0 keeps them forever.
+    pub audit_retention_days: u32,
     /// Log output format.
     pub log_format: LogFormat,
     /// Token prefixes of this deployment.
@@ -97,6 +102,13 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Gateways at these addresses may call forward auth without a gateway credential.
     pub forward_auth_trusted: Vec<ipnet::IpNet>,
+    /// Where a request's client address comes from (trusted proxies and their header).
+    pub client_ip: ClientIpSettings,
+    /// tokend's own rate limits.
+    pub limits: LimitSettings,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, before
+    /// the server stops accepting and drains.
+    pub shutdown_delay: Duration,
 }
 
 /// Sizing of the verified-token cache.
@@ -109,6 +121,9 @@ pub struct CacheSettings {
     pub ttl: Duration,
     /// How long an unknown digest is remembered.
     pub negative_ttl: Duration,
+    /// How long into a database outage an entry that could not be read again (past its TTL,
+    /// or unconfirmed) is still served (0: never).
+    pub stale_if_error: Duration,
 }
 
 /// Everything wrong with the configuration, each message naming its variable.
@@ -287,9 +302,26 @@ impl RawConfig {
                 5000,
                 problems,
             )),
+            breaker: BreakerOptions {
+                threshold: self.number("TOKEND_DATABASE_BREAKER_THRESHOLD", 3, problems),
+                probe_every: Duration::from_millis(self.number(
+                    "TOKEND_DATABASE_BREAKER_PROBE_MS",
+                    500,
+                    problems,
+                )),
+            },
         };
         if pool.max_size == 0 {
             problems.push("TOKEND_DATABASE_POOL_SIZE: must be at least 1".into());
+        }
+        if pool.connection_timeout.is_zero() {
+            problems.push("TOKEND_DATABASE_TIMEOUT_MS: must be at least 1".into());
+        }
+        if pool.breaker.threshold == 0 {
+            problems.push("TOKEND_DATABASE_BREAKER_THRESHOLD: must be at least 1".into());
+        }
+        if pool.breaker.probe_every.is_zero() {
+            problems.push("TOKEND_DATABASE_BREAKER_PROBE_MS: must be at least 1".into());
         }
         (database_url, pool)
     }
@@ -325,6 +357,7 @@ impl RawConfig {
             capacity: self.number("TOKEND_CACHE_CAPACITY", 100_000, problems),
             ttl: millis("TOKEND_CACHE_TTL_MS", 30_000, problems),
             negative_ttl: millis("TOKEND_CACHE_NEGATIVE_TTL_MS", 5_000, problems),
+            stale_if_error: millis("TOKEND_CACHE_STALE_IF_ERROR_MS", 60_000, problems),
         }
     }
 
@@ -358,6 +391,34 @@ impl RawConfig {
         if usage_ms == 0 {
             problems.push("TOKEND_USAGE_FLUSH_INTERVAL_MS: must be at least 1".into());
         }
+        let audit_retention_days = self.number("TOKEND_AUDIT_RETENTION_DAYS", 400, &mut problems);
+        let client_ip = ClientIpSettings {
+            trusted_proxies: self.networks("TOKEND_TRUSTED_PROXIES", &mut problems),
+            header: self
+                .string_or("TOKEND_CLIENT_IP_HEADER", "x-forwarded-for")
+                .to_ascii_lowercase(),
+        };
+        let header_name = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if client_ip.header.is_empty() || !client_ip.header.chars().all(header_name) {
+            problems.push(format!(
+                "TOKEND_CLIENT_IP_HEADER: {:?} is not a header name",
+                client_ip.header
+            ));
+        }
+        let limits = LimitSettings {
+            auth_failures_per_minute: self.number(
+                "TOKEND_AUTH_FAILURES_PER_MINUTE",
+                60,
+                &mut problems,
+            ),
+            introspection_per_second: self.number(
+                "TOKEND_INTROSPECTION_PER_SECOND",
+                0,
+                &mut problems,
+            ),
+        };
+        let shutdown_delay =
+            Duration::from_millis(self.number("TOKEND_SHUTDOWN_DELAY_MS", 2000, &mut problems));
         let log_format = self.choice(
             "TOKEND_LOG_FORMAT",
             LogFormat::Pretty,
@@ -390,11 +451,15 @@ impl RawConfig {
                     session_issuer: self.get("TOKEND_SESSION_JWT_ISSUER").map(str::to_owned),
                     session_audience: self.get("TOKEND_SESSION_JWT_AUDIENCE").map(str::to_owned),
                     usage_flush_interval: Duration::from_millis(usage_ms),
+                    audit_retention_days,
                     log_format,
                     prefixes,
                     scope_catalog,
                     cache,
                     forward_auth_trusted,
+                    client_ip,
+                    limits,
+                    shutdown_delay,
                 },
                 warnings,
             }),
@@ -709,6 +774,38 @@ mod tests {
             assert!(
                 err.iter().any(|p| p.starts_with(key)),
                 "{key} not named in {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_400_days_and_0_keeps_events_forever() {
+        let retention = |extra: &[(&str, &str)]| {
+            let mut all = vec![
+                ("TOKEND_PEPPERS", "a:0123456789012345678901234567890123"),
+                (
+                    "TOKEND_SESSION_JWT_SECRET",
+                    "0123456789012345678901234567890123",
+                ),
+            ];
+            all.extend_from_slice(extra);
+            RawConfig::from_sources(None, pairs(&all))
+                .and_then(RawConfig::into_settings)
+                .map(|loaded| loaded.settings.audit_retention_days)
+                .map_err(|e| e.problems)
+        };
+        assert_eq!(retention(&[]), Ok(400));
+        assert_eq!(retention(&[("TOKEND_AUDIT_RETENTION_DAYS", "30")]), Ok(30));
+        assert_eq!(retention(&[("TOKEND_AUDIT_RETENTION_DAYS", "0")]), Ok(0));
+        for bad in ["a year", "-1", "1.5"] {
+            let problems = retention(&[("TOKEND_AUDIT_RETENTION_DAYS", bad)])
+                .err()
+                .unwrap_or_default();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with("TOKEND_AUDIT_RETENTION_DAYS")),
+                "{bad}: {problems:?}"
             );
         }
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{DbError, Failure};
+use crate::limits::RetryAfter;
 
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -80,9 +81,15 @@ pub enum ApiError {
     /// The body's content type is not accepted: 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// Too many requests: 429.
-    #[error("too many requests; retry later")]
-    RateLimited,
+    /// The client sent its body too slowly: 408.
+    #[error("the request body did not arrive within {0} s")]
+    RequestTimeout(u64),
+    /// Too many requests: 429, with `Retry-After` in seconds.
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until a retry can succeed.
+        retry_after: u64,
+    },
     /// The database cannot be reached: 503.
     #[error("the service is temporarily unavailable; retry later")]
     Unavailable,
@@ -161,7 +168,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited => "rate_limited",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -215,7 +223,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -231,9 +240,22 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { allow, .. } => {
                 response.insert_header(("Allow", allow.clone()));
             }
+            Self::Unavailable => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            Self::RateLimited { retry_after } => {
+                response.insert_header(("Retry-After", retry_after.to_string()));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+/// A rate limit's refusal is a 429 saying when to retry.
+impl From<RetryAfter> for ApiError {
+    fn from(RetryAfter(retry_after): RetryAfter) -> Self {
+        Self::RateLimited { retry_after }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics (served at `/metrics` by the HTTP layer): requests per route and status
 //! with latency, introspection results, cache hits/misses/evictions, pool connections, usage
-//! flushes and invalidations. Counters only: a leaf that imports nothing of the crate.
+//! flushes, invalidations and pruned audit events. Counters only: a leaf that imports nothing
+//! of the crate.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -77,6 +78,24 @@ fn describe() {
         "tokend_invalidations_received_total",
         "Cache invalidations received from other instances and applied."
     );
+    describe_counter!(
+        "tokend_cache_stale_answers_total",
+        "Token lookups answered from an expired or unconfirmed cache entry because the \
+         database was unavailable (stale-if-error)."
+    );
+    describe_counter!(
+        "tokend_database_breaker_opened_total",
+        "Times the database circuit breaker opened after consecutive connection failures."
+    );
+    describe_counter!(
+        "tokend_rate_limited_total",
+        "Requests refused with 429: failed authentications over a client's budget, or \
+         introspections over a service token's rate."
+    );
+    describe_counter!(
+        "tokend_audit_events_pruned_total",
+        "Audit events deleted for being older than TOKEND_AUDIT_RETENTION_DAYS."
+    );
 }
 
 /// The request counter and latency histogram of one route, method and status.
@@ -147,6 +166,12 @@ pub fn count(name: &'static str) {
 /// Counts one introspection answer by result (`active` or the inactive reason).
 pub fn count_introspection(result: &'static str) {
     increment("tokend_introspections_total", "result", result);
+}
+
+/// Counts audit events the daily retention prune deleted (a sum over batches, so it is added
+/// to directly rather than through the per-thread handles of the hot path).
+pub fn count_audit_events_pruned(events: u64) {
+    metrics::counter!("tokend_audit_events_pruned_total").increment(events);
 }
 
 /// The Prometheus text exposition, after setting the gauges read at scrape time: pool

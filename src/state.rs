@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::introspection::cache::TokenCache;
 use crate::introspection::invalidation;
 use crate::introspection::loader::Loader;
+use crate::limits::Limits;
 use crate::usage::Recorder;
 
 /// What every handler shares.
@@ -27,6 +28,10 @@ pub struct AppState {
     pub cache: Arc<TokenCache>,
     /// Cache misses waiting for the next batch read.
     pub loader: Loader,
+    /// tokend's own rate limits.
+    pub limits: Limits,
+    /// Set on SIGTERM: `/readyz` answers 503 while in-flight requests finish.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -34,6 +39,7 @@ impl AppState {
     #[must_use]
     pub fn new(settings: Arc<Settings>, sessions: SessionVerifier) -> Self {
         let db = Database::new(&settings.database_url, settings.pool);
+        let limits = settings.limits;
         let cache = Arc::new(TokenCache::new(settings.cache));
         let loader = Loader::new(db.clone(), Arc::clone(&cache), Arc::clone(&settings));
         Self {
@@ -43,19 +49,27 @@ impl AppState {
             usage: Recorder::default(),
             cache,
             loader,
+            limits: Limits::new(limits),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// The one write path: runs `work` in one transaction and, once it has committed, applies
-    /// the changes it returned to this instance's cache and announces them to the others.
-    /// Nothing else invalidates, so a write cannot forget to.
+    /// The one write path: runs `work` in one transaction that also announces the changes it
+    /// returned to the other instances and, once it has committed, applies them to this
+    /// instance's cache. Nothing else invalidates, so a write cannot forget to.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<Committed<T>, ApiError> + Send + 'static,
     {
-        let Committed { value, changes } = db::transaction(&self.db, work).await?;
-        invalidation::publish(&self.db, &self.cache, changes).await;
+        let origin = self.cache.origin().to_owned();
+        let Committed { value, changes } = db::transaction(&self.db, move |conn| {
+            let committed = work(conn)?;
+            invalidation::notify(conn, &origin, &committed.changes)?;
+            Ok::<_, ApiError>(committed)
+        })
+        .await?;
+        invalidation::publish(&self.cache, &changes);
         Ok(value)
     }
 }

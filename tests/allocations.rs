@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use actix_web::web::Bytes;
 use smallvec::SmallVec;
 use tokend::directory::Role;
-use tokend::introspection::cache::{Cached, TokenCache};
+use tokend::introspection::cache::{Cached, Lookup, TokenCache};
 use tokend::introspection::evaluate::{Question, evaluate};
 use tokend::introspection::snapshot::{CachedToken, Grant, Snapshot};
 use tokend::tokens::kind::{OwnerType, Prefixes, TokenKind};
@@ -59,6 +59,7 @@ fn a_warm_introspection_allocates_nothing() -> TestResult {
         capacity: 1000,
         ttl: std::time::Duration::from_secs(60),
         negative_ttl: std::time::Duration::from_secs(60),
+        stale_if_error: std::time::Duration::from_secs(60),
     });
     let key = peppers.digest(value);
     cache.insert(key, Some(Arc::new(snapshot())), cache.generation());
@@ -76,7 +77,7 @@ fn a_warm_introspection_allocates_nothing() -> TestResult {
             .candidates(value)
             .map(|(_, digest)| digest)
             .collect();
-        let Some(Cached::Known(found)) = cache.get(candidates.first()?) else {
+        let Lookup::Fresh(Cached::Known(found)) = cache.get(candidates.first()?) else {
             return None;
         };
         let now = chrono::Utc::now().naive_utc();

@@ -71,6 +71,18 @@ pub struct TokenCaller {
 
 const NEEDS_SERVICE: &str = "this route needs a service token";
 
+/// A failed authentication (401) counts against the `client`'s budget: it stays a 401, or
+/// becomes a 429 once the client is over the budget. Other errors pass unchanged.
+#[must_use]
+pub fn counted(state: &AppState, client: Option<IpAddr>, error: ApiError) -> ApiError {
+    if let ApiError::Unauthenticated(_) = error
+        && let Err(retry) = state.limits.failed(client)
+    {
+        return retry.into();
+    }
+    error
+}
+
 /// The user a valid session names (created on first sight); 401 when disabled.
 async fn signed_in(state: &AppState, claims: &Claims) -> Result<User, ApiError> {
     let claims = claims.clone();

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use super::bearer::{self, Credential};
 use super::session::Claims;
 use crate::error::ApiError;
-use crate::introspection::cache::Cached;
+use crate::introspection::cache::{Cached, Lookup};
 use crate::introspection::evaluate::{Active, Question, Reason, evaluate};
 use crate::introspection::loader::LoadError;
 use crate::introspection::snapshot::Snapshot;
@@ -88,6 +88,10 @@ pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>, at: Naiv
 /// The snapshot of the token with these digests, from the cache or (on a miss) from one
 /// database read, shared with concurrent misses, that is then cached; `None` when no token has
 /// them.
+///
+/// Stale-if-error: an entry past its TTL or unconfirmed is read again, and served only when
+/// that read finds the database unavailable, within `TOKEND_CACHE_STALE_IF_ERROR_MS` of the
+/// outage's start. No revocation can commit while the database is down.
 pub async fn find(
     state: &AppState,
     candidates: Candidates,
@@ -95,22 +99,41 @@ pub async fn find(
     let Some(&key) = candidates.first() else {
         return Ok(None);
     };
-    if let Some(cached) = state.cache.get(&key) {
-        crate::metrics::count("tokend_token_cache_hits_total");
-        return Ok(match cached {
-            Cached::Known(snapshot) => Some(snapshot),
-            Cached::Unknown => None,
-        });
-    }
+    let fallback = match state.cache.get(&key) {
+        Lookup::Fresh(cached) => {
+            crate::metrics::count("tokend_token_cache_hits_total");
+            return Ok(found(cached));
+        }
+        Lookup::Stale(cached) => Some(cached),
+        Lookup::Miss => None,
+    };
     crate::metrics::count("tokend_token_cache_misses_total");
-    state
-        .loader
-        .load(key, candidates)
-        .await
-        .map_err(|error| match error {
-            LoadError::Unavailable => ApiError::Unavailable,
-            LoadError::Failed => ApiError::Internal,
-        })
+    match state.loader.load(key, candidates).await {
+        Ok(loaded) => Ok(loaded),
+        Err(LoadError::Unavailable) => match fallback {
+            Some(cached) if within_stale_window(state) => {
+                crate::metrics::count("tokend_cache_stale_answers_total");
+                Ok(found(cached))
+            }
+            _ => Err(ApiError::Unavailable),
+        },
+        Err(LoadError::Failed) => Err(ApiError::Internal),
+    }
+}
+
+/// What a cache entry says about the token.
+fn found(cached: Cached) -> Option<Arc<Snapshot>> {
+    match cached {
+        Cached::Known(snapshot) => Some(snapshot),
+        Cached::Unknown => None,
+    }
+}
+
+/// Whether the outage is young enough for stale answers (a read that failed without a
+/// recorded outage, such as a pool that had no connection free in time, counts as its start).
+fn within_stale_window(state: &AppState) -> bool {
+    let window = state.settings.cache.stale_if_error;
+    !window.is_zero() && state.db.down_for().is_none_or(|down| down <= window)
 }
 
 /// The token with these digests, if it exists, is not revoked and has not expired at `now`;

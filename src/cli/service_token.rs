@@ -98,17 +98,18 @@ pub fn run(settings: &Settings, command: ServiceTokenCommand) -> Result<(), Stri
     }
 }
 
-/// A use case in one transaction as the operator at the command line; its changes are then
-/// announced to running instances.
+/// A use case in one transaction as the operator at the command line; the same transaction
+/// announces its changes to running instances.
 fn write<T>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection, &Operator) -> Result<Committed<T>, ApiError>,
 ) -> Result<T, String> {
-    let committed =
-        db::in_transaction(conn, |conn| work(conn, &Operator::cli())).map_err(message)?;
-    if let Err(error) = invalidation::notify(conn, "cli", &committed.changes) {
-        eprintln!("warning: running instances were not told ({error}); their cache TTL bounds it");
-    }
+    let committed = db::in_transaction(conn, |conn| {
+        let committed = work(conn, &Operator::cli())?;
+        invalidation::notify(conn, "cli", &committed.changes)?;
+        Ok::<_, ApiError>(committed)
+    })
+    .map_err(message)?;
     Ok(committed.value)
 }
 

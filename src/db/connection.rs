@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, ConnectionResult, PgConnection, SqliteConnection};
 
+use super::error::DbError;
+
 /// One connection type for both backends, so repositories are written once.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -107,6 +109,12 @@ fn sqlite_uri(path: &Path, create: bool) -> String {
     }
     uri.push_str(if create { "?mode=rwc" } else { "?mode=rw" });
     uri
+}
+
+/// Checks that the connection answers (`SELECT 1`).
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
 }
 
 #[cfg(test)]

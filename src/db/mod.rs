@@ -2,17 +2,22 @@
 //! helpers (`run`, `transaction`) through which every blocking Diesel call leaves the async
 //! executor.
 
+mod breaker;
 mod connection;
+pub mod deadline;
 mod error;
 mod migrations;
 mod pool;
 pub mod schema;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-pub use connection::{Backend, DatabaseUrl, DbConnection};
+use breaker::Breaker;
+pub use breaker::BreakerOptions;
+pub use connection::{Backend, DatabaseUrl, DbConnection, ping};
 pub use error::{DbError, Failure};
 pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
@@ -32,20 +37,46 @@ pub struct Database {
     // SQLite has one writer at a time; taking turns here instead of inside SQLite avoids
     // `database is locked` when two deferred transactions both try to upgrade.
     sqlite_writer: Arc<Mutex<()>>,
+    breaker: Arc<Breaker>,
+    timeout: Duration,
 }
 
 impl Database {
     /// A database handle over a lazily filled pool (start-up does not wait for the database).
     #[must_use]
     pub fn new(url: &DatabaseUrl, options: PoolOptions) -> Self {
-        let reads = (url.backend() == Backend::Sqlite).then(|| pool::build_pool(url, options));
+        let breaker = Breaker::new(url.clone(), options.breaker);
+        let reads =
+            (url.backend() == Backend::Sqlite).then(|| pool::build_pool(url, options, &breaker));
         Self {
-            pool: pool::build_pool(url, options),
+            pool: pool::build_pool(url, options, &breaker),
             reads,
             sqlite_file: url.sqlite_path().map(std::path::Path::to_path_buf),
             backend: url.backend(),
             sqlite_writer: Arc::default(),
+            breaker,
+            timeout: options.connection_timeout,
         }
+    }
+
+    /// Whether the circuit breaker is open: the database counts as down and calls fail at once.
+    #[must_use]
+    pub fn is_down(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// How long the database has been failing (connections refused or lost), if it is: the
+    /// outage's age, which bounds stale-if-error.
+    #[must_use]
+    pub fn down_for(&self) -> Option<Duration> {
+        self.breaker.down_for()
+    }
+
+    /// When the database work of the current request must be done by: the request's deadline,
+    /// or (outside a request) the timeout from now.
+    #[must_use]
+    pub fn deadline(&self) -> Instant {
+        deadline::current().unwrap_or_else(|| Instant::now() + self.timeout)
     }
 
     /// Connections in use and idle, over every pool.
@@ -61,11 +92,16 @@ impl Database {
         (in_use, idle)
     }
 
-    /// Whether the database can be reached at all (a deleted SQLite file cannot).
-    fn present(&self) -> Result<(), DbError> {
+    /// Whether the database may be asked at all: not while the breaker is open, and not when
+    /// it is a deleted SQLite file.
+    fn admit(&self) -> Result<(), DbError> {
+        if self.breaker.is_open() {
+            return Err(DbError::Unavailable("the circuit breaker is open".into()));
+        }
         match &self.sqlite_file {
             Some(path) if !path.exists() => {
                 tracing::warn!(path = %path.display(), "the SQLite database file is gone");
+                self.breaker.failed();
                 Err(DbError::Unavailable(format!(
                     "the SQLite file {} is gone",
                     path.display()
@@ -95,9 +131,10 @@ impl Database {
 /// Runs `work` on a pooled connection on the blocking thread pool, inside the caller's span
 /// (so a database error's log line keeps its request id).
 ///
-/// Getting a connection blocks too, so it happens inside the closure. A pool that cannot hand
-/// out a connection (database down) is [`DbError::Unavailable`]; a connection whose work failed
-/// that way is dropped rather than handed out again.
+/// Getting a connection blocks too, so it happens inside the closure, bounded by the request's
+/// deadline. A pool that cannot hand out a connection in time, or an open breaker, is
+/// [`DbError::Unavailable`]; a connection whose work failed that way is dropped rather than
+/// handed out again, and counts as a failure for the breaker.
 pub async fn run<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
     T: Send + 'static,
@@ -123,23 +160,57 @@ where
     E: Failure + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
-    db.present()?;
+    db.admit()?;
     let pool = pool.clone();
+    let breaker = Arc::clone(&db.breaker);
+    // A lost PostgreSQL connection is a connection failure; SQLite's "unavailable" is a busy
+    // lock, which says nothing about reaching the file.
+    let lost_counts = db.backend == Backend::Postgres;
+    let deadline = db.deadline();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut pooled = pool.get().map_err(|error| {
-            tracing::warn!(%error, "no database connection available");
-            DbError::Unavailable(error.to_string())
-        })?;
+        let mut pooled = checkout(&pool, &breaker, deadline)?;
         let result = work(&mut pooled.conn);
         if result.as_ref().is_err_and(Failure::is_unavailable) {
             pooled.broken = true;
+            if lost_counts {
+                breaker.failed();
+            }
+        } else {
+            breaker.succeeded();
         }
         result
     })
     .await
     .map_err(|error| DbError::Task(error.to_string()))?
+}
+
+/// How long one wait for a pool connection lasts before the breaker and the deadline are
+/// looked at again: a request waiting when the breaker opens fails then, not at its deadline.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(25);
+
+/// A pooled connection by `deadline`, unless the breaker opens first.
+fn checkout(
+    pool: &Pool,
+    breaker: &Breaker,
+    deadline: Instant,
+) -> Result<r2d2::PooledConnection<pool::ConnectionManager>, DbError> {
+    loop {
+        if breaker.is_open() {
+            return Err(DbError::Unavailable("the circuit breaker is open".into()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tracing::warn!("no database connection available in time");
+            return Err(DbError::Unavailable(
+                "no database connection within the timeout".into(),
+            ));
+        }
+        if let Ok(pooled) = pool.get_timeout(left.min(CHECKOUT_SLICE)) {
+            return Ok(pooled);
+        }
+    }
 }
 
 /// Runs `work` in one transaction: on any error nothing of it remains.
@@ -186,10 +257,4 @@ where
             Err(error)
         }
     }
-}
-
-/// Checks that the connection answers (`SELECT 1`).
-pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
-    diesel::connection::SimpleConnection::batch_execute(conn, "SELECT 1")?;
-    Ok(())
 }

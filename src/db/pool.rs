@@ -1,8 +1,10 @@
 //! The r2d2 pools: a manager that knows its backend from the URL, and pooled connections that
 //! are dropped once a query found them dead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::breaker::{Breaker, BreakerOptions};
 use super::connection::{DatabaseUrl, DbConnection};
 
 /// A pool of connections.
@@ -13,8 +15,11 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 pub struct PoolOptions {
     /// Most connections open at once.
     pub max_size: u32,
-    /// How long a request waits for a connection before the database counts as unavailable.
+    /// How long a request waits for the database, over all its checkouts, before it counts as
+    /// unavailable.
     pub connection_timeout: Duration,
+    /// When the circuit breaker opens and how often it probes.
+    pub breaker: BreakerOptions,
 }
 
 /// A pooled connection and whether it failed in a way that means it is dead.
@@ -25,12 +30,13 @@ pub struct Pooled {
     pub broken: bool,
 }
 
-/// Opens connections of the backend the URL names (never by trial). Connections are not
-/// pinged on checkout (that would be a second statement per request); a connection that fails
-/// is marked broken and replaced.
+/// Opens connections of the backend the URL names (never by trial), and tells the breaker
+/// whether that worked. Connections are not pinged on checkout (that would be a second
+/// statement per request); a connection that fails is marked broken and replaced.
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    breaker: Arc<Breaker>,
 }
 
 /// Why a pooled connection could not be made.
@@ -49,10 +55,19 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<Pooled, ManagerError> {
-        Ok(Pooled {
-            conn: self.url.connect(false)?,
-            broken: false,
-        })
+        match self.url.connect(false) {
+            Ok(conn) => {
+                self.breaker.succeeded();
+                Ok(Pooled {
+                    conn,
+                    broken: false,
+                })
+            }
+            Err(error) => {
+                self.breaker.failed();
+                Err(error.into())
+            }
+        }
     }
 
     fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ManagerError> {
@@ -65,14 +80,22 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// r2d2 retries a failed connect with a backoff of up to half this; checkouts name their own
+/// timeout (the request's deadline), so this only keeps reconnection quick once the database
+/// is back (within 500 ms).
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
 /// Builds a pool without waiting for connections, so a service whose database is down still
 /// starts and answers `/readyz` with 503.
 #[must_use]
-pub(super) fn build_pool(url: &DatabaseUrl, options: PoolOptions) -> Pool {
+pub(super) fn build_pool(url: &DatabaseUrl, options: PoolOptions, breaker: &Arc<Breaker>) -> Pool {
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
         .test_on_check_out(false)
-        .connection_timeout(options.connection_timeout)
-        .build_unchecked(ConnectionManager { url: url.clone() })
+        .connection_timeout(RECONNECT_BACKOFF)
+        .build_unchecked(ConnectionManager {
+            url: url.clone(),
+            breaker: Arc::clone(breaker),
+        })
 }

@@ -30,20 +30,45 @@ use crate::state::AppState;
 use crate::tokens::manage::{ByValue, Manager};
 use crate::tokens::service::Operator;
 
-/// The peer address of a request, for usage tracking.
+/// The socket peer's address.
 #[must_use]
 pub fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
     req.peer_addr().map(|addr| addr.ip())
 }
 
-/// The shared state and what the request presented (401 for a malformed credential).
-fn presented(req: &HttpRequest) -> Result<(web::Data<AppState>, Presented), ApiError> {
+/// The client's address (rate limits, usage tracking, audit): the peer, or behind a trusted
+/// proxy the client its forwarding header names.
+#[must_use]
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = peer_ip(req);
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return peer;
+    };
+    let settings = &state.settings.client_ip;
+    if settings.trusted_proxies.is_empty() {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get(settings.header.as_str())
+        .and_then(|value| value.to_str().ok());
+    settings.resolve(peer, forwarded)
+}
+
+/// The shared state and what the request presented: 429 while `client` is over its budget of
+/// failed authentications, 401 for a malformed credential (counted against it).
+fn presented(
+    req: &HttpRequest,
+    client: Option<IpAddr>,
+) -> Result<(web::Data<AppState>, Presented), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or(ApiError::Internal)?;
+    state.limits.admit(client)?;
     let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    let presented = lookup::presented(&state, authorization)?;
+    let presented = lookup::presented(&state, authorization)
+        .map_err(|error| callers::counted(&state, client, error))?;
     Ok((state, presented))
 }
 
@@ -55,13 +80,13 @@ fn context_of(req: &HttpRequest) -> RequestContext {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToString::to_string);
     RequestContext {
         request_id,
-        client_ip: peer_ip(req).map(|ip| ip.to_string()),
+        client_ip: client_ip(req).map(|ip| ip.to_string()),
     }
 }
 
 /// Implements `FromRequest` for a caller type by handing the state, what the request
-/// presented, its peer address and (when named) its audit context to one function of
-/// `auth::callers`.
+/// presented, the client's address and (when named) its audit context to one function of
+/// `auth::callers`. A failed authentication counts against the client's budget.
 macro_rules! caller_extractor {
     ($caller:ty, |$state:ident, $presented:ident, $ip:ident $(, $context:ident)?| $body:expr) => {
         impl FromRequest for $caller {
@@ -69,12 +94,15 @@ macro_rules! caller_extractor {
             type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
             fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-                let found = presented(req);
-                let $ip = peer_ip(req);
+                let $ip = client_ip(req);
+                let found = presented(req, $ip);
                 $(let $context = context_of(req);)?
                 Box::pin(async move {
                     let ($state, $presented) = found?;
-                    $body.await
+                    let limits = $state.clone();
+                    $body
+                        .await
+                        .map_err(|error| callers::counted(&limits, $ip, error))
                 })
             }
         }
@@ -244,9 +272,9 @@ caller_extractor!(Revoker, |state, presented, ip| async move {
 pub struct Introspector(pub ServiceIdentity);
 
 caller_extractor!(Introspector, |state, presented, ip| async move {
-    callers::service(&state, presented, Permission::Introspect, ip)
-        .await
-        .map(Introspector)
+    let identity = callers::service(&state, presented, Permission::Introspect, ip).await?;
+    state.limits.introspection(identity.token_id())?;
+    Ok(Introspector(identity))
 });
 
 impl FromRequest for RequestContext {
@@ -290,21 +318,30 @@ pub fn header_text<'r>(req: &'r HttpRequest, name: &str) -> Result<Option<&'r st
     Ok((!text.is_empty()).then_some(text))
 }
 
-/// Reads a body of at most `BODY_LIMIT` bytes (more is 413).
+/// How long a client may take to send its body (DESIGN §10): a slow client does not hold a
+/// worker's attention for longer.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads a body of at most `BODY_LIMIT` bytes (more is 413) within [`BODY_TIMEOUT`] (408).
 pub async fn read_bytes<S>(mut payload: S) -> Result<web::BytesMut, ApiError>
 where
     S: Stream<Item = Result<web::Bytes, actix_error::PayloadError>> + Unpin,
 {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| ApiError::RequestTimeout(BODY_TIMEOUT.as_secs()))?
 }
 
 /// Reads a JSON body; `None` when it is empty and `optional`.

@@ -9,7 +9,7 @@ use actix_web::ResponseError;
 use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, route, web};
 
-use super::extract::{header_text, peer_ip};
+use super::extract::{client_ip, header_text, peer_ip};
 use crate::auth::bearer::bearer_value;
 use crate::auth::permission::Permission;
 use crate::auth::{callers, lookup};
@@ -87,17 +87,20 @@ async fn gateway(state: &AppState, req: &HttpRequest) -> Result<bool, ApiError> 
             ))
         };
     };
+    let client = client_ip(req);
+    state.limits.admit(client)?;
     let identity = async {
         let presented = lookup::presented(state, Some(header.as_bytes()))?;
-        callers::service(state, presented, Permission::Introspect, peer).await
+        callers::service(state, presented, Permission::Introspect, client).await
     }
     .await
-    .map_err(|error| match error {
+    .map_err(|error| match callers::counted(state, client, error) {
         ApiError::Unauthenticated(_) => {
             ApiError::Forbidden("the Tokend-Gateway credential is not a live service token".into())
         }
         other => other,
     })?;
+    state.limits.introspection(identity.token_id())?;
     Ok(identity.has(Permission::IntrospectReasons))
 }
 

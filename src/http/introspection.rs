@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use super::extract::{Introspector, Revoker, header_text, media, peer_ip, read_bytes};
+use super::extract::{Introspector, Revoker, client_ip, header_text, media, read_bytes};
 use super::responses::OAuthBodyErrors;
 use crate::audit::RequestContext;
 use crate::auth::callers::TokenCaller;
@@ -72,7 +72,7 @@ pub async fn introspect(
         .client_ip
         .as_deref()
         .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
-        .or_else(|| peer_ip(&req));
+        .or_else(|| client_ip(&req));
     let verdict = lookup::verify(&state, &value, &question, ip, |snapshot, active| {
         crate::metrics::count_introspection("active");
         if active.allowed.is_some() {

@@ -1,19 +1,22 @@
 //! Middlewares every route passes through: the request span (with token-shaped text masked),
 //! request metrics and the `x-request-id` echo.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
+use super::extract::client_ip;
+use crate::db::deadline;
 use crate::error::ApiError;
 use crate::redact;
+use crate::state::AppState;
 
 /// Refuses a request whose path or query holds a percent-encoded NUL (400): PostgreSQL cannot
 /// store one, and both backends must answer alike.
@@ -35,15 +38,22 @@ pub async fn refuse_nul(
     next.call(req).await
 }
 
-/// Counts every request and its latency by route pattern, method and status. The pattern is
-/// read once routing has matched it (before, actix would walk the whole route map for it).
+/// Counts every request and its latency by route pattern, method and status, and gives the
+/// request one deadline for all its database work (`TOKEND_DATABASE_TIMEOUT_MS` from now). The
+/// pattern is read once routing has matched it (before, actix would walk the whole route map
+/// for it).
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = method_label(req.method());
-    let response = next.call(req).await?;
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(Duration::ZERO, |state| {
+            state.settings.pool.connection_timeout
+        });
+    let response = deadline::within(started + timeout, next.call(req)).await?;
     let route = route_of(&response);
     let status = response.status().as_u16();
     crate::metrics::record_request(route, method, status, started.elapsed().as_secs_f64());
@@ -112,9 +122,9 @@ impl RootSpanBuilder for RequestSpan {
             http.method = %request.method(),
             http.route = tracing::field::Empty,
             http.target = %target,
-            http.client_ip = %redact::configured(
-                request.connection_info().realip_remote_addr().unwrap_or("")
-            ),
+            http.client_ip = %client_ip(request.request())
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
             request_id = %request_id,
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,

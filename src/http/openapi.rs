@@ -1,11 +1,13 @@
-//! The OpenAPI 3.1 document: the routes of `routes.rs`, the four security schemes, and the two
-//! corrections utoipa's output needs (optional bodies, page items).
+//! The OpenAPI 3.1 document: the routes of `routes.rs`, the four security schemes, the
+//! failures every route shares (429, 503), and the two corrections utoipa's output needs
+//! (optional bodies, page items).
 
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
+use super::responses::problem;
 use super::{ops, routes};
 use crate::error::Problem;
 
@@ -21,7 +23,7 @@ use crate::error::Problem;
     paths(ops::home, ops::healthz, ops::readyz, ops::metrics_endpoint),
     nest((path = "/v1", api = routes::V1)),
     components(schemas(Problem, crate::error::FieldError)),
-    modifiers(&SecuritySchemes, &OptionalBodies, &PageItems),
+    modifiers(&SecuritySchemes, &OptionalBodies, &PageItems, &SharedFailures),
     tags(
         (name = "tokens", description = "Token management (signed-in users)"),
         (name = "service-tokens", description = "Service tokens (service tokens with `service_tokens`)"),
@@ -74,6 +76,43 @@ impl Modify for SecuritySchemes {
                  forward auth, beside the client's `Authorization` it passes on.",
             ))),
         );
+    }
+}
+
+/// What any route can answer besides its own outcomes: every `/v1` route needs the database
+/// (503 `unavailable` with `Retry-After: 1` while it cannot be reached), and every route that
+/// authenticates its caller refuses a client over its budget of failed authentications (429
+/// `rate_limited` with `Retry-After`; for introspection callers, also over their rate).
+struct SharedFailures;
+
+impl Modify for SharedFailures {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().filter_map(Option::as_mut) {
+                let responses = &mut operation.responses.responses;
+                if path.starts_with("/v1/") {
+                    responses.entry("503".into()).or_insert_with(|| {
+                        problem("The database is unavailable (`unavailable`, `Retry-After: 1`)")
+                    });
+                }
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses.entry("429".into()).or_insert_with(|| {
+                        problem(
+                            "Too many failed authentications from this client, or \
+                             introspections over the service token's rate (`rate_limited`, \
+                             `Retry-After`)",
+                        )
+                    });
+                }
+            }
+        }
     }
 }
 

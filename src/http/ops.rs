@@ -52,16 +52,20 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
-/// Readiness: the database answers `SELECT 1`.
+/// Readiness: the database answers `SELECT 1`, its circuit breaker is closed, and the server
+/// is not draining after SIGTERM.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
-        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or shutting down", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::Unavailable);
+    }
     db::run(&state.db, db::ping).await.map_err(|error| {
         tracing::warn!(%error, "readiness check failed");
         ApiError::Unavailable

@@ -8,7 +8,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 /// One error response: an `application/problem+json` body with the `Problem` schema, as the
 /// server sends it.
-fn problem(description: &str) -> RefOr<Response> {
+pub(super) fn problem(description: &str) -> RefOr<Response> {
     let content = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("Problem")))
         .build();
@@ -69,6 +69,7 @@ error_set!(
     /// character), too large, or of another content type.
     BodyErrors {
         "400" => "Unreadable body: invalid JSON, an unknown field or a NUL character",
+        "408" => "The body did not arrive within 10 s",
         "413" => "The body is larger than 64 KiB",
         "415" => "The body is not application/json",
     }

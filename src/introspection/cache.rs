@@ -1,5 +1,10 @@
 //! The verified-token cache: snapshots keyed by the digest under the current pepper, negative
 //! entries for unknown digests, a TTL as the safety bound, and targeted invalidation.
+//!
+//! An entry past its TTL, or inserted before the invalidation listener last lost its
+//! connection (*unconfirmed*), is not an answer: it is read again. It stays in the map for the
+//! stale-if-error window so that, when that read fails because the database is unavailable,
+//! it can still be served (DESIGN §10).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +21,20 @@ use crate::tokens::kind::OwnerType;
 /// A digest (HMAC-SHA256 under the current pepper).
 pub type Key = [u8; 32];
 
-/// What the cache knows about a digest.
+/// What the cache knows about a digest, and whether it may be answered from without asking
+/// the database.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Within its TTL and confirmed: the answer.
+    Fresh(Cached),
+    /// Past its TTL or unconfirmed: read again; serve it only if that read finds the database
+    /// unavailable.
+    Stale(Cached),
+    /// Nothing cached.
+    Miss,
+}
+
+/// What the cache holds for a digest.
 #[derive(Debug, Clone)]
 pub enum Cached {
     /// A token and its surroundings.
@@ -43,11 +61,12 @@ fn affects(change: &Change, snapshot: &Snapshot) -> bool {
     }
 }
 
-/// A cached value and the end of its time to live.
+/// A cached value, the end of its time to live, and the confirmation epoch it was read in.
 #[derive(Debug, Clone)]
 struct Timed<V> {
     value: V,
     until: Instant,
+    epoch: u64,
 }
 
 /// Counts evictions for the metrics.
@@ -62,14 +81,16 @@ impl<K, V> Lifecycle<K, V> for CountEvictions {
     }
 }
 
-/// One bounded map (S3-FIFO eviction, sharded locks) with a fixed time to live.
+/// One bounded map (S3-FIFO eviction, sharded locks) with a fixed time to live, whose entries
+/// are kept `stale` longer for stale-if-error.
 struct Bounded<V> {
     map: Cache<Key, Timed<V>, UnitWeighter, DefaultHashBuilder, CountEvictions>,
     ttl: Duration,
+    stale: Duration,
 }
 
 impl<V: Clone> Bounded<V> {
-    fn new(capacity: u64, ttl: Duration) -> Self {
+    fn new(capacity: u64, ttl: Duration, stale: Duration) -> Self {
         let items = usize::try_from(capacity).unwrap_or(usize::MAX);
         Self {
             map: Cache::with(
@@ -80,22 +101,36 @@ impl<V: Clone> Bounded<V> {
                 CountEvictions,
             ),
             ttl,
+            stale,
         }
     }
 
-    fn get(&self, key: &Key) -> Option<V> {
+    /// The value and whether it is fresh (within its TTL and read in `epoch`); an entry past
+    /// its TTL by more than the stale window is removed.
+    fn get(&self, key: &Key, epoch: u64) -> Option<(V, bool)> {
         let entry = self.map.get(key)?;
         let now = Instant::now();
         if entry.until > now {
-            return Some(entry.value);
+            return Some((entry.value, entry.epoch == epoch));
         }
-        self.map.remove_if(key, |entry| entry.until <= now);
+        if entry.until + self.stale > now {
+            return Some((entry.value, false));
+        }
+        let stale = self.stale;
+        self.map.remove_if(key, |entry| entry.until + stale <= now);
         None
     }
 
-    fn insert(&self, key: Key, value: V) {
+    fn insert(&self, key: Key, value: V, epoch: u64) {
         let until = Instant::now() + self.ttl;
-        self.map.insert(key, Timed { value, until });
+        self.map.insert(
+            key,
+            Timed {
+                value,
+                until,
+                epoch,
+            },
+        );
     }
 }
 
@@ -104,6 +139,7 @@ pub struct TokenCache {
     known: Option<Bounded<Arc<Snapshot>>>,
     unknown: Option<Bounded<()>>,
     generation: AtomicU64,
+    epoch: AtomicU64,
     origin: String,
 }
 
@@ -113,23 +149,40 @@ impl TokenCache {
     pub fn new(settings: CacheSettings) -> Self {
         let enabled = settings.capacity > 0;
         Self {
-            known: enabled.then(|| Bounded::new(settings.capacity, settings.ttl)),
-            unknown: enabled.then(|| Bounded::new(settings.capacity, settings.negative_ttl)),
+            known: enabled
+                .then(|| Bounded::new(settings.capacity, settings.ttl, settings.stale_if_error)),
+            unknown: enabled.then(|| {
+                Bounded::new(
+                    settings.capacity,
+                    settings.negative_ttl,
+                    settings.stale_if_error,
+                )
+            }),
             generation: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
             origin: uuid::Uuid::now_v7().simple().to_string(),
         }
     }
 
-    /// What is cached for `key`, if anything (expiry is checked by the caller on every hit).
+    /// What is cached for `key`, and whether it is fresh (expiry is checked by the caller on
+    /// every answer).
     #[must_use]
-    pub fn get(&self, key: &Key) -> Option<Cached> {
-        if let Some(snapshot) = self.known.as_ref().and_then(|c| c.get(key)) {
-            return Some(Cached::Known(snapshot));
-        }
-        self.unknown
+    pub fn get(&self, key: &Key) -> Lookup {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = self
+            .known
             .as_ref()
-            .and_then(|c| c.get(key))
-            .map(|()| Cached::Unknown)
+            .and_then(|c| c.get(key, epoch))
+            .map(|(snapshot, fresh)| (Cached::Known(snapshot), fresh))
+            .or_else(|| {
+                let ((), fresh) = self.unknown.as_ref()?.get(key, epoch)?;
+                Some((Cached::Unknown, fresh))
+            });
+        match found {
+            Some((cached, true)) => Lookup::Fresh(cached),
+            Some((cached, false)) => Lookup::Stale(cached),
+            None => Lookup::Miss,
+        }
     }
 
     /// This instance's name on the invalidation channel (unique per cache).
@@ -149,18 +202,27 @@ impl TokenCache {
         if self.generation() != seen {
             return;
         }
+        let epoch = self.epoch.load(Ordering::Acquire);
         match loaded {
             Some(snapshot) => {
                 if let Some(cache) = &self.known {
-                    cache.insert(key, snapshot);
+                    cache.insert(key, snapshot, epoch);
                 }
             }
             None => {
                 if let Some(cache) = &self.unknown {
-                    cache.insert(key, ());
+                    cache.insert(key, (), epoch);
                 }
             }
         }
+    }
+
+    /// Marks every entry unconfirmed (the invalidation listener lost its connection, or has
+    /// just regained it: changes may have been missed): each is read again on its next use, and
+    /// kept for stale-if-error. Loads already under way will not be cached.
+    pub fn unconfirm(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Drops every entry the changes of one commit affect, in one pass over the cache; loads
@@ -197,6 +259,7 @@ mod tests {
             capacity,
             ttl,
             negative_ttl: ttl,
+            stale_if_error: Duration::ZERO,
         }
     }
 
@@ -214,16 +277,22 @@ mod tests {
         }
         let held = cache.entry_count();
         assert!((1..=64).contains(&held), "{held} entries");
-        assert!(matches!(cache.get(&key(999)), Some(Cached::Unknown)));
+        assert!(matches!(
+            cache.get(&key(999)),
+            Lookup::Fresh(Cached::Unknown)
+        ));
     }
 
     #[test]
     fn entries_expire_after_their_ttl() {
         let cache = TokenCache::new(settings(64, Duration::from_millis(30)));
         cache.insert(key(1), None, cache.generation());
-        assert!(cache.get(&key(1)).is_some());
+        assert!(matches!(cache.get(&key(1)), Lookup::Fresh(_)));
         std::thread::sleep(Duration::from_millis(60));
-        assert!(cache.get(&key(1)).is_none(), "served past its TTL");
+        assert!(
+            matches!(cache.get(&key(1)), Lookup::Miss),
+            "served past its TTL"
+        );
         assert_eq!(
             cache.entry_count(),
             0,
@@ -237,6 +306,36 @@ mod tests {
         let seen = cache.generation();
         cache.apply(&[Change::Everything]);
         cache.insert(key(1), None, seen);
-        assert!(cache.get(&key(1)).is_none());
+        assert!(matches!(cache.get(&key(1)), Lookup::Miss));
+    }
+
+    #[test]
+    fn an_expired_entry_is_stale_for_the_window_then_gone() {
+        let cache = TokenCache::new(CacheSettings {
+            stale_if_error: Duration::from_millis(80),
+            ..settings(64, Duration::from_millis(30))
+        });
+        cache.insert(key(1), None, cache.generation());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(matches!(cache.get(&key(1)), Lookup::Stale(Cached::Unknown)));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(matches!(cache.get(&key(1)), Lookup::Miss));
+        assert_eq!(cache.entry_count(), 0);
+    }
+
+    #[test]
+    fn unconfirmed_entries_are_stale_until_read_again() {
+        let cache = TokenCache::new(settings(64, Duration::from_secs(60)));
+        cache.insert(key(1), None, cache.generation());
+        let seen = cache.generation();
+        cache.unconfirm();
+        assert!(matches!(cache.get(&key(1)), Lookup::Stale(Cached::Unknown)));
+        cache.insert(key(1), None, seen);
+        assert!(
+            matches!(cache.get(&key(1)), Lookup::Stale(_)),
+            "a load begun before the listener's loss is not cached"
+        );
+        cache.insert(key(1), None, cache.generation());
+        assert!(matches!(cache.get(&key(1)), Lookup::Fresh(Cached::Unknown)));
     }
 }

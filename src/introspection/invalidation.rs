@@ -1,6 +1,8 @@
 //! Telling every instance that answers changed: synchronously on this instance, and through
-//! PostgreSQL `LISTEN/NOTIFY` to the others, whose listener drops the same entries. A lost
-//! listener connection clears the cache and reconnects.
+//! PostgreSQL `LISTEN/NOTIFY` (sent inside the committing transaction, so it is delivered
+//! exactly when the change commits) to the others, whose listener drops the same entries. A
+//! lost listener connection marks every entry unconfirmed (read again on its next use, served
+//! stale only while the database is unavailable) and reconnects.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use diesel::sql_types::Text;
 
 use super::cache::TokenCache;
 use crate::changes::Change;
-use crate::db::{self, Database, DatabaseUrl, DbConnection, DbError};
+use crate::db::{DatabaseUrl, DbConnection, DbError};
 
 /// The notification channel.
 pub const CHANNEL: &str = "tokend_invalidate";
@@ -35,32 +37,19 @@ fn received(own: &str, payload: &str) -> Option<Change> {
     }
 }
 
-/// Applies `changes` to this instance's cache now and notifies the others (PostgreSQL). Called
-/// by [`AppState::write`](crate::state::AppState::write) after the commit, and nowhere else.
-pub async fn publish(db: &Database, cache: &TokenCache, changes: Vec<Change>) {
-    if changes.is_empty() {
-        return;
-    }
-    cache.apply(&changes);
-    if db.backend() != db::Backend::Postgres {
-        return;
-    }
-    let sent = changes.len();
-    let origin = cache.origin().to_owned();
-    let result = db::run(db, move |conn| notify(conn, &origin, &changes)).await;
-    match result {
-        Ok(()) => {
-            metrics::counter!("tokend_invalidations_sent_total").increment(sent as u64);
-        }
-        Err(error) => {
-            tracing::warn!(%error, "could not notify other instances; their cache TTL bounds the staleness");
-        }
+/// Applies committed `changes` to this instance's cache. Called by
+/// [`AppState::write`](crate::state::AppState::write) after the commit whose transaction
+/// announced them ([`notify`]), and nowhere else.
+pub fn publish(cache: &TokenCache, changes: &[Change]) {
+    if !changes.is_empty() {
+        cache.apply(changes);
     }
 }
 
-/// Announces committed `changes` to every listening instance as `origin` (PostgreSQL
-/// `NOTIFY`; nothing to do on SQLite, which has one instance). The command line uses it after
-/// its own writes, so that a running server drops what it cached.
+/// Announces `changes` to every listening instance as `origin` (PostgreSQL `NOTIFY`; nothing
+/// to do on SQLite, which has one instance). Called inside the transaction that makes them,
+/// so the announcement is delivered when, and only if, it commits. The command line uses it
+/// for its own writes, so that a running server drops what it cached.
 pub fn notify(conn: &mut DbConnection, origin: &str, changes: &[Change]) -> Result<(), DbError> {
     if let DbConnection::Pg(pg) = conn {
         for change in changes {
@@ -69,6 +58,7 @@ pub fn notify(conn: &mut DbConnection, origin: &str, changes: &[Change]) -> Resu
                 .bind::<Text, _>(payload(origin, change))
                 .execute(pg)?;
         }
+        metrics::counter!("tokend_invalidations_sent_total").increment(changes.len() as u64);
     }
     Ok(())
 }
@@ -93,17 +83,17 @@ fn listen(url: &DatabaseUrl, cache: &Weak<TokenCache>) {
                     tracing::warn!(%error, "LISTEN failed");
                 } else {
                     // Anything may have changed while we were not listening.
-                    live.apply(&[Change::Everything]);
+                    live.unconfirm();
                     backoff = Duration::from_millis(100);
                     drop(live);
                     if !drain(&mut conn, cache) {
                         return;
                     }
                     tracing::warn!(
-                        "invalidation listener lost its connection; cache cleared, reconnecting"
+                        "invalidation listener lost its connection; cache unconfirmed, reconnecting"
                     );
                     if let Some(live) = cache.upgrade() {
-                        live.apply(&[Change::Everything]);
+                        live.unconfirm();
                     }
                     continue;
                 }

@@ -86,7 +86,11 @@ impl Loader {
         if start {
             tokio::task::spawn_local(run(self.clone()));
         }
-        answer.await.map_err(|_| LoadError::Unavailable)?
+        let deadline = tokio::time::Instant::from_std(self.shared.db.deadline());
+        match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) | Err(_) => Err(LoadError::Unavailable),
+        }
     }
 }
 

@@ -209,3 +209,98 @@ async fn events_are_visible_to_the_right_callers(app: TestApp) -> TestResult {
     assert!(!own.to_string().contains(&value[5..]));
     Ok(())
 }
+
+/// Bounded storage (DESIGN §10): the daily prune deletes the events past the retention, in
+/// batches, and nothing else.
+mod retention {
+    use std::collections::BTreeSet;
+
+    use chrono::{NaiveDateTime, TimeDelta};
+    use diesel::prelude::*;
+    use tokend::audit::retention::{self, Pruned};
+    use tokend::db::DbConnection;
+    use tokend::db::schema::audit_events;
+
+    use crate::fixtures::{Directory, metric, personal};
+    use crate::helpers::{TestApp, TestResult};
+    use crate::on_both_backends;
+
+    // The server's own pruner is off: only the prune under test deletes.
+    on_both_backends!(
+        settings = &[("TOKEND_AUDIT_RETENTION_DAYS", "0")];
+        the_prune_removes_only_old_events
+    );
+
+    fn insert_event(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+        diesel::insert_into(audit_events::table)
+            .values((
+                audit_events::id.eq(id),
+                audit_events::event_type.eq("token.created"),
+                audit_events::actor_type.eq("system"),
+                audit_events::actor_id.eq("retention-test"),
+                audit_events::request_id.eq("retention-test"),
+                audit_events::created_at.eq(at),
+            ))
+            .execute(conn)
+    }
+
+    fn event_ids(conn: &mut DbConnection) -> QueryResult<BTreeSet<String>> {
+        Ok(audit_events::table
+            .select(audit_events::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect())
+    }
+
+    async fn the_prune_removes_only_old_events(app: TestApp) -> TestResult {
+        // Recent events, written by the API.
+        Directory::new(&app)?.acme().await?;
+        personal(&app, "member", "recent", &["acme"], &["read"]).await?;
+        let mut conn = app.connection()?;
+        let mut kept = event_ids(&mut conn)?;
+        assert!(kept.len() > 5, "{kept:?}");
+
+        let cutoff = retention::cutoff(tokend::time::now(), 30).ok_or("no 30-day cutoff")?;
+        // Ten events past a 30-day retention: one a microsecond past it, nine a day apart.
+        let mut old = BTreeSet::new();
+        for days in 0..10 {
+            let id = format!("old-{days}");
+            let at = cutoff - TimeDelta::days(days) - TimeDelta::microseconds(1);
+            insert_event(&mut conn, &id, at)?;
+            old.insert(id);
+        }
+        // Exactly at the cutoff and a day inside it: kept.
+        for (id, at) in [
+            ("at-cutoff", cutoff),
+            ("inside", cutoff + TimeDelta::days(1)),
+        ] {
+            insert_event(&mut conn, id, at)?;
+            kept.insert(id.to_owned());
+        }
+
+        let state = app.state()?;
+        let pruned = retention::prune(&state.db, cutoff, 3).await?;
+        // 3 + 3 + 3 + 1: more than one batch, the last one short.
+        assert_eq!(
+            pruned,
+            Pruned {
+                events: 10,
+                batches: 4
+            }
+        );
+        let left = event_ids(&mut conn)?;
+        assert_eq!(left, kept, "pruned {:?}", old.intersection(&left));
+
+        // Nothing is left to prune: one empty batch.
+        let again = retention::prune(&state.db, cutoff, 3).await?;
+        assert_eq!(
+            again,
+            Pruned {
+                events: 0,
+                batches: 1
+            }
+        );
+        assert!(metric(&app, "tokend_audit_events_pruned_total").await? >= 10.0);
+        Ok(())
+    }
+}

@@ -38,9 +38,30 @@ pub struct TestApp {
 }
 
 /// A PostgreSQL database created for one test and dropped after it.
-struct PgDatabase {
+pub struct PgDatabase {
     admin_url: String,
     name: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database on the test server; returns its URL and the guard that drops
+    /// it. `None` when PostgreSQL tests are skipped (see [`postgres_admin_url`]).
+    pub fn create() -> TestResult<Option<(String, Self)>> {
+        let Some(admin_url) = postgres_admin_url()? else {
+            return Ok(None);
+        };
+        let name = format!("tokend_test_{}", uuid::Uuid::now_v7().simple());
+        let DbConnection::Pg(mut admin) =
+            DatabaseUrl::Postgres(admin_url.clone()).connect(false)?
+        else {
+            return Err("expected a PostgreSQL connection".into());
+        };
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        Ok(Some((format!("{base}/{name}"), Self { admin_url, name })))
+    }
 }
 
 impl Drop for PgDatabase {
@@ -86,25 +107,10 @@ impl TestApp {
                 format!("sqlite://{}", data_dir.path().join("tokend.db").display()),
                 None,
             ),
-            Backend::Postgres => {
-                let Some(admin_url) = postgres_admin_url()? else {
-                    return Ok(None);
-                };
-                let name = format!("tokend_test_{}", uuid::Uuid::now_v7().simple());
-                let DbConnection::Pg(mut admin) =
-                    DatabaseUrl::Postgres(admin_url.clone()).connect(false)?
-                else {
-                    return Err("expected a PostgreSQL connection".into());
-                };
-                admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(base, _)| base);
-                (
-                    format!("{base}/{name}"),
-                    Some(PgDatabase { admin_url, name }),
-                )
-            }
+            Backend::Postgres => match PgDatabase::create()? {
+                Some((url, pg)) => (url, Some(pg)),
+                None => return Ok(None),
+            },
         };
         let mut app = Self {
             address: String::new(),
