@@ -1,6 +1,6 @@
 //! A database outage under load (DESIGN §10): PostgreSQL made unreachable for a few seconds
 //! behind a TCP proxy the test controls (refused connections, established ones cut, as when the
-//! server stops). Cached introspection and forward auth keep answering 200 (stale-if-error),
+//! server stops), and the SQLite file moved away and back. Cached introspection and forward auth keep answering 200 (stale-if-error),
 //! everything that needs the database answers 503 problem+json, at once once the breaker is
 //! open, never 500; `/readyz` is 503 during and 200 after; normal answers come back within 2 s of
 //! the database accepting connections, without a restart.
@@ -97,6 +97,50 @@ impl Proxy {
     }
 }
 
+/// How the test takes the database away and brings it back.
+enum Unreachable {
+    /// PostgreSQL behind the proxy.
+    Postgres(Proxy),
+    /// The SQLite files (database, WAL, shared memory), moved aside.
+    Sqlite(Vec<std::path::PathBuf>),
+}
+
+impl Unreachable {
+    fn down(&mut self) -> TestResult {
+        match self {
+            Self::Postgres(proxy) => proxy.down(),
+            Self::Sqlite(files) => {
+                for file in files.iter().filter(|f| f.exists()) {
+                    std::fs::rename(file, aside(file))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn up(&mut self) -> TestResult {
+        match self {
+            Self::Postgres(proxy) => proxy.up()?,
+            Self::Sqlite(files) => {
+                for file in files.iter() {
+                    let away = aside(file);
+                    if away.exists() {
+                        std::fs::rename(away, file)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a moved-aside file waits (`tokend.db-wal` → `tokend.db-wal.away`).
+fn aside(file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".away");
+    name.into()
+}
+
 /// One answer seen during the run.
 struct Seen {
     kind: &'static str,
@@ -118,9 +162,21 @@ const KINDS: [(&str, bool); 6] = [
 
 #[actix_web::test]
 async fn postgres_stopped_under_load() -> TestResult {
-    let Some(mut app) = TestApp::spawn(Backend::Postgres)? else {
-        return Ok(());
-    };
+    match TestApp::spawn(Backend::Postgres)? {
+        Some(app) => outage_under_load(app, Backend::Postgres).await,
+        None => Ok(()),
+    }
+}
+
+#[actix_web::test]
+async fn sqlite_file_gone_under_load() -> TestResult {
+    match TestApp::spawn(Backend::Sqlite)? {
+        Some(app) => outage_under_load(app, Backend::Sqlite).await,
+        None => Ok(()),
+    }
+}
+
+async fn outage_under_load(mut app: TestApp, backend: Backend) -> TestResult {
     Directory::new(&app)?.acme().await?;
     let gateway = crate::fixtures::introspector(&app)?;
     let (_, cached) = personal(&app, "member", "cached", &["acme"], &["read"]).await?;
@@ -134,28 +190,39 @@ async fn postgres_stopped_under_load() -> TestResult {
     };
     let unknown = fresh_value();
 
-    let target = app
-        .database_url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .ok_or("no host in the database URL")?
-        .to_owned();
-    let mut proxy = Proxy::start(target)?;
-    let through_proxy = app.database_url.replacen(
-        &format!("@{}/", proxy.target),
-        &format!("@127.0.0.1:{}/", proxy.port),
-        1,
-    );
     let timeout = TIMEOUT_MS.to_string();
-    app.restart_with(&[
-        ("TOKEND_DATABASE_URL", &through_proxy),
-        ("TOKEND_DATABASE_TIMEOUT_MS", &timeout),
+    let mut settings = vec![
+        ("TOKEND_DATABASE_TIMEOUT_MS", timeout.as_str()),
         // Entries expire during the outage: the stale path for entries past their TTL too.
         ("TOKEND_CACHE_TTL_MS", "1500"),
         ("TOKEND_CACHE_NEGATIVE_TTL_MS", "1500"),
-    ])
-    .await?;
+    ];
+    let through_proxy;
+    let mut database = if backend == Backend::Postgres {
+        let target = app
+            .database_url
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .ok_or("no host in the database URL")?
+            .to_owned();
+        let proxy = Proxy::start(target)?;
+        through_proxy = app.database_url.replacen(
+            &format!("@{}/", proxy.target),
+            &format!("@127.0.0.1:{}/", proxy.port),
+            1,
+        );
+        settings.push(("TOKEND_DATABASE_URL", through_proxy.as_str()));
+        Unreachable::Postgres(proxy)
+    } else {
+        let file = app.data_dir.path().join("tokend.db");
+        Unreachable::Sqlite(vec![
+            file.clone(),
+            file.with_extension("db-wal"),
+            file.with_extension("db-shm"),
+        ])
+    };
+    app.restart_with(&settings).await?;
     app.listening(1).await?;
 
     let member = session("member")?;
@@ -244,9 +311,9 @@ async fn postgres_stopped_under_load() -> TestResult {
     let timeline = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let down_at = Instant::now();
-        proxy.down();
+        database.down()?;
         tokio::time::sleep(OUTAGE).await;
-        proxy.up()?;
+        database.up()?;
         let up_at = Instant::now();
         // Recovered: a read that needs the database and readiness both answer 200.
         let recovered_at = loop {
@@ -322,12 +389,16 @@ async fn postgres_stopped_under_load() -> TestResult {
     );
     for (kind, (statuses, slowest, slowest_open, asked)) in &report {
         eprintln!(
-            "outage: {kind}: {asked} asked, statuses {statuses:?}, slowest {slowest:?}, \
+            "outage ({backend:?}): {kind}: {asked} asked, statuses {statuses:?}, slowest {slowest:?}, \
              slowest once the breaker was open {slowest_open:?}"
         );
     }
-    eprintln!("outage: recovery {recovery:?} after the database came back; {stale} stale answers");
+    eprintln!(
+        "outage ({backend:?}): recovery {recovery:?} after the database came back; {stale} stale answers"
+    );
     app.stop().await?;
-    proxy.down();
+    if let Unreachable::Postgres(proxy) = &mut database {
+        proxy.down();
+    }
     Ok(())
 }
