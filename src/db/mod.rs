@@ -10,7 +10,7 @@ mod migrations;
 mod pool;
 pub mod schema;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -35,8 +35,10 @@ pub struct Database {
     sqlite_file: Option<std::path::PathBuf>,
     backend: Backend,
     // SQLite has one writer at a time; taking turns here instead of inside SQLite avoids
-    // `database is locked` when two deferred transactions both try to upgrade.
-    sqlite_writer: Arc<Mutex<()>>,
+    // `database is locked` when two deferred transactions both try to upgrade. The turns are
+    // first come, first served (a usage flush is not starved by a stream of creates) and
+    // waited for within the request's deadline.
+    sqlite_writer: Arc<parking_lot::FairMutex<()>>,
     breaker: Arc<Breaker>,
     timeout: Duration,
 }
@@ -221,10 +223,14 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let writer = (db.backend == Backend::Sqlite).then(|| Arc::clone(&db.sqlite_writer));
+    let deadline = db.deadline();
     run(db, move |conn| {
-        let _turn = writer
-            .as_ref()
-            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
+        let _turn = match &writer {
+            Some(turns) => Some(turns.try_lock_until(deadline).ok_or_else(|| {
+                DbError::Unavailable("no turn to write within the timeout".into())
+            })?),
+            None => None,
+        };
         in_transaction(conn, work)
     })
     .await

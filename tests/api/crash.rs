@@ -21,7 +21,7 @@ use crate::fixtures::session;
 use crate::helpers::{PgDatabase, TestResult};
 
 /// The usage flush interval of the deployment under test.
-const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 /// Concurrent clients creating and revoking tokens.
 const CLIENTS: usize = 8;
 /// SIGKILLs, each followed by a restart on the same database.

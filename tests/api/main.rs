@@ -30,5 +30,6 @@ mod paging;
 mod secrets;
 mod service_tokens;
 mod sessions;
+mod timeouts;
 mod tokens;
 mod usage;
