@@ -22,7 +22,7 @@ use crate::config::Settings;
 use crate::db::{self, Backend};
 use crate::http::middleware::{self, RequestSpan};
 use crate::http::openapi::ApiDoc;
-use crate::http::{extract, fallback, routes};
+use crate::http::{console, extract, fallback, routes};
 use crate::introspection::invalidation;
 use crate::state::AppState;
 
@@ -92,11 +92,13 @@ pub fn application(
         InitError = (),
     >,
 > {
+    let settings = Arc::clone(&state.settings);
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .configure(routes::configure)
+        .configure(|cfg| console::configure(cfg, &settings))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(fallback::not_found))

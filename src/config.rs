@@ -109,6 +109,8 @@ pub struct Settings {
     /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, before
     /// the server stops accepting and drains.
     pub shutdown_delay: Duration,
+    /// Whether `/console` is served.
+    pub console_enabled: bool,
 }
 
 /// Sizing of the verified-token cache.
@@ -361,6 +363,32 @@ impl RawConfig {
         }
     }
 
+    /// Where the client's address comes from: trusted proxies and their header.
+    fn client_ip(&self, problems: &mut Vec<String>) -> ClientIpSettings {
+        let client_ip = ClientIpSettings {
+            trusted_proxies: self.networks("TOKEND_TRUSTED_PROXIES", problems),
+            header: self
+                .string_or("TOKEND_CLIENT_IP_HEADER", "x-forwarded-for")
+                .to_ascii_lowercase(),
+        };
+        let header_name = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if client_ip.header.is_empty() || !client_ip.header.chars().all(header_name) {
+            problems.push(format!(
+                "TOKEND_CLIENT_IP_HEADER: {:?} is not a header name",
+                client_ip.header
+            ));
+        }
+        client_ip
+    }
+
+    /// tokend's own rate limits.
+    fn limits(&self, problems: &mut Vec<String>) -> LimitSettings {
+        LimitSettings {
+            auth_failures_per_minute: self.number("TOKEND_AUTH_FAILURES_PER_MINUTE", 60, problems),
+            introspection_per_second: self.number("TOKEND_INTROSPECTION_PER_SECOND", 0, problems),
+        }
+    }
+
     /// Validates everything and, in development, creates missing dev secrets in the data dir.
     pub fn into_settings(self) -> Result<Loaded, ConfigError> {
         let mut problems = Vec::new();
@@ -392,33 +420,16 @@ impl RawConfig {
             problems.push("TOKEND_USAGE_FLUSH_INTERVAL_MS: must be at least 1".into());
         }
         let audit_retention_days = self.number("TOKEND_AUDIT_RETENTION_DAYS", 400, &mut problems);
-        let client_ip = ClientIpSettings {
-            trusted_proxies: self.networks("TOKEND_TRUSTED_PROXIES", &mut problems),
-            header: self
-                .string_or("TOKEND_CLIENT_IP_HEADER", "x-forwarded-for")
-                .to_ascii_lowercase(),
-        };
-        let header_name = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-        if client_ip.header.is_empty() || !client_ip.header.chars().all(header_name) {
-            problems.push(format!(
-                "TOKEND_CLIENT_IP_HEADER: {:?} is not a header name",
-                client_ip.header
-            ));
-        }
-        let limits = LimitSettings {
-            auth_failures_per_minute: self.number(
-                "TOKEND_AUTH_FAILURES_PER_MINUTE",
-                60,
-                &mut problems,
-            ),
-            introspection_per_second: self.number(
-                "TOKEND_INTROSPECTION_PER_SECOND",
-                0,
-                &mut problems,
-            ),
-        };
+        let client_ip = self.client_ip(&mut problems);
+        let limits = self.limits(&mut problems);
         let shutdown_delay =
             Duration::from_millis(self.number("TOKEND_SHUTDOWN_DELAY_MS", 2000, &mut problems));
+        let console_enabled = self.choice(
+            "TOKEND_CONSOLE_ENABLED",
+            true,
+            &[("true", true), ("false", false)],
+            &mut problems,
+        );
         let log_format = self.choice(
             "TOKEND_LOG_FORMAT",
             LogFormat::Pretty,
@@ -460,6 +471,7 @@ impl RawConfig {
                     client_ip,
                     limits,
                     shutdown_delay,
+                    console_enabled,
                 },
                 warnings,
             }),
@@ -752,6 +764,16 @@ mod tests {
                 ("TOKEND_USAGE_FLUSH_INTERVAL_MS", "soon"),
                 ("TOKEND_LOG_FORMAT", "xml"),
                 ("TOKEND_WORKERS", "0"),
+                ("TOKEND_DATABASE_TIMEOUT_MS", "0"),
+                ("TOKEND_DATABASE_BREAKER_THRESHOLD", "0"),
+                ("TOKEND_DATABASE_BREAKER_PROBE_MS", "0"),
+                ("TOKEND_CACHE_STALE_IF_ERROR_MS", "soon"),
+                ("TOKEND_AUTH_FAILURES_PER_MINUTE", "-1"),
+                ("TOKEND_INTROSPECTION_PER_SECOND", "many"),
+                ("TOKEND_TRUSTED_PROXIES", "not-a-network"),
+                ("TOKEND_CLIENT_IP_HEADER", "bad header"),
+                ("TOKEND_SHUTDOWN_DELAY_MS", "later"),
+                ("TOKEND_CONSOLE_ENABLED", "maybe"),
                 ("TOKEND_PEPPERS", "a:short"),
                 (
                     "TOKEND_SESSION_JWT_SECRET",
@@ -769,6 +791,16 @@ mod tests {
             "TOKEND_USAGE_FLUSH_INTERVAL_MS",
             "TOKEND_LOG_FORMAT",
             "TOKEND_WORKERS",
+            "TOKEND_DATABASE_TIMEOUT_MS",
+            "TOKEND_DATABASE_BREAKER_THRESHOLD",
+            "TOKEND_DATABASE_BREAKER_PROBE_MS",
+            "TOKEND_CACHE_STALE_IF_ERROR_MS",
+            "TOKEND_AUTH_FAILURES_PER_MINUTE",
+            "TOKEND_INTROSPECTION_PER_SECOND",
+            "TOKEND_TRUSTED_PROXIES",
+            "TOKEND_CLIENT_IP_HEADER",
+            "TOKEND_SHUTDOWN_DELAY_MS",
+            "TOKEND_CONSOLE_ENABLED",
             "TOKEND_PEPPERS",
         ] {
             assert!(

@@ -109,6 +109,37 @@ fn public_key(pem: &[u8]) -> Option<(DecodingKey, Algorithm)> {
         .map(|key| (key, Algorithm::EdDSA))
 }
 
+/// A development session for `user` (`tokend dev-session`, the console's `/console/login`):
+/// refused in production; the email defaults to `USER@example.test`.
+pub fn dev_session(
+    settings: &Settings,
+    user: &str,
+    email: Option<&str>,
+    email_verified: bool,
+    sso_orgs: Vec<String>,
+    ttl_seconds: i64,
+) -> Result<String, String> {
+    if settings.environment == crate::config::Environment::Production {
+        return Err("dev-session is refused when TOKEND_ENV=production".into());
+    }
+    if ttl_seconds <= 0 {
+        return Err("--ttl must be a positive number of seconds".into());
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        email: Some(email.map_or_else(|| format!("{user}@example.test"), str::to_owned)),
+        sub: user.to_owned(),
+        email_verified,
+        auth_time: Some(now),
+        sso_orgs,
+        exp: now + ttl_seconds,
+        iat: Some(now),
+        iss: settings.session_issuer.clone(),
+        aud: settings.session_audience.clone(),
+    };
+    sign_dev_session(settings, &claims)
+}
+
 /// Signs a development session with the HS256 secret (`tokend dev-session`).
 pub fn sign_dev_session(settings: &Settings, claims: &Claims) -> Result<String, String> {
     let SessionKey::Hs256(secret) = &settings.session_key else {

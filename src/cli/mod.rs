@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::session::{Claims, sign_dev_session};
+use crate::auth::session;
 use crate::config::{Loaded, RawConfig};
 use crate::http::openapi;
 use crate::tokens::secret;
@@ -112,7 +112,14 @@ fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
             unverified,
             sso_orgs,
             ttl,
-        } => dev_session(&settings, user, email, !unverified, sso_orgs, ttl),
+        } => dev_session(
+            &settings,
+            &user,
+            email.as_deref(),
+            !unverified,
+            sso_orgs,
+            ttl,
+        ),
         Command::Openapi | Command::CheckToken { .. } => Ok(()),
     };
     match result {
@@ -126,31 +133,13 @@ fn with_settings(command: Command, loaded: Loaded) -> ExitCode {
 
 fn dev_session(
     settings: &crate::config::Settings,
-    user: String,
-    email: Option<String>,
+    user: &str,
+    email: Option<&str>,
     email_verified: bool,
     sso_orgs: Vec<String>,
     ttl: i64,
 ) -> Result<(), String> {
-    if settings.environment == crate::config::Environment::Production {
-        return Err("dev-session is refused when TOKEND_ENV=production".into());
-    }
-    if ttl <= 0 {
-        return Err("--ttl must be a positive number of seconds".into());
-    }
-    let now = chrono::Utc::now().timestamp();
-    let claims = Claims {
-        email: Some(email.unwrap_or_else(|| format!("{user}@example.test"))),
-        sub: user,
-        email_verified,
-        auth_time: Some(now),
-        sso_orgs,
-        exp: now + ttl,
-        iat: Some(now),
-        iss: settings.session_issuer.clone(),
-        aud: settings.session_audience.clone(),
-    };
-    let jwt = sign_dev_session(settings, &claims)?;
+    let jwt = session::dev_session(settings, user, email, email_verified, sso_orgs, ttl)?;
     println!("{jwt}");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! directory service. Idempotent `PUT`s, `GET`s to check what was synced, `DELETE`s.
 
 pub mod model;
+pub mod profile;
 pub mod repo;
 pub mod role;
 pub mod sync;

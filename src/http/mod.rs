@@ -3,6 +3,7 @@
 //! parses, authorizes (its extractors), makes one domain call and answers.
 
 pub mod audit;
+pub mod console;
 pub mod directory;
 pub mod extract;
 pub mod fallback;

@@ -23,11 +23,22 @@ pub struct HealthStatus {
     responses((status = 200, description = "The start page", body = String, content_type = "text/html"))
 )]
 #[get("/")]
-pub async fn home() -> HttpResponse {
+pub async fn home(state: web::Data<AppState>) -> HttpResponse {
+    let console = if state.settings.console_enabled {
+        CONSOLE_LINK
+    } else {
+        ""
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(HOME)
+        .body(HOME.replacen(CONSOLE_PLACE, console, 1))
 }
+
+/// Where the console's link goes on the start page.
+const CONSOLE_PLACE: &str = "<!-- console -->\n";
+
+/// The console's link (when `TOKEND_CONSOLE_ENABLED` is true).
+const CONSOLE_LINK: &str = "<li><a href=\"/console/\">Console: manage your tokens</a></li>\n";
 
 /// The start page: no script, no style, no other origin.
 const HOME: &str = concat!(
@@ -38,6 +49,7 @@ const HOME: &str = concat!(
     "every request. Version ",
     env!("CARGO_PKG_VERSION"),
     ".</p>\n<ul>\n",
+    "<!-- console -->\n",
     "<li><a href=\"/docs/\">Interactive API documentation</a></li>\n",
     "<li><a href=\"/openapi.json\">OpenAPI document</a></li>\n",
     "<li><a href=\"/healthz\">Liveness</a> and <a href=\"/readyz\">readiness</a></li>\n",

@@ -44,6 +44,7 @@ v1_routes![
     tokens::delete_token,
     tokens::revoke_token,
     tokens::list_scopes,
+    tokens::session_profile,
     tokens::organization_tokens,
     tokens::token_usage,
     audit::list_audit_events,

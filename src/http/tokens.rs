@@ -6,8 +6,9 @@ use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
 use super::extract::{Body, Managing, OptionalBody};
-use super::responses::{BodyErrors, ManageErrors, PageErrors};
+use super::responses::{BodyErrors, ManageErrors, PageErrors, SessionErrors};
 use crate::directory::model::ExternalId;
+use crate::directory::profile::{self, Profile};
 use crate::error::{ApiError, Problem};
 use crate::pagination::Page;
 use crate::tokens::dto::{
@@ -154,6 +155,26 @@ pub async fn revoke_token(
         .write(move |conn, by| manage::revoke(conn, by, &id, reason))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
+}
+
+/// The signed-in user and their organizations, each with the user's role and the
+/// organization's token policy (the console's create form offers only what they allow).
+#[utoipa::path(
+    tag = "tokens",
+    responses(
+        (status = 200, description = "The user and their organizations", body = Profile),
+        SessionErrors,
+    ),
+    security(("session" = []))
+)]
+#[get("/session")]
+pub async fn session_profile(m: Managing) -> Answer {
+    let user = m.session.user.clone();
+    let verified = m.session.email_verified();
+    let found = m
+        .read(move |conn, _| Ok(profile::of(conn, user, verified)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// The scope catalog and presets, for the console's create form.

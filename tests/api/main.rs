@@ -10,6 +10,7 @@ mod helpers;
 mod audit;
 mod binary;
 mod cache;
+mod console;
 mod crash;
 mod deployment;
 mod directory;
