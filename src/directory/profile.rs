@@ -22,8 +22,12 @@ pub struct Profile {
     pub email: String,
     /// Whether the email address is verified (by the session or the directory); creating
     /// tokens needs it.
+    #[schema(example = true)]
     pub email_verified: bool,
     /// Every organization the user belongs to, by id.
+    #[schema(example = json!([{"id": "acme", "name": "Acme Inc.", "role": "member",
+        "api_tokens_enabled": true, "require_expiry": false, "max_token_lifetime_days": null,
+        "sso_enforced": false}]))]
     pub organizations: Vec<OrganizationAccess>,
 }
 
@@ -39,13 +43,16 @@ pub struct OrganizationAccess {
     /// The user's role in it (scopes above the role's reach are refused).
     pub role: Role,
     /// Whether the organization may create `api` tokens.
+    #[schema(example = true)]
     pub api_tokens_enabled: bool,
     /// Whether tokens usable in it must expire.
+    #[schema(example = false)]
     pub require_expiry: bool,
     /// The longest lifetime, in days, of tokens usable in it; `null` when unlimited.
     #[schema(example = 90)]
     pub max_token_lifetime_days: Option<i64>,
     /// Whether tokens work in it only once authorized for SSO.
+    #[schema(example = false)]
     pub sso_enforced: bool,
 }
 

@@ -262,6 +262,7 @@ def tokens(run, c):
     """A personal token's life: created, listed, read, changed, copied, regenerated, revoked."""
     m, org = run.models, c.fixtures.org
     run.call("list_scopes", c.session, 200, m.ScopeCatalogResponse)
+    run.call("session_profile", c.session, 200, m.Profile)
     name = f"client-{c.unique}"
     created = run.call("create_token", c.session, 201, m.CreatedToken,
                        body=m.CreateToken(kind=m.TokenKind.PERSONAL, name=name, scopes=["read"],

@@ -29,8 +29,13 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replaces an element's children, skipping absent ones (null, undefined, false). */
+function fill(el, ...nodes) {
+  el.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
+}
+
 function show(...nodes) {
-  main.replaceChildren(...nodes);
+  fill(main, ...nodes);
   main.focus();
 }
 
@@ -200,7 +205,7 @@ function tokenTable({ load, empty, orgFilter, kinds }) {
     } else if (!confirm(`Remove ${ids.length} token(s)? This cannot be undone.`)) return;
     const answer = await attempt(() => api("POST", `/v1/tokens/bulk-${which}`, body));
     if (!answer) return;
-    results.replaceChildren(h("ul", {}, ...answer.results.map((r) =>
+    fill(results, h("ul", {}, ...answer.results.map((r) =>
       h("li", { class: r.result === "not_found" ? "result-error" : "result-ok" }, `${r.id}: ${r.result.replace("_", " ")}`))));
     state.selected.clear();
     refresh();
@@ -214,7 +219,7 @@ function tokenTable({ load, empty, orgFilter, kinds }) {
     const page = await attempt(() => load(params));
     if (!page) return;
     if (!page.items.length) {
-      wrap.replaceChildren(h("p", { class: "empty" }, empty));
+      fill(wrap, h("p", { class: "empty" }, empty));
       return;
     }
     const rows = page.items.map((t) => {
@@ -239,7 +244,7 @@ function tokenTable({ load, empty, orgFilter, kinds }) {
         onclick: () => { state.cursor = page.page_info.start_cursor; state.direction = "before"; refresh(); } }, "Previous"),
       h("button", { type: "button", disabled: !page.page_info.has_next_page,
         onclick: () => { state.cursor = page.page_info.end_cursor; state.direction = "after"; refresh(); } }, "Next"));
-    wrap.replaceChildren(
+    fill(wrap, 
       h("div", { class: "table-wrap" }, h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "visually-hidden" }, "Select")), h("th", {}, "Name"), h("th", {}, "Kind"),
           h("th", { class: "hide-narrow" }, "Hint"), h("th", { class: "hide-narrow" }, "Organizations"),
@@ -292,9 +297,12 @@ function askReason(question) {
   });
 }
 
-/** Shows a new value once, with Copy and Download; it is kept nowhere else. */
+/** Shows a new value once, with Copy and Download; it is kept nowhere else. The address
+ * becomes `#/shown` (no value in it): any navigation, even to the list the page came from,
+ * leaves the value behind, and a reload shows the list. */
 function secretPanel(created, verb) {
   const value = created.token;
+  history.replaceState(null, "", "#/shown");
   return h("section", { class: "secret", "aria-labelledby": "secret-title" },
     h("h2", { id: "secret-title" }, `Token “${created.name}” ${verb}`),
     h("p", {}, h("strong", {}, "Copy it now: you will not see it again."), " Only its hint (",
@@ -363,9 +371,9 @@ function newTokenPage() {
   function drawOrgs() {
     const single = kind() !== "personal";
     const eligible = kind() === "api" ? orgs.filter((o) => o.api_tokens_enabled && ROLE_CAP[o.role] === 2) : orgs;
-    orgBox.replaceChildren(h("legend", {}, single ? "Organization" : "Organizations"),
+    fill(orgBox, h("legend", {}, single ? "Organization" : "Organizations"),
       eligible.length ? null : h("p", {}, "You belong to no organization that allows this kind."),
-      ...eligible.map((o, i) => h("label", {}, h("input", { type: single ? "radio" : "checkbox", name: "org", value: o.id, checked: single && i === 0, onchange: () => { drawScopes(); drawExpiry(); } }), `${o.name} (${o.role})`)));
+      ...eligible.map((o, i) => h("label", {}, h("input", { type: single ? "radio" : "checkbox", name: "org", value: o.id, checked: i === 0, onchange: () => { drawScopes(); drawExpiry(); } }), `${o.name} (${o.role})`)));
   }
 
   function drawScopes() {
@@ -376,7 +384,7 @@ function newTokenPage() {
       h("option", { value: "" }, "Custom…"));
     const custom = h("div", { hidden: true },
       ...catalog.scopes.map((s) => h("label", { title: s.description }, h("input", { type: "checkbox", name: "scope", value: s.name, disabled: !allowed(s.name) }), s.name)));
-    scopeBox.replaceChildren(h("legend", {}, "Scopes"), h("label", { for: "preset" }, "Preset"), presetSelect, custom,
+    fill(scopeBox, h("legend", {}, "Scopes"), h("label", { for: "preset" }, "Preset"), presetSelect, custom,
       h("p", { class: "sub" }, "Scopes above your role in the chosen organizations are disabled."));
     const first = [...presetSelect.options].find((o) => !o.disabled);
     if (first) presetSelect.value = first.value;
@@ -398,7 +406,7 @@ function newTokenPage() {
     const latest = max === null ? null : new Date(today.getTime() + max * 864e5).toISOString().slice(0, 10);
     const date = h("input", { type: "date", id: "expiry-date", name: "expiry_date", "aria-label": "Expiry date", hidden: true,
       min: new Date(today.getTime() + 864e5).toISOString().slice(0, 10), max: latest });
-    expiryBox.replaceChildren(h("legend", {}, "Expiry"), h("label", { for: "expiry-preset" }, "Expires"), select, date,
+    fill(expiryBox, h("legend", {}, "Expiry"), h("label", { for: "expiry-preset" }, "Expires"), select, date,
       required || max ? h("p", { class: "sub" }, [required ? "An expiry is required by your organization." : "", max ? ` At most ${max} days.` : ""].join("")) : null);
     select.value = presets.includes(fallback) ? String(fallback) : (presets.length ? String(presets.at(-1)) : "custom");
     date.hidden = select.value !== "custom";
@@ -527,7 +535,7 @@ async function start() {
   document.getElementById("who").textContent = profile.email;
   document.getElementById("sign-out").hidden = false;
   const links = document.getElementById("org-links");
-  links.replaceChildren(...adminOrgs().map((o) => h("a", { href: `#/orgs/${encodeURIComponent(o.id)}` }, o.name)));
+  fill(links, ...adminOrgs().map((o) => h("a", { href: `#/orgs/${encodeURIComponent(o.id)}` }, o.name)));
   document.getElementById("nav").hidden = false;
   pageFromHash();
 }
