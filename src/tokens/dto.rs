@@ -228,6 +228,10 @@ pub struct TokenResource {
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
     #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
     pub last_used_at: Option<NaiveDateTime>,
+    /// The client address of that last use (the forwarded client behind trusted proxies);
+    /// `null` if never used or unknown.
+    #[schema(example = "203.0.113.9")]
+    pub last_used_ip: Option<String>,
     /// How many times the token has been used in all (counted like `last_used_at`).
     #[schema(example = 1284)]
     pub usage_count: i64,

@@ -306,17 +306,18 @@ pub fn projects_of_many(
         .load(conn)
 }
 
-/// `(token id, usage count, last use)` for the tokens among these that were ever used.
-pub fn usage_of_many(
-    conn: &mut DbConnection,
-    token_ids: &[String],
-) -> QueryResult<Vec<(String, i64, NaiveDateTime)>> {
+/// A token's usage totals: its id, use count, last use and the address of that use.
+pub type UsageRow = (String, i64, NaiveDateTime, Option<String>);
+
+/// The usage totals of the tokens among these that were ever used.
+pub fn usage_of_many(conn: &mut DbConnection, token_ids: &[String]) -> QueryResult<Vec<UsageRow>> {
     token_usage::table
         .filter(token_usage::token_id.eq_any(token_ids))
         .select((
             token_usage::token_id,
             token_usage::usage_count,
             token_usage::last_used_at,
+            token_usage::last_used_ip,
         ))
         .load(conn)
 }

@@ -38,19 +38,20 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
     for (token, project) in repo::projects_of_many(conn, &ids)? {
         projects.entry(token).or_default().push(project);
     }
-    let mut usage: HashMap<String, (i64, NaiveDateTime)> = repo::usage_of_many(conn, &ids)?
-        .into_iter()
-        .map(|(token, count, last)| (token, (count, last)))
-        .collect();
+    let mut usage: HashMap<String, (i64, NaiveDateTime, Option<String>)> =
+        repo::usage_of_many(conn, &ids)?
+            .into_iter()
+            .map(|(token, count, last, ip)| (token, (count, last, ip)))
+            .collect();
     let now = crate::time::now();
     Ok(rows
         .into_iter()
         .map(|row| {
             let token_orgs = orgs.remove(&row.id).unwrap_or_default();
             let status = status(&row, now);
-            let (usage_count, last_used_at) = usage
+            let (usage_count, last_used_at, last_used_ip) = usage
                 .remove(&row.id)
-                .map_or((0, None), |(count, last)| (count, Some(last)));
+                .map_or((0, None, None), |(count, last, ip)| (count, Some(last), ip));
             TokenResource {
                 kind: row.kind,
                 scopes: scopes.remove(&row.id).unwrap_or_default(),
@@ -82,6 +83,7 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
                 revoked_by: row.revoked_by,
                 revoked_reason: row.revoked_reason,
                 last_used_at,
+                last_used_ip,
                 usage_count,
             }
         })

@@ -124,6 +124,15 @@ async fn the_client_behind_a_trusted_proxy_is_audited_and_counted(app: TestApp) 
     assert_eq!(me.status(), 200);
     let seen = usage_once_counted(&app, &id, 1).await?;
     assert_eq!(seen["last_used_ip"], "198.51.100.21", "{seen}");
+    let listed: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/v1/tokens/{id}")))
+        .bearer_auth(session("member")?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(listed["last_used_ip"], "198.51.100.21", "{listed}");
     Ok(())
 }
 

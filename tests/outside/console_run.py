@@ -21,6 +21,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -204,6 +205,32 @@ def main():
             fail(f"a double submit created {count} tokens")
         steps.append("double submit creates one token")
 
+        # The keyboard alone: Tab from the name field to the submit button, Enter creates.
+        console.open("/console/#/new")
+        console.heading("Create a token")
+        name_field = console.find("#name")
+        name_field.click()
+        name_field.send_keys("keyboard-made")
+        for _ in range(40):
+            if console.driver.execute_script("return document.activeElement.id") == "create":
+                break
+            console.driver.switch_to.active_element.send_keys(Keys.TAB)
+        else:
+            fail("Tab never reached the create button")
+        console.driver.switch_to.active_element.send_keys(Keys.ENTER)
+        console.heading("Token created")
+        steps.append("keyboard only: Tab to the button, Enter creates")
+
+        # A failed request shows the problem's detail: the name is taken.
+        console.open("/console/#/new")
+        console.heading("Create a token")
+        console.find("#name").send_keys("keyboard-made")
+        console.click("#create")
+        console.wait.until(lambda d: console.notice())
+        if "keyboard-made" not in console.notice() and "name" not in console.notice().lower():
+            fail(f"the refusal's detail is not shown: {console.notice()!r}")
+        steps.append(f"a refused create shows the problem's detail ({console.notice()!r})")
+
         # Regenerate: a new value, and the old one introspects inactive.
         console.open("/console/#/")
         console.heading("My tokens")
@@ -247,13 +274,21 @@ def main():
                    for o in Select(console.find("#expiry-preset")).options]
         if options != ["7", "30", "custom"]:
             fail(f"expiry presets for a 30-day organization that requires expiry: {options}")
+        admin_all = console.driver.find_element(By.CSS_SELECTOR, "input[name=scope][value=admin]")
+        write_all = console.driver.find_element(By.CSS_SELECTOR, "input[name=scope][value=write]")
+        if admin_all.is_enabled() or not write_all.is_enabled():
+            fail("a member of one chosen organization is offered admin scopes")
         console.find("input[name=org][value=strict]").click()
         options = [o.get_attribute("value")
                    for o in Select(console.find("#expiry-preset")).options]
         if "never" not in options or "90" not in options:
             fail(f"expiry presets without a policy: {options}")
+        admin_all = console.driver.find_element(By.CSS_SELECTOR, "input[name=scope][value=admin]")
+        if not admin_all.is_enabled():
+            fail("an owner is not offered admin scopes")
         console.screenshot("create-form")
-        steps.append("expiry presets follow require_expiry and max_token_lifetime_days")
+        steps.append("expiry presets follow require_expiry and max_token_lifetime_days; "
+                     "scopes above the role are disabled")
 
         # The organization page: an owner revokes a member's agent connection.
         console.open(f"/console/#/orgs/{fixtures.org}")
@@ -274,9 +309,13 @@ def main():
         steps.append("admin revokes a member's agent connection; a member gets the refusal")
 
         errors = console.errors()
-        # The member's refused request is logged by Chromium as a failed resource load: that one
-        # is the test's own doing; anything else is a console error.
-        unexpected = [e for e in errors if "/v1/organizations/" not in e["message"]]
+        # The two refusals the test asks for (a taken name, the member's organization page) are
+        # logged by Chromium as failed resource loads; anything else is a console error.
+        expected = [("/v1/tokens ", "409"), ("/v1/organizations/", "403"),
+                    ("/v1/organizations/", "404")]
+        unexpected = [e for e in errors
+                      if not any(url in e["message"] and f"status of {status}" in e["message"]
+                                 for url, status in expected)]
         if unexpected:
             fail(f"browser console errors: {unexpected}")
         foreign = console.foreign_requests()

@@ -170,25 +170,25 @@ function pageFromHash() {
 }
 
 /** A list of tokens with filters, paging, selection and row actions. */
-function tokenTable({ load, empty, orgFilter, kinds }) {
+function tokenTable({ load, empty, orgFilter, kinds, oversight = false }) {
   const state = { cursor: null, direction: "after", selected: new Set() };
   const wrap = h("div", {});
   const filters = h("form", { class: "filters", "aria-label": "Filters", onsubmit: (e) => { e.preventDefault(); state.cursor = null; refresh(); } },
-    h("div", {}, h("label", { for: "f-kind" }, "Kind"),
-      h("select", { id: "f-kind", name: "kind" }, h("option", { value: "" }, "All"),
-        ...kinds.map((k) => h("option", { value: k }, k)))),
-    h("div", {}, h("label", { for: "f-status" }, "Status"),
-      h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "All"),
+    kinds.length > 1 ? h("div", {}, h("label", { for: `f-kind-${kinds[0]}` }, "Kind"),
+      h("select", { id: `f-kind-${kinds[0]}`, name: "kind" }, h("option", { value: "" }, "All"),
+        ...kinds.map((k) => h("option", { value: k }, k)))) : null,
+    h("div", {}, h("label", { for: `f-status-${kinds[0]}` }, "Status"),
+      h("select", { id: `f-status-${kinds[0]}`, name: "status" }, h("option", { value: "" }, "All"),
         ...["active", "expired", "revoked"].map((s) => h("option", { value: s }, s)))),
     orgFilter ? h("div", {}, h("label", { for: "f-org" }, "Organization"),
       h("select", { id: "f-org", name: "organization_id" }, h("option", { value: "" }, "All"),
         ...(profile?.organizations || []).map((o) => h("option", { value: o.id }, o.name)))) : null,
-    h("div", {}, h("label", { for: "f-q" }, "Name contains"), h("input", { id: "f-q", name: "q", type: "search" })),
+    h("div", {}, h("label", { for: `f-q-${kinds[0]}` }, "Name contains"), h("input", { id: `f-q-${kinds[0]}`, name: "q", type: "search" })),
     h("div", {}, h("button", { type: "submit" }, "Filter")),
   );
   const bulk = h("div", { class: "actions" },
-    h("button", { type: "button", id: "bulk-revoke", onclick: () => bulkAction("revoke") }, "Revoke selected"),
-    h("button", { type: "button", id: "bulk-remove", class: "danger", onclick: () => bulkAction("delete") }, "Remove selected"),
+    h("button", { type: "button", id: `bulk-revoke-${kinds[0]}`, onclick: () => bulkAction("revoke") }, "Revoke selected"),
+    oversight ? null : h("button", { type: "button", id: "bulk-remove", class: "danger", onclick: () => bulkAction("delete") }, "Remove selected"),
     h("button", { type: "button", onclick: () => refresh() }, "Refresh"),
   );
   const results = h("div", { "aria-live": "polite" });
@@ -233,10 +233,10 @@ function tokenTable({ load, empty, orgFilter, kinds }) {
         h("td", { class: "hide-narrow" }, h("code", {}, t.hint)),
         h("td", { class: "hide-narrow" }, t.organization_ids.join(", ") || "—"),
         h("td", { class: "hide-narrow" }, scopeSummary(t.scopes)),
-        h("td", {}, when(t.last_used_at, `${t.usage_count} uses`)),
+        h("td", {}, when(t.last_used_at, `${t.usage_count} uses${t.last_used_ip ? ` · from ${t.last_used_ip}` : ""}`)),
         h("td", {}, expiry(t)),
         h("td", {}, statusCell(t)),
-        h("td", {}, rowActions(t, refresh)));
+        h("td", {}, rowActions(t, refresh, oversight)));
     });
     const pager = h("div", { class: "actions" },
       h("span", {}, `${page.total_count} in all`),
@@ -258,18 +258,21 @@ function tokenTable({ load, empty, orgFilter, kinds }) {
   return h("div", {}, filters, bulk, results, wrap);
 }
 
-function rowActions(token, refresh) {
+/** A row's actions: all of them for the caller's own tokens; an organization's overseers
+ * regenerate and revoke its api tokens and revoke its members' agent connections. */
+function rowActions(token, refresh, oversight = false) {
   const live = token.status !== "revoked";
+  const agentOversight = oversight && token.kind === "agent";
   return h("div", { class: "actions" },
-    live ? h("button", { type: "button", onclick: () => regenerate(token) }, "Regenerate") : null,
-    token.kind !== "api" ? h("button", { type: "button", onclick: () => duplicate(token) }, "Duplicate") : null,
+    live && !agentOversight ? h("button", { type: "button", onclick: () => regenerate(token) }, "Regenerate") : null,
+    token.kind !== "api" && !oversight ? h("button", { type: "button", onclick: () => duplicate(token) }, "Duplicate") : null,
     live ? h("button", { type: "button", class: "danger", onclick: async () => {
       const reason = await askReason(`Revoke “${token.name}”?`);
       if (reason === null) return;
       const done = await attempt(() => api("POST", `/v1/tokens/${encodeURIComponent(token.id)}/revoke`, reason ? { reason } : {}));
       if (done) { say(`“${token.name}” revoked.`, true); refresh(); }
     } }, "Revoke") : null,
-    h("button", { type: "button", class: "danger", onclick: async () => {
+    oversight ? null : h("button", { type: "button", class: "danger", onclick: async () => {
       if (!confirm(`Delete “${token.name}”? This cannot be undone.`)) return;
       const done = await attempt(() => api("DELETE", `/v1/tokens/${encodeURIComponent(token.id)}`));
       if (done !== undefined) { say(`“${token.name}” deleted.`, true); refresh(); }
@@ -382,8 +385,7 @@ function newTokenPage() {
     const presetSelect = h("select", { id: "preset", name: "preset", onchange: () => { custom.hidden = presetSelect.value !== ""; } },
       ...catalog.presets.map((p) => h("option", { value: p.id, disabled: !p.scopes.every(allowed) }, p.name)),
       h("option", { value: "" }, "Custom…"));
-    const custom = h("div", { hidden: true },
-      ...catalog.scopes.map((s) => h("label", { title: s.description }, h("input", { type: "checkbox", name: "scope", value: s.name, disabled: !allowed(s.name) }), s.name)));
+    const custom = h("div", { hidden: true }, scopeGrid(catalog.scopes, allowed));
     fill(scopeBox, h("legend", {}, "Scopes"), h("label", { for: "preset" }, "Preset"), presetSelect, custom,
       h("p", { class: "sub" }, "Scopes above your role in the chosen organizations are disabled."));
     const first = [...presetSelect.options].find((o) => !o.disabled);
@@ -452,6 +454,28 @@ function newTokenPage() {
   drawOrgs(); drawScopes(); drawExpiry();
 }
 
+/** The custom scopes as a grid: one row per resource ("every resource" first), one column per
+ * action; a scope above the user's role is disabled. */
+function scopeGrid(scopes, allowed) {
+  const actions = ["read", "write", "admin"];
+  const rows = new Map();
+  for (const scope of scopes) {
+    const [action, resource = ""] = scope.name.split(":");
+    if (!rows.has(resource)) rows.set(resource, new Map());
+    rows.get(resource).set(action, scope);
+  }
+  return h("div", { class: "table-wrap" }, h("table", { class: "grid" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Resource"), ...actions.map((a) => h("th", {}, a)))),
+    h("tbody", {}, ...[...rows].map(([resource, byAction]) => h("tr", {},
+      h("th", { scope: "row" }, resource || "every resource"),
+      ...actions.map((action) => {
+        const scope = byAction.get(action);
+        return h("td", {}, scope ? h("input", { type: "checkbox", name: "scope", value: scope.name,
+          disabled: !allowed(scope.name), title: scope.description,
+          "aria-label": `${action} ${resource || "every resource"}` }) : null);
+      }))))));
+}
+
 // A token's own page -----------------------------------------------------------------------------
 
 function chart(daily) {
@@ -518,9 +542,9 @@ function organizationPage(orgId) {
   };
   show(h("h1", {}, `${org ? org.name : orgId}: tokens`),
     h("h2", {}, "API tokens"),
-    tokenTable({ load: load("api"), empty: "No API tokens. Create one from “Create a token” with the kind api.", orgFilter: false, kinds: ["api"] }),
+    tokenTable({ load: load("api"), empty: "No API tokens. Create one from “Create a token” with the kind api.", orgFilter: false, kinds: ["api"], oversight: true }),
     h("h2", {}, "Members' agent connections"),
-    tokenTable({ load: load("agent"), empty: "No agent connections in this organization.", orgFilter: false, kinds: ["agent"] }));
+    tokenTable({ load: load("agent"), empty: "No agent connections in this organization.", orgFilter: false, kinds: ["agent"], oversight: true }));
 }
 
 // Start ------------------------------------------------------------------------------------------
