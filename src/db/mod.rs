@@ -61,12 +61,6 @@ impl Database {
         }
     }
 
-    /// Whether the circuit breaker is open: the database counts as down and calls fail at once.
-    #[must_use]
-    pub fn is_down(&self) -> bool {
-        self.breaker.is_open()
-    }
-
     /// How long the database has been failing (connections refused or lost), if it is: the
     /// outage's age, which bounds stale-if-error.
     #[must_use]
