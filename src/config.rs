@@ -649,6 +649,22 @@ mod tests {
             .collect()
     }
 
+    /// The settings of a deployment with valid secrets and `extra`, or the problems found.
+    fn with_secrets(extra: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
+        let mut all = vec![
+            ("TOKEND_PEPPERS", "a:0123456789012345678901234567890123"),
+            (
+                "TOKEND_SESSION_JWT_SECRET",
+                "0123456789012345678901234567890123",
+            ),
+        ];
+        all.extend_from_slice(extra);
+        RawConfig::from_sources(None, pairs(&all))
+            .and_then(RawConfig::into_settings)
+            .map(|loaded| loaded.settings)
+            .map_err(|e| e.problems)
+    }
+
     #[test]
     fn environment_wins_over_toml_and_toml_keys_may_be_short() {
         let raw = RawConfig::from_sources(
@@ -736,20 +752,7 @@ mod tests {
 
     #[test]
     fn workers_default_to_one_per_core() {
-        let settings = |extra: &[(&str, &str)]| {
-            let mut all = vec![
-                ("TOKEND_PEPPERS", "a:0123456789012345678901234567890123"),
-                (
-                    "TOKEND_SESSION_JWT_SECRET",
-                    "0123456789012345678901234567890123",
-                ),
-            ];
-            all.extend_from_slice(extra);
-            RawConfig::from_sources(None, pairs(&all))
-                .and_then(RawConfig::into_settings)
-                .map(|loaded| loaded.settings.workers)
-                .ok()
-        };
+        let settings = |extra: &[(&str, &str)]| with_secrets(extra).map(|s| s.workers).ok();
         assert_eq!(settings(&[]), Some(cores()));
         assert_eq!(settings(&[("TOKEND_WORKERS", "1")]), Some(1));
     }
@@ -812,20 +815,8 @@ mod tests {
 
     #[test]
     fn audit_retention_defaults_to_400_days_and_0_keeps_events_forever() {
-        let retention = |extra: &[(&str, &str)]| {
-            let mut all = vec![
-                ("TOKEND_PEPPERS", "a:0123456789012345678901234567890123"),
-                (
-                    "TOKEND_SESSION_JWT_SECRET",
-                    "0123456789012345678901234567890123",
-                ),
-            ];
-            all.extend_from_slice(extra);
-            RawConfig::from_sources(None, pairs(&all))
-                .and_then(RawConfig::into_settings)
-                .map(|loaded| loaded.settings.audit_retention_days)
-                .map_err(|e| e.problems)
-        };
+        let retention =
+            |extra: &[(&str, &str)]| with_secrets(extra).map(|s| s.audit_retention_days);
         assert_eq!(retention(&[]), Ok(400));
         assert_eq!(retention(&[("TOKEND_AUDIT_RETENTION_DAYS", "30")]), Ok(30));
         assert_eq!(retention(&[("TOKEND_AUDIT_RETENTION_DAYS", "0")]), Ok(0));
