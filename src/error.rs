@@ -175,6 +175,20 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, in words: the message, or each field error (`field: message; …`).
+    /// Not yet redacted: the problem body and the CLI's stderr both start from it.
+    #[must_use]
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Validation(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+
     /// The body of this error.
     #[must_use]
     pub fn problem(&self) -> Problem {
@@ -188,15 +202,7 @@ impl ApiError {
             ),
             _ => None,
         };
-        let detail = match self {
-            Self::Validation(errors) => errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        };
-        let detail = crate::redact::configured(&detail).into_owned();
+        let detail = crate::redact::configured(&self.detail()).into_owned();
         Problem {
             problem_type: format!("https://tokend.dev/problems/{}", self.code()),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),

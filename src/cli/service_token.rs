@@ -135,14 +135,7 @@ fn all(conn: &mut DbConnection) -> Result<Vec<ServiceTokenResource>, ApiError> {
 
 /// The problem's detail, or each field error.
 fn message(error: ApiError) -> String {
-    match error {
-        ApiError::Validation(errors) => errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
+    error.detail()
 }
 
 fn print_value(created: &CreatedServiceToken, verb: &str) -> Result<(), String> {

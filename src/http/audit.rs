@@ -3,9 +3,10 @@
 use actix_web::{HttpResponse, get, web};
 
 use super::extract::AuditReader;
+use super::responses::AuditErrors;
 use crate::audit::query::{self, AuditEvent, AuditQuery};
 use crate::db;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -18,10 +19,7 @@ use crate::state::AppState;
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>),
-        (status = 400, description = "Bad cursor or `since`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A token, or a service token without `audit`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad `limit`", body = Problem, content_type = "application/problem+json"),
+        AuditErrors,
     ),
     security(("session" = []), ("service" = []))
 )]

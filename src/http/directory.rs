@@ -6,15 +6,17 @@ use actix_web::{HttpResponse, delete, get, put};
 use serde::Serialize;
 
 use super::extract::{Body, Syncing};
-use super::responses::{DirectoryErrors, PutErrors};
+use super::params::{MembershipPath, OrganizationPath, ProjectPath, UserPath};
+use super::responses::{
+    DirectoryErrors, DirectoryReadErrors, MembershipPutErrors, ProjectPutErrors, PutErrors,
+};
 use super::tokens::Answer;
 use crate::directory::model::{
-    ExternalId, Membership, MembershipInput, Organization, OrganizationInput, Project,
-    ProjectInput, User, UserInput,
+    Membership, MembershipInput, Organization, OrganizationInput, Project, ProjectInput, User,
+    UserInput,
 };
 use crate::directory::repo::{self, Outcome};
 use crate::directory::sync;
-use crate::error::Problem;
 
 /// 201 with `Location` when created, 200 otherwise.
 fn stored<T: Serialize>(
@@ -45,7 +47,7 @@ fn gone() -> HttpResponse {
 /// organization was created, 200 when it existed (replaced, or already as asked).
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(OrganizationPath),
     request_body = OrganizationInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = Organization),
@@ -57,10 +59,10 @@ fn gone() -> HttpResponse {
 #[put("/directory/organizations/{id}")]
 pub async fn put_organization(
     s: Syncing,
-    id: Path<String>,
+    path: Path<OrganizationPath>,
     Body(body): Body<OrganizationInput>,
 ) -> Answer {
-    let desired = sync::desired_organization(id.into_inner(), &body)?;
+    let desired = sync::desired_organization(path.into_inner().id, &body)?;
     let put = s
         .write(move |conn, by| sync::put_organization(conn, by, desired))
         .await?;
@@ -72,17 +74,16 @@ pub async fn put_organization(
 /// Get a synced organization.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(OrganizationPath),
     responses(
         (status = 200, description = "The organization", body = Organization),
-        DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
+        DirectoryReadErrors,
     ),
     security(("service" = []))
 )]
 #[get("/directory/organizations/{id}")]
-pub async fn get_organization(s: Syncing, id: Path<String>) -> Answer {
-    let id = id.into_inner();
+pub async fn get_organization(s: Syncing, path: Path<OrganizationPath>) -> Answer {
+    let id = path.into_inner().id;
     let key = id.clone();
     Ok(shown(
         &s.find("organization", id, move |conn| {
@@ -99,12 +100,13 @@ pub async fn get_organization(s: Syncing, id: Path<String>) -> Answer {
 /// Idempotent: 204 whether or not it existed.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(OrganizationPath),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
 #[delete("/directory/organizations/{id}")]
-pub async fn delete_organization(s: Syncing, id: Path<String>) -> Answer {
+pub async fn delete_organization(s: Syncing, path: Path<OrganizationPath>) -> Answer {
+    let id = path.into_inner().id;
     sync::check_ids(&[("id", &id)])?;
     s.write(move |conn, by| sync::delete_organization(conn, by, &id))
         .await?;
@@ -114,7 +116,7 @@ pub async fn delete_organization(s: Syncing, id: Path<String>) -> Answer {
 /// Create or replace a user.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(UserPath),
     request_body = UserInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = User),
@@ -124,8 +126,8 @@ pub async fn delete_organization(s: Syncing, id: Path<String>) -> Answer {
     security(("service" = []))
 )]
 #[put("/directory/users/{id}")]
-pub async fn put_user(s: Syncing, id: Path<String>, Body(body): Body<UserInput>) -> Answer {
-    let desired = sync::desired_user(id.into_inner(), &body)?;
+pub async fn put_user(s: Syncing, path: Path<UserPath>, Body(body): Body<UserInput>) -> Answer {
+    let desired = sync::desired_user(path.into_inner().id, &body)?;
     let put = s
         .write(move |conn, by| sync::put_user(conn, by, desired))
         .await?;
@@ -137,17 +139,16 @@ pub async fn put_user(s: Syncing, id: Path<String>, Body(body): Body<UserInput>)
 /// Get a synced user.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(UserPath),
     responses(
         (status = 200, description = "The user", body = User),
-        DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
+        DirectoryReadErrors,
     ),
     security(("service" = []))
 )]
 #[get("/directory/users/{id}")]
-pub async fn get_user(s: Syncing, id: Path<String>) -> Answer {
-    let id = id.into_inner();
+pub async fn get_user(s: Syncing, path: Path<UserPath>) -> Answer {
+    let id = path.into_inner().id;
     let key = id.clone();
     Ok(shown(
         &s.find("user", id, move |conn| repo::user(conn, &key))
@@ -159,12 +160,13 @@ pub async fn get_user(s: Syncing, id: Path<String>) -> Answer {
 /// not it existed.
 #[utoipa::path(
     tag = "directory",
-    params(("id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)")),
+    params(UserPath),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
 #[delete("/directory/users/{id}")]
-pub async fn delete_user(s: Syncing, id: Path<String>) -> Answer {
+pub async fn delete_user(s: Syncing, path: Path<UserPath>) -> Answer {
+    let id = path.into_inner().id;
     sync::check_ids(&[("id", &id)])?;
     s.write(move |conn, by| sync::delete_user(conn, by, &id))
         .await?;
@@ -174,26 +176,25 @@ pub async fn delete_user(s: Syncing, id: Path<String>) -> Answer {
 /// Create or replace a membership. The organization and the user must be synced first.
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(MembershipPath),
     request_body = MembershipInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = Membership),
         (status = 201, description = "Created", body = Membership),
-        PutErrors,
-        (status = 404, description = "Organization or user not synced", body = Problem, content_type = "application/problem+json"),
+        MembershipPutErrors,
     ),
     security(("service" = []))
 )]
 #[put("/directory/organizations/{id}/members/{user_id}")]
 pub async fn put_membership(
     s: Syncing,
-    path: Path<(String, String)>,
+    path: Path<MembershipPath>,
     Body(body): Body<MembershipInput>,
 ) -> Answer {
-    let (org, user) = path.into_inner();
+    let MembershipPath {
+        id: org,
+        user_id: user,
+    } = path.into_inner();
     let desired = sync::desired_membership(org, user, &body)?;
     let put = s
         .write(move |conn, by| sync::put_membership(conn, by, desired))
@@ -209,20 +210,19 @@ pub async fn put_membership(
 /// Get a synced membership.
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(MembershipPath),
     responses(
         (status = 200, description = "The membership", body = Membership),
-        DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
+        DirectoryReadErrors,
     ),
     security(("service" = []))
 )]
 #[get("/directory/organizations/{id}/members/{user_id}")]
-pub async fn get_membership(s: Syncing, path: Path<(String, String)>) -> Answer {
-    let (org, user) = path.into_inner();
+pub async fn get_membership(s: Syncing, path: Path<MembershipPath>) -> Answer {
+    let MembershipPath {
+        id: org,
+        user_id: user,
+    } = path.into_inner();
     let name = format!("{org}/{user}");
     Ok(shown(
         &s.find("membership", name, move |conn| {
@@ -235,16 +235,16 @@ pub async fn get_membership(s: Syncing, path: Path<(String, String)>) -> Answer 
 /// Remove a membership. Idempotent: 204 whether or not it existed.
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("user_id" = inline(ExternalId), Path, description = "The user's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(MembershipPath),
     responses((status = 204, description = "Removed (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
 #[delete("/directory/organizations/{id}/members/{user_id}")]
-pub async fn delete_membership(s: Syncing, path: Path<(String, String)>) -> Answer {
-    let (org, user) = path.into_inner();
+pub async fn delete_membership(s: Syncing, path: Path<MembershipPath>) -> Answer {
+    let MembershipPath {
+        id: org,
+        user_id: user,
+    } = path.into_inner();
     sync::check_ids(&[("id", &org), ("user_id", &user)])?;
     s.write(move |conn, by| sync::delete_membership(conn, by, &org, &user))
         .await?;
@@ -254,26 +254,25 @@ pub async fn delete_membership(s: Syncing, path: Path<(String, String)>) -> Answ
 /// Create or replace a project. The organization must be synced first.
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(ProjectPath),
     request_body = ProjectInput,
     responses(
         (status = 200, description = "Replaced or unchanged", body = Project),
         (status = 201, description = "Created", body = Project),
-        PutErrors,
-        (status = 404, description = "Organization not synced", body = Problem, content_type = "application/problem+json"),
+        ProjectPutErrors,
     ),
     security(("service" = []))
 )]
 #[put("/directory/organizations/{id}/projects/{project_id}")]
 pub async fn put_project(
     s: Syncing,
-    path: Path<(String, String)>,
+    path: Path<ProjectPath>,
     Body(body): Body<ProjectInput>,
 ) -> Answer {
-    let (org, project) = path.into_inner();
+    let ProjectPath {
+        id: org,
+        project_id: project,
+    } = path.into_inner();
     let desired = sync::desired_project(org, project, &body)?;
     let put = s
         .write(move |conn, by| sync::put_project(conn, by, desired))
@@ -289,20 +288,19 @@ pub async fn put_project(
 /// Get a synced project.
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(ProjectPath),
     responses(
         (status = 200, description = "The project", body = Project),
-        DirectoryErrors,
-        (status = 404, description = "Not synced", body = Problem, content_type = "application/problem+json"),
+        DirectoryReadErrors,
     ),
     security(("service" = []))
 )]
 #[get("/directory/organizations/{id}/projects/{project_id}")]
-pub async fn get_project(s: Syncing, path: Path<(String, String)>) -> Answer {
-    let (org, project) = path.into_inner();
+pub async fn get_project(s: Syncing, path: Path<ProjectPath>) -> Answer {
+    let ProjectPath {
+        id: org,
+        project_id: project,
+    } = path.into_inner();
     let name = format!("{org}/{project}");
     Ok(shown(
         &s.find("project", name, move |conn| {
@@ -317,16 +315,16 @@ pub async fn get_project(s: Syncing, path: Path<(String, String)>) -> Answer {
 /// Tokens restricted to it keep the restriction (a deleted project never widens a token).
 #[utoipa::path(
     tag = "directory",
-    params(
-        ("id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-        ("project_id" = inline(ExternalId), Path, description = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(ProjectPath),
     responses((status = 204, description = "Deleted (or already absent)"), DirectoryErrors),
     security(("service" = []))
 )]
 #[delete("/directory/organizations/{id}/projects/{project_id}")]
-pub async fn delete_project(s: Syncing, path: Path<(String, String)>) -> Answer {
-    let (org, project) = path.into_inner();
+pub async fn delete_project(s: Syncing, path: Path<ProjectPath>) -> Answer {
+    let ProjectPath {
+        id: org,
+        project_id: project,
+    } = path.into_inner();
     sync::check_ids(&[("id", &org), ("project_id", &project)])?;
     s.write(move |conn, by| sync::delete_project(conn, by, &org, &project))
         .await?;

@@ -10,10 +10,11 @@ use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHEN
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, route, web};
 
 use super::extract::{client_ip, header_text, peer_ip};
+use super::responses::ForwardAuthErrors;
 use crate::auth::bearer::bearer_value;
 use crate::auth::permission::Permission;
 use crate::auth::{callers, lookup};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::introspection::evaluate::{self, Question, Reason};
 use crate::introspection::snapshot::Snapshot;
 use crate::state::AppState;
@@ -176,9 +177,7 @@ fn identity(
     ),
     responses(
         (status = 200, description = "Allowed: identity in Tokend-Token-Id, Tokend-Token-Type, Tokend-Subject, Tokend-User-Id, Tokend-Organization-Id, Tokend-Role, Tokend-Scopes, Tokend-Expires-At"),
-        (status = 400, description = "An unreadable header or query string", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or not active (`WWW-Authenticate: Bearer error=\"invalid_token\"`; `Tokend-Reason` for gateways with `introspect_reasons`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Active but not allowed (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or no gateway credential", body = Problem, content_type = "application/problem+json"),
+        ForwardAuthErrors,
     ),
     security(("gateway" = [], "token" = []), ("gateway" = []))
 )]

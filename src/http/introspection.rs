@@ -7,12 +7,12 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use super::extract::{Introspector, Revoker, client_ip, header_text, media, read_bytes};
-use super::responses::OAuthBodyErrors;
+use super::responses::{IntrospectErrors, MeErrors, RevocationErrors};
 use crate::audit::RequestContext;
 use crate::auth::callers::TokenCaller;
 use crate::auth::{Permission, lookup};
 use crate::db;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::introspection::answer::{self, Introspection};
 use crate::introspection::evaluate::Question;
 use crate::introspection::me::{Me, describe};
@@ -45,11 +45,7 @@ async fn read_body(
     params(("X-Organization-ID" = Option<String>, Header, description = "The organization the request is made in, when the body names none")),
     responses(
         (status = 200, description = "Active or inactive", body = Introspection),
-        OAuthBodyErrors,
-        (status = 400, description = "Unreadable body or a non-text X-Organization-ID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing the `introspect` permission", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
+        IntrospectErrors,
     ),
     security(("service" = []))
 )]
@@ -96,8 +92,7 @@ pub async fn introspect(
     tag = "introspection",
     responses(
         (status = 200, description = "The token", body = Me),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A session or service token instead of a token", body = Problem, content_type = "application/problem+json"),
+        MeErrors,
     ),
     security(("token" = []))
 )]
@@ -119,10 +114,7 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
     )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        OAuthBodyErrors,
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A session, a service token without `revoke`, or a token naming another token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No `token`", body = Problem, content_type = "application/problem+json"),
+        RevocationErrors,
     ),
     security(("service" = []), ("token" = []))
 )]

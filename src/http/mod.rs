@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod params;
 pub mod responses;
 pub mod routes;
 pub mod service_tokens;

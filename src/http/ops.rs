@@ -4,8 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::ReadyErrors;
 use crate::db;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Health status body.
@@ -70,7 +71,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
-        (status = 503, description = "Database unreachable, or shutting down", body = Problem, content_type = "application/problem+json"),
+        ReadyErrors,
     )
 )]
 #[get("/readyz")]

@@ -5,9 +5,12 @@ use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, post};
 
 use super::extract::{Body, Operating, OptionalBody};
-use super::responses::{BodyErrors, OneServiceTokenErrors, ServiceTokenErrors};
+use super::params::ServiceTokenPath;
+use super::responses::{
+    CreateServiceTokenErrors, OneServiceTokenErrors, RegenerateServiceTokenErrors,
+    RevokeServiceTokenErrors, ServiceTokenPageErrors,
+};
 use super::tokens::Answer;
-use crate::error::Problem;
 use crate::pagination::Page;
 use crate::tokens::dto::{
     CreateServiceToken, CreatedServiceToken, RevokeToken, ServiceTokenResource,
@@ -25,11 +28,7 @@ use crate::tokens::service::{self, NewServiceToken};
     request_body = CreateServiceToken,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CreatedServiceToken),
-        BodyErrors,
-        (status = 401, description = "No valid service token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing the `service_tokens` permission, or a permission the caller lacks", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        CreateServiceTokenErrors,
     ),
     security(("service" = []))
 )]
@@ -60,9 +59,7 @@ pub async fn create_service_token(o: Operating, Body(body): Body<CreateServiceTo
     params(ServiceTokenQuery),
     responses(
         (status = 200, description = "A page of service tokens", body = Page<ServiceTokenResource>),
-        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
-        ServiceTokenErrors,
-        (status = 422, description = "Bad `limit` or `status`", body = Problem, content_type = "application/problem+json"),
+        ServiceTokenPageErrors,
     ),
     security(("service" = []))
 )]
@@ -78,7 +75,7 @@ pub async fn list_service_tokens(o: Operating, query: Query<ServiceTokenQuery>) 
 /// Get a service token.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
+    params(ServiceTokenPath),
     responses(
         (status = 200, description = "The service token", body = ServiceTokenResource),
         OneServiceTokenErrors,
@@ -86,33 +83,31 @@ pub async fn list_service_tokens(o: Operating, query: Query<ServiceTokenQuery>) 
     security(("service" = []))
 )]
 #[get("/service-tokens/{id}")]
-pub async fn get_service_token(o: Operating, id: Path<String>) -> Answer {
-    let token = o.read(move |conn| service::show(conn, &id)).await?;
+pub async fn get_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {
+    let token = o.read(move |conn| service::show(conn, &path.id)).await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
 /// Revoke a service token: it stops working at once, on every instance.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
+    params(ServiceTokenPath),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked service token", body = ServiceTokenResource),
-        BodyErrors,
-        OneServiceTokenErrors,
-        (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json"),
+        RevokeServiceTokenErrors,
     ),
     security(("service" = []))
 )]
 #[post("/service-tokens/{id}/revoke")]
 pub async fn revoke_service_token(
     o: Operating,
-    id: Path<String>,
+    path: Path<ServiceTokenPath>,
     OptionalBody(body): OptionalBody<RevokeToken>,
 ) -> Answer {
     let reason = body.and_then(|b| b.reason);
     let token = o
-        .write(move |conn, by, _| service::revoke(conn, by, &id, reason))
+        .write(move |conn, by, _| service::revoke(conn, by, &path.id, reason))
         .await?;
     Ok(HttpResponse::Ok().json(token))
 }
@@ -121,19 +116,18 @@ pub async fn revoke_service_token(
 /// working now. The caller must hold every permission of the token.
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
+    params(ServiceTokenPath),
     responses(
         (status = 200, description = "The service token and its new value", body = CreatedServiceToken),
-        OneServiceTokenErrors,
-        (status = 409, description = "The service token is revoked", body = Problem, content_type = "application/problem+json"),
+        RegenerateServiceTokenErrors,
     ),
     security(("service" = []))
 )]
 #[post("/service-tokens/{id}/regenerate")]
-pub async fn regenerate_service_token(o: Operating, id: Path<String>) -> Answer {
+pub async fn regenerate_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {
     let token = o
         .write(move |conn, by, settings| {
-            service::regenerate(conn, &settings.peppers, &settings.prefixes, by, &id)
+            service::regenerate(conn, &settings.peppers, &settings.prefixes, by, &path.id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(token))
@@ -142,13 +136,13 @@ pub async fn regenerate_service_token(o: Operating, id: Path<String>) -> Answer 
 /// Delete a service token (it stops working at once and disappears from lists).
 #[utoipa::path(
     tag = "service-tokens",
-    params(("id" = String, Path, description = "The service token's id (its `id` field, not its value)")),
+    params(ServiceTokenPath),
     responses((status = 204, description = "Deleted"), OneServiceTokenErrors),
     security(("service" = []))
 )]
 #[delete("/service-tokens/{id}")]
-pub async fn delete_service_token(o: Operating, id: Path<String>) -> Answer {
-    o.write(move |conn, by, _| service::delete(conn, by, &id))
+pub async fn delete_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {
+    o.write(move |conn, by, _| service::delete(conn, by, &path.id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

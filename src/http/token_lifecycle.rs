@@ -5,10 +5,12 @@ use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, post, put};
 
 use super::extract::{Body, Managing, OptionalBody};
-use super::responses::{BodyErrors, BulkErrors, ManageErrors};
+use super::params::{TokenOrganizationPath, TokenPath};
+use super::responses::{
+    AddOrganizationErrors, BulkErrors, DuplicateTokenErrors, RegenerateTokenErrors,
+    RemoveOrganizationErrors, SsoAuthorizeErrors,
+};
 use super::tokens::{Answer, created};
-use crate::directory::model::ExternalId;
-use crate::error::Problem;
 use crate::tokens::dto::{
     BulkDelete, BulkResults, BulkRevoke, CreatedToken, DuplicateToken, RegenerateToken,
     TokenResource,
@@ -20,26 +22,23 @@ use crate::tokens::manage;
 /// Works on expired tokens (give `expires_at` where policy needs one); not on revoked ones.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     request_body(content = Option<RegenerateToken>),
     responses(
         (status = 200, description = "The token and its new value", body = CreatedToken),
-        BodyErrors,
-        ManageErrors,
-        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        RegenerateTokenErrors,
     ),
     security(("session" = []))
 )]
 #[post("/tokens/{id}/regenerate")]
 pub async fn regenerate_token(
     m: Managing,
-    id: Path<String>,
+    path: Path<TokenPath>,
     OptionalBody(body): OptionalBody<RegenerateToken>,
 ) -> Answer {
     let asked = body.and_then(|b| b.expires_at);
     let token = m
-        .write(move |conn, by| manage::regenerate(conn, by, &id, asked))
+        .write(move |conn, by| manage::regenerate(conn, by, &path.id, asked))
         .await?;
     Ok(HttpResponse::Ok().json(token))
 }
@@ -48,28 +47,23 @@ pub async fn regenerate_token(
 /// description, and the same lifetime from now. Its value is returned this once.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     request_body = DuplicateToken,
     responses(
         (status = 201, description = "The copy and its value", body = CreatedToken),
-        BodyErrors,
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`token_cannot_manage_tokens`, or the rules of creation", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token, or not yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        DuplicateTokenErrors,
     ),
     security(("session" = []))
 )]
 #[post("/tokens/{id}/duplicate")]
 pub async fn duplicate_token(
     m: Managing,
-    id: Path<String>,
+    path: Path<TokenPath>,
     Body(body): Body<DuplicateToken>,
 ) -> Answer {
     let name = body.name;
     let token = m
-        .write(move |conn, by| manage::duplicate(conn, by, &id, name))
+        .write(move |conn, by| manage::duplicate(conn, by, &path.id, name))
         .await?;
     Ok(created(&token))
 }
@@ -109,21 +103,19 @@ pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
 /// Authorize a personal token for one more organization (the caller must be a member).
 #[utoipa::path(
     tag = "tokens",
-    params(
-        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
-        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(TokenOrganizationPath),
     responses(
         (status = 200, description = "The token", body = TokenResource),
-        ManageErrors,
-        (status = 409, description = "Not a personal token, or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a member, or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        AddOrganizationErrors,
     ),
     security(("session" = []))
 )]
 #[put("/tokens/{id}/organizations/{org_id}")]
-pub async fn add_organization(m: Managing, path: Path<(String, String)>) -> Answer {
-    let (token, org) = path.into_inner();
+pub async fn add_organization(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
+    let TokenOrganizationPath {
+        id: token,
+        org_id: org,
+    } = path.into_inner();
     let resource = m
         .write(move |conn, by| manage::add_organization(conn, by, &token, &org))
         .await?;
@@ -133,20 +125,19 @@ pub async fn add_organization(m: Managing, path: Path<(String, String)>) -> Answ
 /// Remove an organization from a personal token (not its last one). Idempotent.
 #[utoipa::path(
     tag = "tokens",
-    params(
-        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
-        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(TokenOrganizationPath),
     responses(
         (status = 204, description = "Removed (or was not authorized)"),
-        ManageErrors,
-        (status = 409, description = "The last organization, not a personal token, or revoked", body = Problem, content_type = "application/problem+json"),
+        RemoveOrganizationErrors,
     ),
     security(("session" = []))
 )]
 #[delete("/tokens/{id}/organizations/{org_id}")]
-pub async fn remove_organization(m: Managing, path: Path<(String, String)>) -> Answer {
-    let (token, org) = path.into_inner();
+pub async fn remove_organization(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
+    let TokenOrganizationPath {
+        id: token,
+        org_id: org,
+    } = path.into_inner();
     m.write(move |conn, by| manage::remove_organization(conn, by, &token, &org))
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -158,22 +149,19 @@ pub async fn remove_organization(m: Managing, path: Path<(String, String)>) -> A
 /// the token works there even when the organization enforces SSO.
 #[utoipa::path(
     tag = "tokens",
-    params(
-        ("id" = String, Path, description = "The token's id (its `id` field, not its value)"),
-        ("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"),
-    ),
+    params(TokenOrganizationPath),
     responses(
         (status = 200, description = "The token", body = TokenResource),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The session did not sign into the organization with SSO", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token, not yours, or not authorized for the organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json"),
+        SsoAuthorizeErrors,
     ),
     security(("session" = []))
 )]
 #[post("/tokens/{id}/organizations/{org_id}/sso-authorize")]
-pub async fn sso_authorize(m: Managing, path: Path<(String, String)>) -> Answer {
-    let (token, org) = path.into_inner();
+pub async fn sso_authorize(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
+    let TokenOrganizationPath {
+        id: token,
+        org_id: org,
+    } = path.into_inner();
     let signed_in = m.session.claims.sso_orgs.contains(&org);
     let resource = m
         .write(move |conn, by| manage::sso_authorize(conn, by, &token, &org, signed_in))

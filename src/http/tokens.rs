@@ -6,10 +6,13 @@ use actix_web::web::{Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 
 use super::extract::{Body, Managing, OptionalBody};
-use super::responses::{BodyErrors, ManageErrors, PageErrors, SessionErrors};
-use crate::directory::model::ExternalId;
+use super::params::{OrganizationTokensPath, TokenPath};
+use super::responses::{
+    CreateTokenErrors, ManageErrors, NoSessionErrors, OrganizationPageErrors, PageErrors,
+    RevokeTokenErrors, SessionErrors, UpdateTokenErrors,
+};
 use crate::directory::profile::{self, Profile};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::pagination::Page;
 use crate::tokens::dto::{
     CreateToken, CreatedToken, RevokeToken, ScopeCatalogResponse, TokenResource, UpdateToken,
@@ -37,11 +40,7 @@ pub fn created(created: &CreatedToken) -> HttpResponse {
     request_body = CreateToken,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CreatedToken),
-        BodyErrors,
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`email_not_verified`, `api_tokens_disabled`, `forbidden` or `token_cannot_manage_tokens`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        CreateTokenErrors,
     ),
     security(("session" = []))
 )]
@@ -78,14 +77,14 @@ pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
 /// Get a token.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     responses((status = 200, description = "The token", body = TokenResource), ManageErrors),
     security(("session" = []))
 )]
 #[get("/tokens/{id}")]
-pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
+pub async fn get_token(m: Managing, path: Path<TokenPath>) -> Answer {
     let resource = m
-        .read(move |conn, user| access::shown(conn, user, &id))
+        .read(move |conn, user| access::shown(conn, user, &path.id))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }
@@ -95,21 +94,22 @@ pub async fn get_token(m: Managing, id: Path<String>) -> Answer {
 /// The rules of creation apply to the new values; a revoked token cannot be changed (409).
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     request_body = UpdateToken,
     responses(
         (status = 200, description = "The updated token", body = TokenResource),
-        BodyErrors,
-        ManageErrors,
-        (status = 409, description = "`name_taken`, or the token is revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `policy_violation`", body = Problem, content_type = "application/problem+json"),
+        UpdateTokenErrors,
     ),
     security(("session" = []))
 )]
 #[patch("/tokens/{id}")]
-pub async fn update_token(m: Managing, id: Path<String>, Body(body): Body<UpdateToken>) -> Answer {
+pub async fn update_token(
+    m: Managing,
+    path: Path<TokenPath>,
+    Body(body): Body<UpdateToken>,
+) -> Answer {
     let resource = m
-        .write(move |conn, by| manage::update(conn, by, &id, &body))
+        .write(move |conn, by| manage::update(conn, by, &path.id, &body))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }
@@ -117,13 +117,13 @@ pub async fn update_token(m: Managing, id: Path<String>, Body(body): Body<Update
 /// Delete a token (it stops working at once and disappears from lists).
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     responses((status = 204, description = "Deleted"), ManageErrors),
     security(("session" = []))
 )]
 #[delete("/tokens/{id}")]
-pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
-    m.write(move |conn, by| manage::delete(conn, by, &id))
+pub async fn delete_token(m: Managing, path: Path<TokenPath>) -> Answer {
+    m.write(move |conn, by| manage::delete(conn, by, &path.id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -134,25 +134,23 @@ pub async fn delete_token(m: Managing, id: Path<String>) -> Answer {
 /// revoked token changes nothing and returns it.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
     responses(
         (status = 200, description = "The revoked token", body = TokenResource),
-        BodyErrors,
-        ManageErrors,
-        (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json"),
+        RevokeTokenErrors,
     ),
     security(("session" = []))
 )]
 #[post("/tokens/{id}/revoke")]
 pub async fn revoke_token(
     m: Managing,
-    id: Path<String>,
+    path: Path<TokenPath>,
     OptionalBody(body): OptionalBody<RevokeToken>,
 ) -> Answer {
     let reason = body.and_then(|b| b.reason);
     let resource = m
-        .write(move |conn, by| manage::revoke(conn, by, &id, reason))
+        .write(move |conn, by| manage::revoke(conn, by, &path.id, reason))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }
@@ -182,7 +180,7 @@ pub async fn session_profile(m: Managing) -> Answer {
     tag = "tokens",
     responses(
         (status = 200, description = "Scopes and presets", body = ScopeCatalogResponse),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSessionErrors,
     ),
     security(("session" = []))
 )]
@@ -195,24 +193,23 @@ pub async fn list_scopes(m: Managing) -> HttpResponse {
 /// tokens and the metadata of the personal tokens authorized for it. Others get 404.
 #[utoipa::path(
     tag = "tokens",
-    params(("org_id" = inline(ExternalId), Path, description = "The organization's id on the platform (1–64 of `A-Za-z0-9._:-`)"), TokenQuery),
+    params(OrganizationTokensPath, TokenQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<TokenResource>),
-        PageErrors,
-        (status = 404, description = "No such organization, or not its admin", body = Problem, content_type = "application/problem+json"),
+        OrganizationPageErrors,
     ),
     security(("session" = []))
 )]
 #[get("/organizations/{org_id}/tokens")]
 pub async fn organization_tokens(
     m: Managing,
-    org: Path<String>,
+    path: Path<OrganizationTokensPath>,
     query: Query<TokenQuery>,
 ) -> Answer {
     let (filters, page) = query.validate()?;
     let found = m
         .read(move |conn, user| {
-            list::of_organization(conn, user, org.into_inner(), &filters, &page)
+            list::of_organization(conn, user, path.into_inner().org_id, &filters, &page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(found))
@@ -221,14 +218,14 @@ pub async fn organization_tokens(
 /// A token's usage: counts, last use, recent client addresses and daily counts.
 #[utoipa::path(
     tag = "tokens",
-    params(("id" = String, Path, description = "The token's id (its `id` field, not its value)")),
+    params(TokenPath),
     responses((status = 200, description = "Usage", body = Usage), ManageErrors),
     security(("session" = []))
 )]
 #[get("/tokens/{id}/usage")]
-pub async fn token_usage(m: Managing, id: Path<String>) -> Answer {
+pub async fn token_usage(m: Managing, path: Path<TokenPath>) -> Answer {
     let used = m
-        .read(move |conn, user| usage::of_managed(conn, user, &id))
+        .read(move |conn, user| usage::of_managed(conn, user, &path.id))
         .await?;
     Ok(HttpResponse::Ok().json(used))
 }

@@ -361,14 +361,27 @@ pub fn regenerate(
     ))
 }
 
-/// The results of a bulk call with the tokens it revoked or deleted as changes.
-fn bulk_committed(results: Vec<BulkResult>) -> Committed<BulkResults> {
+/// Runs `one` for each id of a bulk call (with the manager's roles and actor) and returns a
+/// result per id, with the tokens it revoked or deleted as changes.
+fn for_each_id(
+    conn: &mut DbConnection,
+    by: &Manager,
+    ids: Vec<String>,
+    mut one: impl FnMut(&mut DbConnection, &Roles, &Actor, &str) -> Result<BulkOutcome, ApiError>,
+) -> Result<Committed<BulkResults>, ApiError> {
+    let actor = by.actor();
+    let roles = roles_of(conn, &by.user_id)?;
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        let result = one(conn, &roles, &actor, &id)?;
+        results.push(BulkResult { id, result });
+    }
     let changes = results
         .iter()
         .filter(|r| matches!(r.result, BulkOutcome::Revoked | BulkOutcome::Deleted))
         .map(|r| Change::Token(r.id.clone()))
         .collect();
-    Committed::new(BulkResults { results }, changes)
+    Ok(Committed::new(BulkResults { results }, changes))
 }
 
 /// Revokes up to 100 tokens, with a result per id.
@@ -381,11 +394,8 @@ pub fn bulk_revoke(
     rules::check_bulk(&ids)?;
     let reason = rules::check_reason(reason)?;
     let reason = reason.as_deref();
-    let actor = by.actor();
-    let roles = roles_of(conn, &by.user_id)?;
-    let mut results = Vec::with_capacity(ids.len());
-    for id in ids {
-        let result = match revocable(conn, &by.user_id, &roles, &id)? {
+    for_each_id(conn, by, ids, |conn, roles, actor, id| {
+        Ok(match revocable(conn, &by.user_id, roles, id)? {
             None => BulkOutcome::NotFound,
             Some(row) if row.revoked_at.is_some() => BulkOutcome::AlreadyRevoked,
             Some(row) => {
@@ -394,17 +404,15 @@ pub fn bulk_revoke(
                 events::record(
                     conn,
                     &by.context,
-                    &actor,
+                    actor,
                     "token.revoked",
                     &resource,
                     serde_json::json!({ "reason": reason, "bulk": true }),
                 )?;
                 BulkOutcome::Revoked
             }
-        };
-        results.push(BulkResult { id, result });
-    }
-    Ok(bulk_committed(results))
+        })
+    })
 }
 
 /// Deletes up to 100 tokens, with a result per id.
@@ -414,11 +422,8 @@ pub fn bulk_delete(
     ids: Vec<String>,
 ) -> Result<Committed<BulkResults>, ApiError> {
     rules::check_bulk(&ids)?;
-    let actor = by.actor();
-    let roles = roles_of(conn, &by.user_id)?;
-    let mut results = Vec::with_capacity(ids.len());
-    for id in ids {
-        let result = match manageable(conn, &by.user_id, &roles, &id)? {
+    for_each_id(conn, by, ids, |conn, roles, actor, id| {
+        Ok(match manageable(conn, &by.user_id, roles, id)? {
             None => BulkOutcome::NotFound,
             Some(row) => {
                 let resource = view::resource(conn, row)?;
@@ -426,17 +431,15 @@ pub fn bulk_delete(
                 events::record(
                     conn,
                     &by.context,
-                    &actor,
+                    actor,
                     "token.deleted",
                     &resource,
                     serde_json::json!({ "bulk": true }),
                 )?;
                 BulkOutcome::Deleted
             }
-        };
-        results.push(BulkResult { id, result });
-    }
-    Ok(bulk_committed(results))
+        })
+    })
 }
 
 /// A personal token of the manager's, live, for changing its organizations.
