@@ -3,6 +3,7 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs diesel.toml clippy.toml ./
+COPY .cargo .cargo
 COPY migrations migrations
 COPY src src
 COPY benches benches

@@ -1,6 +1,7 @@
 //! Seeds a tokend database for the load benchmark through the library: one organization, one
-//! member, a `gateway` service token with `introspect`, and N personal tokens. Writes the
-//! gateway value and the token values (one per line) into `OUT_DIR`: benchmark data only.
+//! member (its admin), a `gateway` service token with `introspect`, and N personal tokens of
+//! that member. Writes the gateway value, the token values (one per line) and a session of the
+//! member (HS256, one day) into `OUT_DIR`: benchmark data only.
 //!
 //! Usage: `TOKEND_DATABASE_URL=… TOKEND_PEPPERS=… cargo run --release --example seed -- N OUT_DIR`
 
@@ -42,6 +43,7 @@ fn main() -> Result<()> {
         )
     })?;
     std::fs::write(out.join("gateway"), gateway.expose())?;
+    std::fs::write(out.join("session"), session(&settings)?)?;
 
     let mut values = std::io::BufWriter::new(std::fs::File::create(out.join("tokens"))?);
     let scopes = vec!["read".to_owned(), "write:projects".to_owned()];
@@ -88,6 +90,23 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// A session of the member, for the list and create rows.
+fn session(settings: &tokend::config::Settings) -> Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = tokend::auth::session::Claims {
+        sub: "bench-user".to_owned(),
+        email: Some("bench@example.com".to_owned()),
+        email_verified: true,
+        auth_time: Some(now),
+        sso_orgs: Vec::new(),
+        exp: now + 86_400,
+        iat: Some(now),
+        iss: settings.session_issuer.clone(),
+        aud: settings.session_audience.clone(),
+    };
+    Ok(tokend::auth::session::sign_dev_session(settings, &claims)?)
+}
+
 /// The organization and member the tokens belong to (idempotent).
 fn directory(conn: &mut DbConnection) -> Result<()> {
     use diesel::prelude::*;
@@ -116,7 +135,7 @@ fn directory(conn: &mut DbConnection) -> Result<()> {
                 .values((
                     memberships::organization_id.eq("bench"),
                     memberships::user_id.eq("bench-user"),
-                    memberships::role.eq("member"),
+                    memberships::role.eq("admin"),
                     memberships::created_at.eq(now),
                     memberships::updated_at.eq(now),
                 ))

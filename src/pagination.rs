@@ -13,6 +13,10 @@ use crate::error::ApiError;
 pub const DEFAULT_LIMIT: i64 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: i64 = 100;
+/// Lists count their matching items up to this many; when more match, `total_count` says
+/// this many. Counting is then bounded work whatever the list's length, as GitLab bounds its
+/// counts.
+pub const COUNT_CAP: i64 = 10_000;
 
 /// A position in a list: the sort key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,8 +154,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Whether there are pages before and after this one, and the cursors to read them.
     pub page_info: PageInfo,
-    /// How many items match the filters in all, across every page.
-    #[schema(example = 57)]
+    /// How many items match the filters in all, across every page, counted up to 10,000: a
+    /// list of more says 10,000.
+    #[schema(example = 57, maximum = 10_000)]
     pub total_count: i64,
 }
 
@@ -208,21 +213,42 @@ pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::It
     })
 }
 
+/// Merges the pages read from several sources (each newest first, at most `n` beyond the
+/// cursor) into one: the `n` newest for `First` and `After`, the `n` just newer than the cursor
+/// for `Before`, newest first.
+pub fn merge_newest_first<T, K: Ord>(
+    mut items: Vec<T>,
+    direction: &Direction,
+    n: i64,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    items.sort_by_key(|item| std::cmp::Reverse(key(item)));
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if matches!(direction, Direction::Before(_)) {
+        let excess = items.len().saturating_sub(n);
+        items.drain(..excess);
+    } else {
+        items.truncate(n);
+    }
+    items
+}
+
 /// Filters a boxed query to the rows beyond `direction`'s cursor on its `(created_at, id)`
-/// columns: older for `After`, newer for `Before`.
+/// columns: older for `After`, newer for `Before`. The plain bound on `created_at` lets an
+/// index on `(…, created_at, id)` start at the cursor instead of walking from the end.
 macro_rules! beyond {
     ($query:expr, $direction:expr, $created_at:path, $id:path) => {
         match $direction {
             $crate::pagination::Direction::First => $query,
             $crate::pagination::Direction::After(c) => $query.filter(
                 $created_at
-                    .lt(c.created_at)
-                    .or($created_at.eq(c.created_at).and($id.lt(c.id.clone()))),
+                    .le(c.created_at)
+                    .and($created_at.lt(c.created_at).or($id.lt(c.id.clone()))),
             ),
             $crate::pagination::Direction::Before(c) => $query.filter(
                 $created_at
-                    .gt(c.created_at)
-                    .or($created_at.eq(c.created_at).and($id.gt(c.id.clone()))),
+                    .ge(c.created_at)
+                    .and($created_at.gt(c.created_at).or($id.gt(c.id.clone()))),
             ),
         }
     };
@@ -246,7 +272,24 @@ macro_rules! load_newest_first {
     };
 }
 
-pub(crate) use {beyond, load_newest_first};
+/// Counts the items of a boxed query up to [`COUNT_CAP`]: a first query skips
+/// that many along an index, and only a shorter list is counted.
+macro_rules! capped_count {
+    ($query:expr, $id:path, $conn:expr) => {{
+        let over: Vec<String> = $query
+            .select($id)
+            .offset($crate::pagination::COUNT_CAP)
+            .limit(1)
+            .load($conn)?;
+        if over.is_empty() {
+            $query.count().get_result::<i64>($conn)?
+        } else {
+            $crate::pagination::COUNT_CAP
+        }
+    }};
+}
+
+pub(crate) use {beyond, capped_count, load_newest_first};
 
 #[cfg(test)]
 mod tests {

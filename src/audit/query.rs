@@ -242,7 +242,11 @@ impl Keyset for EventList<'_> {
     }
 
     fn count(&mut self) -> Result<i64, ApiError> {
-        Ok(self.filtered.base().count().get_result(self.conn)?)
+        Ok(pagination::capped_count!(
+            self.filtered.base(),
+            audit_events::id,
+            self.conn
+        ))
     }
 }
 

@@ -76,14 +76,16 @@ pub fn run(settings: &Settings, command: ServiceTokenCommand) -> Result<(), Stri
             print_value(&created, "created")
         }
         ServiceTokenCommand::List { json } => {
-            let tokens = all(conn).map_err(message)?;
+            let tokens = all(conn).map_err(|e| e.detail())?;
             if json {
                 print_json(&tokens)
             } else {
                 print_table(&tokens)
             }
         }
-        ServiceTokenCommand::Show { id } => print_json(&service::show(conn, &id).map_err(message)?),
+        ServiceTokenCommand::Show { id } => {
+            print_json(&service::show(conn, &id).map_err(|e| e.detail())?)
+        }
         ServiceTokenCommand::Revoke { id, reason } => {
             let revoked = write(conn, |conn, by| service::revoke(conn, by, &id, reason))?;
             eprintln!("revoked service token {} ({:?})", revoked.id, revoked.name);
@@ -109,7 +111,7 @@ fn write<T>(
         invalidation::notify(conn, "cli", &committed.changes)?;
         Ok::<_, ApiError>(committed)
     })
-    .map_err(message)?;
+    .map_err(|e| e.detail())?;
     Ok(committed.value)
 }
 
@@ -131,11 +133,6 @@ fn all(conn: &mut DbConnection) -> Result<Vec<ServiceTokenResource>, ApiError> {
             _ => return Ok(tokens),
         }
     }
-}
-
-/// The problem's detail, or each field error.
-fn message(error: ApiError) -> String {
-    error.detail()
 }
 
 fn print_value(created: &CreatedServiceToken, verb: &str) -> Result<(), String> {

@@ -121,6 +121,35 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
 mod tests {
     use super::*;
 
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: no connection mutex, a page
+    /// cache per connection, no allocation statistics (each a global mutex readers queue on).
+    #[test]
+    fn sqlite_is_built_without_global_mutexes() -> Result<(), Box<dyn std::error::Error>> {
+        use diesel::RunQueryDsl;
+        let mut conn = SqliteConnection::establish(":memory:")?;
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)?
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "THREADSAFE=2"), "{options:?}");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        Ok(())
+    }
+
     #[test]
     fn scheme_picks_the_backend() {
         assert_eq!(

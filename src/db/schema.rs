@@ -78,6 +78,7 @@ diesel::table! {
         organization_id -> Text,
         sso_authorized_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        token_created_at -> Timestamp,
     }
 }
 

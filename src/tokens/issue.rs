@@ -103,7 +103,25 @@ pub fn issue(
     };
     repo::insert(conn, &new, &scopes).map_err(|error| name_taken(error, spec.name))?;
     repo::insert_links(conn, &id, spec.organization_ids, spec.project_ids, now)?;
-    let row = repo::find(conn, &id)?.ok_or(ApiError::Internal)?;
+    // The row as stored: every time is already truncated as the database keeps it.
+    let row = TokenRow {
+        kind: spec.kind,
+        name: spec.name.to_owned(),
+        description: spec.description.map(str::to_owned),
+        hint: new.hint.to_owned(),
+        digest: new.digest.to_vec(),
+        pepper_id: new.pepper_id.to_owned(),
+        owner_type: spec.owner_type,
+        owner_id: spec.owner_id.to_owned(),
+        created_by: spec.created_by.map(str::to_owned),
+        expires_at: spec.expires_at,
+        created_at: now,
+        updated_at: now,
+        revoked_at: None,
+        revoked_by: None,
+        revoked_reason: None,
+        id,
+    };
     Ok((row, value))
 }
 
@@ -132,7 +150,9 @@ pub fn issue_plan(
             expires_at: plan.expires_at,
         },
     )?;
-    Ok((super::view::resource(conn, row)?, value))
+    let resource =
+        super::view::created(row, &plan.scopes, &plan.organization_ids, &plan.project_ids);
+    Ok((resource, value))
 }
 
 /// Maps the owner/name unique index to 409 `name_taken`.

@@ -46,15 +46,12 @@ pub struct TokenQuery {
 /// Which tokens a list covers.
 #[derive(Debug, Clone)]
 enum Coverage {
-    /// A user's own personal and agent tokens and the api tokens of the organizations they
-    /// administer.
-    Managed {
-        /// The user.
-        user_id: String,
-        /// Organizations where they are admin or owner.
-        admin_of: Vec<String>,
-    },
-    /// Every user or api token authorized for an organization (admin oversight).
+    /// The tokens of these owners: a user's personal and agent tokens, and the api tokens of
+    /// the organizations they administer. Each owner's tokens are read along their own index
+    /// and merged.
+    Owners(Vec<(OwnerType, String)>),
+    /// Every user or api token authorized for an organization (admin oversight), read along
+    /// the organization's authorizations.
     Organization(String),
     /// Every service token.
     Service,
@@ -66,7 +63,8 @@ pub struct Filters {
     kind: Option<TokenKind>,
     organization_id: Option<String>,
     status: Option<Status>,
-    q: Option<String>,
+    /// The `q` filter as a `LIKE` pattern on the lower-cased name.
+    name_pattern: Option<String>,
     scope: Option<String>,
 }
 
@@ -94,11 +92,38 @@ impl TokenQuery {
                 kind,
                 organization_id: self.organization_id.clone().filter(|o| !o.is_empty()),
                 status,
-                q: self.q.clone().filter(|q| !q.is_empty()),
+                name_pattern: self
+                    .q
+                    .as_deref()
+                    .filter(|q| !q.is_empty())
+                    .map(like_pattern),
                 scope: self.scope.clone().filter(|s| !s.is_empty()),
             },
             page,
         ))
+    }
+}
+
+/// A `LIKE` pattern (with a backslash as the escape) for names that contain `q`, whatever
+/// their case.
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Filters {
+    /// No filter: every covered token. An organization's authorizations are then counted
+    /// without reading the tokens (each belongs to a token: they go with it).
+    fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.organization_id.is_none()
+            && self.status.is_none()
+            && self.name_pattern.is_none()
+            && self.scope.is_none()
     }
 }
 
@@ -140,80 +165,97 @@ impl ServiceTokenQuery {
 
 type Boxed<'a> = tokens::BoxedQuery<'a, DbBackend>;
 
-/// The covered tokens with the filters applied (no order, no page).
-fn filtered<'a>(coverage: &'a Coverage, filters: &'a Filters) -> Boxed<'a> {
-    let service = TokenKind::Service.as_str();
-    let mut query = match coverage {
-        Coverage::Service => tokens::table.filter(tokens::kind.eq(service)).into_boxed(),
-        _ => tokens::table.filter(tokens::kind.ne(service)).into_boxed(),
-    };
-    query = match coverage {
-        Coverage::Service => query,
-        Coverage::Managed { user_id, admin_of } => query.filter(
-            tokens::owner_type
-                .eq(OwnerType::User.as_str())
-                .and(tokens::owner_id.eq(user_id))
-                .or(tokens::owner_type
-                    .eq(OwnerType::Organization.as_str())
-                    .and(tokens::owner_id.eq_any(admin_of))),
-        ),
-        Coverage::Organization(org) => query.filter(
-            tokens::id.eq_any(
-                token_organizations::table
-                    .filter(token_organizations::organization_id.eq(org))
-                    .select(token_organizations::token_id),
-            ),
-        ),
-    };
-    if let Some(kind) = filters.kind {
-        query = query.filter(tokens::kind.eq(kind.as_str()));
-    }
-    if let Some(org) = &filters.organization_id {
-        query = query.filter(
-            tokens::id.eq_any(
-                token_organizations::table
-                    .filter(token_organizations::organization_id.eq(org))
-                    .select(token_organizations::token_id),
-            ),
-        );
-    }
-    if let Some(scope) = &filters.scope {
-        query = query.filter(
-            tokens::id.eq_any(
-                token_scopes::table
-                    .filter(token_scopes::scope.eq(scope))
-                    .select(token_scopes::token_id),
-            ),
-        );
-    }
-    if let Some(q) = &filters.q {
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        query = query.filter(
-            lower(tokens::name)
-                .like(format!("%{escaped}%"))
-                .escape('\\'),
-        );
-    }
-    let now = crate::time::now();
-    query = match filters.status {
-        None => query,
-        Some(Status::Revoked) => query.filter(tokens::revoked_at.is_not_null()),
-        Some(Status::Expired) => query
-            .filter(tokens::revoked_at.is_null())
-            .filter(tokens::expires_at.le(now)),
-        Some(Status::Active) => query
-            .filter(tokens::revoked_at.is_null())
-            .filter(tokens::expires_at.is_null().or(tokens::expires_at.gt(now))),
-    };
-    query
+type Authorized<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::InnerJoin<tokens::table, token_organizations::table>,
+    DbBackend,
+>;
+
+// `token_organizations` in the `organization_id` filter's subquery (the oversight page joins
+// the table itself).
+diesel::alias!(token_organizations as in_organization: InOrganization);
+
+/// Applies the filters to a boxed query over `tokens` (alone or joined).
+macro_rules! with_filters {
+    ($query:expr, $filters:expr) => {{
+        let filters: &Filters = $filters;
+        let mut query = $query;
+        if let Some(kind) = filters.kind {
+            query = query.filter(tokens::kind.eq(kind.as_str()));
+        }
+        if let Some(org) = &filters.organization_id {
+            query = query.filter(
+                tokens::id.eq_any(
+                    in_organization
+                        .filter(
+                            in_organization
+                                .field(token_organizations::organization_id)
+                                .eq(org.clone()),
+                        )
+                        .select(in_organization.field(token_organizations::token_id)),
+                ),
+            );
+        }
+        if let Some(scope) = &filters.scope {
+            query = query.filter(
+                tokens::id.eq_any(
+                    token_scopes::table
+                        .filter(token_scopes::scope.eq(scope.clone()))
+                        .select(token_scopes::token_id),
+                ),
+            );
+        }
+        if let Some(pattern) = &filters.name_pattern {
+            query = query.filter(lower(tokens::name).like(pattern.clone()).escape('\\'));
+        }
+        let now = crate::time::now();
+        match filters.status {
+            None => query,
+            Some(Status::Revoked) => query.filter(tokens::revoked_at.is_not_null()),
+            Some(Status::Expired) => query
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_at.le(now)),
+            Some(Status::Active) => query
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_at.is_null().or(tokens::expires_at.gt(now))),
+        }
+    }};
 }
 
-fn beyond<'a>(query: Boxed<'a>, direction: &Direction) -> Boxed<'a> {
-    pagination::beyond!(query, direction, tokens::created_at, tokens::id)
+/// One owner's filtered tokens, along the owner's page index.
+fn owned<'a>(owner_type: OwnerType, owner_id: &'a str, filters: &'a Filters) -> Boxed<'a> {
+    with_filters!(
+        tokens::table
+            .filter(tokens::owner_type.eq(owner_type.as_str()))
+            .filter(tokens::owner_id.eq(owner_id))
+            .into_boxed(),
+        filters
+    )
+}
+
+/// The filtered service tokens, along their own (partial) page index: the condition is SQL
+/// text, not a bound value, so that both planners can match it to the index's.
+fn service(filters: &Filters) -> Boxed<'_> {
+    with_filters!(
+        tokens::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "tokens.kind = 'service'"
+            ))
+            .into_boxed(),
+        filters
+    )
+}
+
+/// The filtered tokens authorized for an organization, along its authorizations' page index
+/// (`token_created_at` and `token_id` are the token's `created_at` and `id`).
+fn authorized<'a>(org: &'a str, filters: &'a Filters) -> Authorized<'a> {
+    with_filters!(
+        tokens::table
+            .inner_join(token_organizations::table)
+            .filter(token_organizations::organization_id.eq(org))
+            .into_boxed(),
+        filters
+    )
 }
 
 struct TokenList<'a> {
@@ -231,30 +273,136 @@ impl Keyset for TokenList<'_> {
     }
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<TokenRow>, ApiError> {
-        let query = beyond(filtered(self.coverage, self.filters), direction)
-            .limit(n)
-            .select(TokenRow::as_select());
-        Ok(pagination::load_newest_first!(
-            query,
-            direction,
-            tokens::created_at,
-            tokens::id,
-            self.conn
-        )?)
+        let (filters, conn) = (self.filters, &mut *self.conn);
+        match self.coverage {
+            Coverage::Owners(owners) => {
+                let mut rows = Vec::new();
+                for (owner_type, owner_id) in owners {
+                    let query = pagination::beyond!(
+                        owned(*owner_type, owner_id, filters),
+                        direction,
+                        tokens::created_at,
+                        tokens::id
+                    )
+                    .limit(n)
+                    .select(TokenRow::as_select());
+                    rows.extend(pagination::load_newest_first!(
+                        query,
+                        direction,
+                        tokens::created_at,
+                        tokens::id,
+                        &mut *conn
+                    )?);
+                }
+                Ok(pagination::merge_newest_first(
+                    rows,
+                    direction,
+                    n,
+                    |row: &TokenRow| (row.created_at, row.id.clone()),
+                ))
+            }
+            Coverage::Service => {
+                let query = pagination::beyond!(
+                    service(filters),
+                    direction,
+                    tokens::created_at,
+                    tokens::id
+                )
+                .limit(n)
+                .select(TokenRow::as_select());
+                Ok(pagination::load_newest_first!(
+                    query,
+                    direction,
+                    tokens::created_at,
+                    tokens::id,
+                    conn
+                )?)
+            }
+            Coverage::Organization(org) => {
+                let query = pagination::beyond!(
+                    authorized(org, filters),
+                    direction,
+                    token_organizations::token_created_at,
+                    token_organizations::token_id
+                )
+                .limit(n)
+                .select(TokenRow::as_select());
+                Ok(pagination::load_newest_first!(
+                    query,
+                    direction,
+                    token_organizations::token_created_at,
+                    token_organizations::token_id,
+                    conn
+                )?)
+            }
+        }
     }
 
     fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError> {
-        let found: Vec<String> = beyond(filtered(self.coverage, self.filters), direction)
+        let (filters, conn) = (self.filters, &mut *self.conn);
+        let found: Vec<String> = match self.coverage {
+            Coverage::Owners(owners) => {
+                for (owner_type, owner_id) in owners {
+                    let found: Vec<String> = pagination::beyond!(
+                        owned(*owner_type, owner_id, filters),
+                        direction,
+                        tokens::created_at,
+                        tokens::id
+                    )
+                    .select(tokens::id)
+                    .limit(1)
+                    .load(&mut *conn)?;
+                    if !found.is_empty() {
+                        return Ok(true);
+                    }
+                }
+                Vec::new()
+            }
+            Coverage::Service => {
+                pagination::beyond!(service(filters), direction, tokens::created_at, tokens::id)
+                    .select(tokens::id)
+                    .limit(1)
+                    .load(conn)?
+            }
+            Coverage::Organization(org) => pagination::beyond!(
+                authorized(org, filters),
+                direction,
+                token_organizations::token_created_at,
+                token_organizations::token_id
+            )
             .select(tokens::id)
             .limit(1)
-            .load(self.conn)?;
+            .load(conn)?,
+        };
         Ok(!found.is_empty())
     }
 
     fn count(&mut self) -> Result<i64, ApiError> {
-        Ok(filtered(self.coverage, self.filters)
-            .count()
-            .get_result(self.conn)?)
+        let (filters, conn) = (self.filters, &mut *self.conn);
+        Ok(match self.coverage {
+            Coverage::Owners(owners) => {
+                let mut total = 0;
+                for (owner_type, owner_id) in owners {
+                    total += pagination::capped_count!(
+                        owned(*owner_type, owner_id, filters),
+                        tokens::id,
+                        &mut *conn
+                    );
+                }
+                total.min(pagination::COUNT_CAP)
+            }
+            Coverage::Service => pagination::capped_count!(service(filters), tokens::id, conn),
+            Coverage::Organization(org) if filters.is_empty() => pagination::capped_count!(
+                token_organizations::table
+                    .filter(token_organizations::organization_id.eq(org))
+                    .into_boxed(),
+                token_organizations::token_id,
+                conn
+            ),
+            Coverage::Organization(org) => {
+                pagination::capped_count!(authorized(org, filters), tokens::id, conn)
+            }
+        })
     }
 }
 
@@ -266,10 +414,13 @@ pub fn managed_by(
     filters: &Filters,
     request: &PageRequest,
 ) -> Result<Page<TokenResource>, ApiError> {
-    let coverage = Coverage::Managed {
-        user_id: user_id.to_owned(),
-        admin_of: directory::admin_of(conn, user_id)?,
-    };
+    let mut owners = vec![(OwnerType::User, user_id.to_owned())];
+    owners.extend(
+        directory::admin_of(conn, user_id)?
+            .into_iter()
+            .map(|org| (OwnerType::Organization, org)),
+    );
+    let coverage = Coverage::Owners(owners);
     page(conn, &coverage, filters, request)
 }
 

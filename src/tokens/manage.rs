@@ -474,7 +474,7 @@ pub fn add_organization(
     let org = rules::check_member("organization_id", org_id, org.as_ref(), role, &token.scopes)?;
     let now = crate::time::now();
     rules::check_expiry(token.expires_at, &[org], now)?;
-    repo::authorize_organization(conn, &token.id, org_id, now)?;
+    repo::authorize_organization(conn, &token.id, token.created_at, org_id, now)?;
     let updated = view::reload(conn, &token.id)?;
     events::organization(
         conn,

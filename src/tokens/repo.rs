@@ -17,7 +17,8 @@ pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>, scopes: &[&str]) ->
     insert_scopes(conn, token.id, scopes.iter().copied())
 }
 
-/// Adds scopes (or permissions) to a token.
+/// Adds scopes (or permissions) to a token: a statement a row, prepared once per connection
+/// (a token has few, and a multi-row statement would be parsed anew each time).
 fn insert_scopes<'a>(
     conn: &mut DbConnection,
     token_id: &str,
@@ -99,7 +100,7 @@ fn redigest(
     Ok(())
 }
 
-/// Stores the organization authorizations and project restriction of a new token.
+/// Stores the organization authorizations and project restriction of a token created `now`.
 pub fn insert_links(
     conn: &mut DbConnection,
     token_id: &str,
@@ -108,9 +109,9 @@ pub fn insert_links(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     for org in organization_ids {
-        authorize_organization(conn, token_id, org, now)?;
+        authorize_organization(conn, token_id, now, org, now)?;
     }
-    replace_projects(conn, token_id, project_ids)
+    insert_projects(conn, token_id, project_ids)
 }
 
 /// Replaces a token's scopes.
@@ -132,6 +133,15 @@ pub fn replace_projects(
 ) -> QueryResult<()> {
     diesel::delete(token_projects::table.filter(token_projects::token_id.eq(token_id)))
         .execute(conn)?;
+    insert_projects(conn, token_id, project_ids)
+}
+
+/// Restricts a token to projects.
+fn insert_projects(
+    conn: &mut DbConnection,
+    token_id: &str,
+    project_ids: &[String],
+) -> QueryResult<()> {
     for project in project_ids {
         diesel::insert_into(token_projects::table)
             .values((
@@ -238,10 +248,11 @@ pub fn replace_secret(
     Ok(())
 }
 
-/// Authorizes a token for one more organization.
+/// Authorizes a token (created at `token_created_at`) for one more organization.
 pub fn authorize_organization(
     conn: &mut DbConnection,
     token_id: &str,
+    token_created_at: NaiveDateTime,
     org_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -250,6 +261,7 @@ pub fn authorize_organization(
             token_organizations::token_id.eq(token_id),
             token_organizations::organization_id.eq(org_id),
             token_organizations::created_at.eq(now),
+            token_organizations::token_created_at.eq(token_created_at),
         ))
         .execute(conn)?;
     Ok(())

@@ -23,71 +23,114 @@ pub fn status(row: &TokenRow, now: NaiveDateTime) -> Status {
     }
 }
 
+/// What a resource shows besides its row.
+#[derive(Default)]
+struct Links {
+    scopes: Vec<String>,
+    /// Organization ids with the time the token was authorized for SSO there.
+    organizations: Vec<(String, Option<NaiveDateTime>)>,
+    projects: Vec<String>,
+    /// Uses, last use and its address.
+    usage: Option<(i64, NaiveDateTime, Option<String>)>,
+}
+
 /// The resources of `rows`, in the same order, with four queries whatever their number.
 pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Vec<TokenResource>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut scopes: HashMap<String, Vec<String>> = HashMap::new();
+    let mut links: HashMap<String, Links> = HashMap::with_capacity(ids.len());
     for (token, scope) in repo::scopes_of_many(conn, &ids)? {
-        scopes.entry(token).or_default().push(scope);
+        links.entry(token).or_default().scopes.push(scope);
     }
-    let mut orgs: HashMap<String, Vec<(String, Option<NaiveDateTime>)>> = HashMap::new();
     for (token, org, sso) in repo::organizations_of(conn, &ids)? {
-        orgs.entry(token).or_default().push((org, sso));
+        links
+            .entry(token)
+            .or_default()
+            .organizations
+            .push((org, sso));
     }
-    let mut projects: HashMap<String, Vec<String>> = HashMap::new();
     for (token, project) in repo::projects_of_many(conn, &ids)? {
-        projects.entry(token).or_default().push(project);
+        links.entry(token).or_default().projects.push(project);
     }
-    let mut usage: HashMap<String, (i64, NaiveDateTime, Option<String>)> =
-        repo::usage_of_many(conn, &ids)?
-            .into_iter()
-            .map(|(token, count, last, ip)| (token, (count, last, ip)))
-            .collect();
+    for (token, count, last, ip) in repo::usage_of_many(conn, &ids)? {
+        links.entry(token).or_default().usage = Some((count, last, ip));
+    }
     let now = crate::time::now();
     Ok(rows
         .into_iter()
         .map(|row| {
-            let token_orgs = orgs.remove(&row.id).unwrap_or_default();
-            let status = status(&row, now);
-            let (usage_count, last_used_at, last_used_ip) = usage
-                .remove(&row.id)
-                .map_or((0, None, None), |(count, last, ip)| (count, Some(last), ip));
-            TokenResource {
-                kind: row.kind,
-                scopes: scopes.remove(&row.id).unwrap_or_default(),
-                organization_ids: token_orgs.iter().map(|(org, _)| org.clone()).collect(),
-                sso_authorizations: token_orgs
-                    .iter()
-                    .filter_map(|(org, at)| {
-                        at.map(|authorized_at| SsoAuthorization {
-                            organization_id: org.clone(),
-                            authorized_at,
-                        })
-                    })
-                    .collect(),
-                project_ids: projects.remove(&row.id).unwrap_or_default(),
-                owner: Owner {
-                    owner_type: row.owner_type,
-                    id: row.owner_id,
-                },
-                is_active: status == Status::Active,
-                status,
-                id: row.id,
-                name: row.name,
-                description: row.description,
-                hint: row.hint,
-                expires_at: row.expires_at,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-                revoked_at: row.revoked_at,
-                revoked_by: row.revoked_by,
-                revoked_reason: row.revoked_reason,
-                last_used_at,
-                last_used_ip,
-                usage_count,
-            }
+            let links = links.remove(&row.id).unwrap_or_default();
+            assemble(row, links, now)
         })
         .collect())
+}
+
+/// The resource of a token just stored with these scopes, organizations and projects: nothing
+/// is read back (a new token has no SSO authorization and no use yet).
+#[must_use]
+pub fn created(
+    row: TokenRow,
+    scopes: &[String],
+    organization_ids: &[String],
+    project_ids: &[String],
+) -> TokenResource {
+    let links = Links {
+        scopes: scopes.to_vec(),
+        organizations: organization_ids.iter().map(|o| (o.clone(), None)).collect(),
+        projects: project_ids.to_vec(),
+        usage: None,
+    };
+    assemble(row, links, crate::time::now())
+}
+
+/// A resource from its row and links. Lists are sorted here (byte order), not by the
+/// database, so that both backends and [`created`] show them alike.
+fn assemble(row: TokenRow, mut links: Links, now: NaiveDateTime) -> TokenResource {
+    links.scopes.sort_unstable();
+    links.organizations.sort_unstable();
+    links.projects.sort_unstable();
+    let status = status(&row, now);
+    let (usage_count, last_used_at, last_used_ip) = links
+        .usage
+        .map_or((0, None, None), |(count, last, ip)| (count, Some(last), ip));
+    TokenResource {
+        kind: row.kind,
+        scopes: links.scopes,
+        organization_ids: links
+            .organizations
+            .iter()
+            .map(|(org, _)| org.clone())
+            .collect(),
+        sso_authorizations: links
+            .organizations
+            .iter()
+            .filter_map(|(org, at)| {
+                at.map(|authorized_at| SsoAuthorization {
+                    organization_id: org.clone(),
+                    authorized_at,
+                })
+            })
+            .collect(),
+        project_ids: links.projects,
+        owner: Owner {
+            owner_type: row.owner_type,
+            id: row.owner_id,
+        },
+        is_active: status == Status::Active,
+        status,
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        hint: row.hint,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        revoked_at: row.revoked_at,
+        revoked_by: row.revoked_by,
+        revoked_reason: row.revoked_reason,
+        last_used_at,
+        last_used_ip,
+        usage_count,
+    }
 }
 
 /// One token's resource.

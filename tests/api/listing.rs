@@ -10,7 +10,8 @@ use crate::on_both_backends;
 on_both_backends!(
     pages_forwards_and_backwards_without_gaps,
     filters_alone_and_combined,
-    bad_parameters_are_4xx
+    bad_parameters_are_4xx,
+    total_count_stops_at_the_cap
 );
 
 async fn page(app: &TestApp, user: &str, query: &str) -> TestResult<Value> {
@@ -211,5 +212,21 @@ async fn bad_parameters_are_4xx(app: TestApp) -> TestResult {
             .await?;
         expect_problem(response, status, "validation_failed").await?;
     }
+    Ok(())
+}
+
+/// `total_count` counts up to 10,000: one more token says 10,000, and a filter that leaves
+/// fewer counts them exactly.
+async fn total_count_stops_at_the_cap(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    app.issue_tokens("member", 10_001)?;
+    let all = page(&app, "member", "limit=1").await?;
+    assert_eq!(all["total_count"], 10_000, "{}", all["page_info"]);
+    assert_eq!(names(&all), ["bulk-10000"]);
+    let some = page(&app, "member", "limit=1&q=bulk-999").await?;
+    assert_eq!(
+        some["total_count"], 11,
+        "bulk-999 and bulk-9990 to bulk-9999"
+    );
     Ok(())
 }

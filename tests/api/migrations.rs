@@ -3,13 +3,14 @@
 use diesel::prelude::*;
 use tokend::db::{DatabaseUrl, revert_all, revert_newest, run_pending};
 
-use crate::fixtures::Directory;
+use crate::fixtures::{Directory, personal};
 use crate::helpers::{TestApp, TestResult};
 use crate::on_both_backends;
 
 on_both_backends!(
     migrations_go_up_down_and_up_again,
-    usage_is_carried_down_and_up_the_usage_migration
+    usage_is_carried_down_and_up_the_usage_migration,
+    the_paging_migration_copies_each_token_creation_time
 );
 
 const TABLES: [&str; 12] = [
@@ -53,7 +54,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 2, "both migrations reverted");
+    assert_eq!(reverted.len(), 3, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -118,6 +119,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let paging = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
     assert_eq!(usage_in(&app, "tokens", "id", used)?, [expected]);
     assert_eq!(
@@ -135,7 +137,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
     assert_eq!(rows_of(&app, "token_ips", used)?, 2);
 
-    assert_eq!(run_pending(&url)?, [reverted]);
+    assert_eq!(run_pending(&url)?, [reverted, paging]);
     let expected = Totals {
         usage_count: 3,
         last_used_ip: Some("203.0.113.7".to_owned()),
@@ -151,5 +153,27 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
             .is_err(),
         "the totals left tokens again"
     );
+    Ok(())
+}
+
+/// The paging migration gives every existing authorization its token's creation time, and
+/// survives going down and up again.
+async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    for name in ["one", "two", "three"] {
+        personal(&app, "member", name, &["acme"], &["read"]).await?;
+    }
+    app.stop().await?;
+    let url = DatabaseUrl::parse(&app.database_url)?;
+    revert_newest(&url)?;
+    assert!(
+        count_rows(&app, "token_organizations WHERE token_created_at IS NULL").is_err(),
+        "the column is gone after the revert"
+    );
+    run_pending(&url)?;
+    let copied = "token_organizations t JOIN tokens ON tokens.id = t.token_id \
+         WHERE t.token_created_at = tokens.created_at";
+    assert_eq!(count_rows(&app, copied)?, 3);
+    assert_eq!(count_rows(&app, "token_organizations")?, 3);
     Ok(())
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokend::audit::{self, Actor, Event, RequestContext};
 use tokend::error::ApiError;
 use tokend::tokens::issue::{self, Spec};
-use tokend::tokens::kind::TokenKind;
+use tokend::tokens::kind::{OwnerType, TokenKind};
 
 use crate::fixtures::{Directory, session};
 use crate::helpers::{TestApp, TestResult};
@@ -23,6 +23,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     own_tokens_page_back_exactly,
+    an_admins_own_list_merges_their_tokens_with_the_organizations,
     organization_tokens_page_back_exactly,
     audit_events_page_back_exactly,
     service_tokens_page_back_exactly
@@ -37,6 +38,14 @@ const LIMIT: usize = 10;
 /// `token.created` event `POST /v1/tokens` writes for each, as fast as the library goes (so that
 /// several share a millisecond); returns the token ids, oldest first.
 fn create_densely(app: &TestApp) -> TestResult<Vec<String>> {
+    create_densely_as(app, |_| (TokenKind::Personal, OwnerType::User, "member"))
+}
+
+/// [`create_densely`] with the kind and owner of each token by its index.
+fn create_densely_as(
+    app: &TestApp,
+    owner: impl Fn(usize) -> (TokenKind, OwnerType, &'static str),
+) -> TestResult<Vec<String>> {
     let state = app.state()?;
     let settings = &state.settings;
     let mut conn = app.connection()?;
@@ -47,19 +56,20 @@ fn create_densely(app: &TestApp) -> TestResult<Vec<String>> {
     let ids = diesel::Connection::transaction(&mut conn, |conn| {
         let ids = (0..ITEMS)
             .map(|i| {
+                let (kind, owner_type, owner_id) = owner(i);
                 let (row, _) = issue::issue(
                     conn,
                     &settings.peppers,
                     &settings.prefixes,
                     &Spec {
-                        kind: TokenKind::Personal,
+                        kind,
                         name: &format!("t{i:02}"),
                         description: None,
                         scopes: &scopes,
                         organization_ids: &orgs,
                         project_ids: &[],
-                        owner_type: tokend::tokens::kind::OwnerType::User,
-                        owner_id: "member",
+                        owner_type,
+                        owner_id,
                         created_by: Some("member"),
                         expires_at: None,
                     },
@@ -96,9 +106,10 @@ fn tied(ids: &[String]) -> (&String, &[String]) {
     )
 }
 
-/// Gives the [`tied`] tokens the stored `created_at` of the middle one (copied as stored).
+/// Gives the [`tied`] tokens the stored `created_at` of the middle one (copied as stored),
+/// in `tokens` and in the copy their organization authorizations keep.
 fn tie_tokens(app: &TestApp, ids: &[String]) -> TestResult {
-    use tokend::db::schema::tokens;
+    use tokend::db::schema::{token_organizations, tokens};
     let (middle, group) = tied(ids);
     let mut conn = app.connection()?;
     let at: NaiveDateTime = tokens::table
@@ -109,6 +120,9 @@ fn tie_tokens(app: &TestApp, ids: &[String]) -> TestResult {
         .set(tokens::created_at.eq(at))
         .execute(&mut conn)?;
     assert_eq!(changed, group.len());
+    diesel::update(token_organizations::table.filter(token_organizations::token_id.eq_any(group)))
+        .set(token_organizations::token_created_at.eq(at))
+        .execute(&mut conn)?;
     Ok(())
 }
 
@@ -285,6 +299,24 @@ async fn own_tokens_page_back_exactly(app: TestApp) -> TestResult {
     let created = create_densely(&app)?;
     tie_tokens(&app, &created)?;
     let listed = walk(&app, &session("member")?, "/v1/tokens").await?;
+    assert_boundary_tied("/v1/tokens", &listed);
+    assert_eq!(id_set(&listed, "id"), created.into_iter().collect());
+    Ok(())
+}
+
+/// An admin's own list reads their tokens and their organization's api tokens separately and
+/// merges them: alternating owners, with the tie at the first page's end across both.
+async fn an_admins_own_list_merges_their_tokens_with_the_organizations(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let created = create_densely_as(&app, |i| {
+        if i % 2 == 0 {
+            (TokenKind::Personal, OwnerType::User, "admin")
+        } else {
+            (TokenKind::Api, OwnerType::Organization, "acme")
+        }
+    })?;
+    tie_tokens(&app, &created)?;
+    let listed = walk(&app, &session("admin")?, "/v1/tokens").await?;
     assert_boundary_tied("/v1/tokens", &listed);
     assert_eq!(id_set(&listed, "id"), created.into_iter().collect());
     Ok(())
