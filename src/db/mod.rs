@@ -9,6 +9,7 @@ mod error;
 mod migrations;
 mod pool;
 pub mod schema;
+mod writer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub use connection::{Backend, DatabaseUrl, DbConnection, ping};
 pub use error::{DbError, Failure};
 pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
+use writer::Writer;
 
 /// The backend type of [`DbConnection`], for boxed queries.
 pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
@@ -32,13 +34,14 @@ pub struct Database {
     // SQLite: reads (introspection) have their own connections, so writers waiting for their
     // turn never hold up a read. PostgreSQL: the one pool.
     reads: Option<Pool>,
+    // SQLite: the writer thread and its one connection, which every transaction runs on
+    // (grouped: see `writer`). A connection's page cache is emptied whenever another
+    // connection has written since its last use; one writer connection keeps its cache of the
+    // pages every write touches.
+    writes: Option<Pool>,
+    writer: Option<Arc<Writer>>,
     sqlite_file: Option<std::path::PathBuf>,
     backend: Backend,
-    // SQLite has one writer at a time; taking turns here instead of inside SQLite avoids
-    // `database is locked` when two deferred transactions both try to upgrade. The turns are
-    // first come, first served (a usage flush is not starved by a stream of creates) and
-    // waited for within the request's deadline.
-    sqlite_writer: Arc<parking_lot::FairMutex<()>>,
     breaker: Arc<Breaker>,
     timeout: Duration,
 }
@@ -48,14 +51,25 @@ impl Database {
     #[must_use]
     pub fn new(url: &DatabaseUrl, options: PoolOptions) -> Self {
         let breaker = Breaker::new(url.clone(), options.breaker);
-        let reads =
-            (url.backend() == Backend::Sqlite).then(|| pool::build_pool(url, options, &breaker));
+        let sqlite = url.backend() == Backend::Sqlite;
+        let reads = sqlite.then(|| pool::build_pool(url, options, &breaker));
+        let writes = sqlite.then(|| {
+            let one = PoolOptions {
+                max_size: 1,
+                ..options
+            };
+            pool::build_pool(url, one, &breaker)
+        });
+        let group_writer = writes
+            .as_ref()
+            .map(|pool| Arc::new(Writer::start(pool.clone(), Arc::clone(&breaker))));
         Self {
             pool: pool::build_pool(url, options, &breaker),
             reads,
+            writes,
+            writer: group_writer,
             sqlite_file: url.sqlite_path().map(std::path::Path::to_path_buf),
             backend: url.backend(),
-            sqlite_writer: Arc::default(),
             breaker,
             timeout: options.connection_timeout,
         }
@@ -80,12 +94,19 @@ impl Database {
     pub fn pool_state(&self) -> (u32, u32) {
         let mut in_use = 0;
         let mut idle = 0;
-        for pool in std::iter::once(&self.pool).chain(self.reads.as_ref()) {
+        for pool in self.pools() {
             let state = pool.state();
             in_use += state.connections - state.idle_connections;
             idle += state.idle_connections;
         }
         (in_use, idle)
+    }
+
+    /// Every pool: the main one, and SQLite's reads and writes.
+    fn pools(&self) -> impl Iterator<Item = &Pool> {
+        std::iter::once(&self.pool)
+            .chain(self.reads.as_ref())
+            .chain(self.writes.as_ref())
     }
 
     /// Whether the database may be asked at all: not while the breaker is open, and not when
@@ -111,10 +132,7 @@ impl Database {
     /// the write pool on SQLite).
     #[must_use]
     pub fn max_connections(&self) -> u32 {
-        std::iter::once(&self.pool)
-            .chain(self.reads.as_ref())
-            .map(Pool::max_size)
-            .sum()
+        self.pools().map(Pool::max_size).sum()
     }
 
     /// Which backend this is.
@@ -166,7 +184,7 @@ where
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut pooled = checkout(&pool, &breaker, deadline)?;
+        let mut pooled = pool::checkout(&pool, &breaker, deadline)?;
         let result = work(&mut pooled.conn);
         if result.as_ref().is_err_and(Failure::is_unavailable) {
             pooled.broken = true;
@@ -182,33 +200,6 @@ where
     .map_err(|error| DbError::Task(error.to_string()))?
 }
 
-/// How long one wait for a pool connection lasts before the breaker and the deadline are
-/// looked at again: a request waiting when the breaker opens fails then, not at its deadline.
-const CHECKOUT_SLICE: Duration = Duration::from_millis(25);
-
-/// A pooled connection by `deadline`, unless the breaker opens first.
-fn checkout(
-    pool: &Pool,
-    breaker: &Breaker,
-    deadline: Instant,
-) -> Result<r2d2::PooledConnection<pool::ConnectionManager>, DbError> {
-    loop {
-        if breaker.is_open() {
-            return Err(DbError::Unavailable("the circuit breaker is open".into()));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            tracing::warn!("no database connection available in time");
-            return Err(DbError::Unavailable(
-                "no database connection within the timeout".into(),
-            ));
-        }
-        if let Ok(pooled) = pool.get_timeout(left.min(CHECKOUT_SLICE)) {
-            return Ok(pooled);
-        }
-    }
-}
-
 /// Runs `work` in one transaction: on any error nothing of it remains.
 pub async fn transaction<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
@@ -216,18 +207,13 @@ where
     E: Failure + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
-    let writer = (db.backend == Backend::Sqlite).then(|| Arc::clone(&db.sqlite_writer));
-    let deadline = db.deadline();
-    run(db, move |conn| {
-        let _turn = match &writer {
-            Some(turns) => Some(turns.try_lock_until(deadline).ok_or_else(|| {
-                DbError::Unavailable("no turn to write within the timeout".into())
-            })?),
-            None => None,
-        };
-        in_transaction(conn, work)
-    })
-    .await
+    match &db.writer {
+        Some(writer) => {
+            db.admit()?;
+            writer.transaction(db.deadline(), work).await
+        }
+        None => on_pool(db, &db.pool, move |conn| in_transaction(conn, work)).await,
+    }
 }
 
 /// `work` in a transaction that, on SQLite, takes the write lock at `BEGIN IMMEDIATE`: a

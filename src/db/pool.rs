@@ -2,10 +2,11 @@
 //! are dropped once a query found them dead.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::breaker::{Breaker, BreakerOptions};
 use super::connection::{DatabaseUrl, DbConnection};
+use super::error::DbError;
 
 /// A pool of connections.
 pub type Pool = r2d2::Pool<ConnectionManager>;
@@ -98,4 +99,31 @@ pub(super) fn build_pool(url: &DatabaseUrl, options: PoolOptions, breaker: &Arc<
             url: url.clone(),
             breaker: Arc::clone(breaker),
         })
+}
+
+/// How long one wait for a pool connection lasts before the breaker and the deadline are
+/// looked at again: a request waiting when the breaker opens fails then, not at its deadline.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(25);
+
+/// A pooled connection by `deadline`, unless the breaker opens first.
+pub(super) fn checkout(
+    pool: &Pool,
+    breaker: &Breaker,
+    deadline: Instant,
+) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+    loop {
+        if breaker.is_open() {
+            return Err(DbError::Unavailable("the circuit breaker is open".into()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tracing::warn!("no database connection available in time");
+            return Err(DbError::Unavailable(
+                "no database connection within the timeout".into(),
+            ));
+        }
+        if let Ok(pooled) = pool.get_timeout(left.min(CHECKOUT_SLICE)) {
+            return Ok(pooled);
+        }
+    }
 }

@@ -34,3 +34,4 @@ mod sessions;
 mod timeouts;
 mod tokens;
 mod usage;
+mod writes;
