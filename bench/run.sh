@@ -22,8 +22,9 @@ N=${1:-100000}
 DURATION=${DURATION:-10}
 # Paired rounds (reference, then tokend) per warm row; the median round is reported.
 ROUNDS=${ROUNDS:-3}
-# Concurrent clients of the list rows (a few consoles at once) and of the create row.
-LIST_CONNECTIONS=${LIST_CONNECTIONS:-4}
+# Concurrent clients of the list rows (one console, one request at a time: the latency a
+# person waits for a page) and of the create row.
+LIST_CONNECTIONS=${LIST_CONNECTIONS:-1}
 CREATE_CONNECTIONS=${CREATE_CONNECTIONS:-16}
 # Long enough for every seeded token to be seen (and cached) before the warm run.
 WARMUP=${WARMUP:-$((N / 4000 + 5))}
@@ -142,9 +143,9 @@ stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 # one run each, into $WORK/manage (lists first: creation adds tokens to the owner).
 management_rows() {
   local label=$1 pid=$2 addr=$3 session; session=$(cat "$4/session")
-  SESSION="$session" LIST_PATH="/v1/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS \
+  SESSION="$session" LIST_PATH="/v1/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
     ROWS="$WORK/manage" measure "tokend $label list: a page of 100 of $N tokens" "$pid" "$addr" x x 0 "$DURATION"
-  SESSION="$session" LIST_PATH="/v1/organizations/bench/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS \
+  SESSION="$session" LIST_PATH="/v1/organizations/bench/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
     ROWS="$WORK/manage" measure "tokend $label organization oversight: a page of 100" "$pid" "$addr" x x 0 "$DURATION"
   SESSION="$session" RUN="$label-$(date +%s%N)" SCRIPT=bench/create.lua CONNECTIONS=$CREATE_CONNECTIONS \
     ROWS="$WORK/manage" measure "tokend $label create (unique names)" "$pid" "$addr" x x 0 "$DURATION"
