@@ -258,6 +258,22 @@ fn authorized<'a>(org: &'a str, filters: &'a Filters) -> Authorized<'a> {
     )
 }
 
+/// Up to `n` token rows of a boxed query beyond `direction` along its `(created_at, id)`
+/// columns (the token's own, or the authorizations' copy of them), newest first.
+macro_rules! rows_beyond {
+    ($query:expr, $direction:expr, $n:expr, $created_at:path, $id:path, $conn:expr) => {
+        pagination::load_newest_first!(
+            pagination::beyond!($query, $direction, $created_at, $id)
+                .limit($n)
+                .select(TokenRow::as_select()),
+            $direction,
+            $created_at,
+            $id,
+            $conn
+        )
+    };
+}
+
 struct TokenList<'a> {
     conn: &'a mut DbConnection,
     coverage: &'a Coverage,
@@ -274,68 +290,44 @@ impl Keyset for TokenList<'_> {
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<TokenRow>, ApiError> {
         let (filters, conn) = (self.filters, &mut *self.conn);
-        match self.coverage {
+        Ok(match self.coverage {
             Coverage::Owners(owners) => {
                 let mut rows = Vec::new();
                 for (owner_type, owner_id) in owners {
-                    let query = pagination::beyond!(
-                        owned(*owner_type, owner_id, filters),
-                        direction,
-                        tokens::created_at,
-                        tokens::id
-                    )
-                    .limit(n)
-                    .select(TokenRow::as_select());
-                    rows.extend(pagination::load_newest_first!(
+                    let query = owned(*owner_type, owner_id, filters);
+                    rows.extend(rows_beyond!(
                         query,
                         direction,
+                        n,
                         tokens::created_at,
                         tokens::id,
                         &mut *conn
                     )?);
                 }
-                Ok(pagination::merge_newest_first(
-                    rows,
+                pagination::merge_newest_first(rows, direction, n, |row: &TokenRow| {
+                    (row.created_at, row.id.clone())
+                })
+            }
+            Coverage::Service => rows_beyond!(
+                service(filters),
+                direction,
+                n,
+                tokens::created_at,
+                tokens::id,
+                conn
+            )?,
+            Coverage::Organization(org) => {
+                let query = authorized(org, filters);
+                rows_beyond!(
+                    query,
                     direction,
                     n,
-                    |row: &TokenRow| (row.created_at, row.id.clone()),
-                ))
-            }
-            Coverage::Service => {
-                let query = pagination::beyond!(
-                    service(filters),
-                    direction,
-                    tokens::created_at,
-                    tokens::id
-                )
-                .limit(n)
-                .select(TokenRow::as_select());
-                Ok(pagination::load_newest_first!(
-                    query,
-                    direction,
-                    tokens::created_at,
-                    tokens::id,
-                    conn
-                )?)
-            }
-            Coverage::Organization(org) => {
-                let query = pagination::beyond!(
-                    authorized(org, filters),
-                    direction,
-                    token_organizations::token_created_at,
-                    token_organizations::token_id
-                )
-                .limit(n)
-                .select(TokenRow::as_select());
-                Ok(pagination::load_newest_first!(
-                    query,
-                    direction,
                     token_organizations::token_created_at,
                     token_organizations::token_id,
                     conn
-                )?)
+                )?
             }
-        }
+        })
     }
 
     fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError> {
