@@ -9,4 +9,5 @@ pub mod invalidation;
 pub mod loader;
 pub mod me;
 pub mod request;
+pub mod scope_sets;
 pub mod snapshot;

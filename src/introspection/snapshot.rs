@@ -12,6 +12,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
+use super::scope_sets;
 use crate::auth::Permission;
 use crate::db::{DbConnection, DbError};
 use crate::directory::Role;
@@ -270,9 +271,9 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
             format!("unreadable {what} in the token snapshot").into(),
         ))
     };
-    let scopes: Arc<[String]> = serde_json::from_str::<Vec<String>>(&row.scopes)
-        .map_err(|_| bad("scopes"))?
-        .into();
+    let scopes = scope_sets::shared(
+        serde_json::from_str::<Vec<String>>(&row.scopes).map_err(|_| bad("scopes"))?,
+    );
     let project_ids: Vec<String> =
         serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
     let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
@@ -302,7 +303,7 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
                 scopes: if *usable == *scopes {
                     Arc::clone(&scopes)
                 } else {
-                    usable.into()
+                    scope_sets::shared(usable)
                 },
                 answer: OnceLock::new(),
             }
