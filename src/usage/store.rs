@@ -258,9 +258,18 @@ fn cap_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult
     Ok(())
 }
 
-/// Writes one chunk of a batch (call it inside a transaction). Tokens deleted meanwhile are
-/// skipped.
+/// Writes one chunk of a batch (call it inside a transaction). Tokens deleted since their use
+/// are skipped: the chunk is written whole in a savepoint, as nearly always every token still
+/// exists, and only when a foreign key refuses it are the live tokens looked up and written.
 fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()> {
+    let all: Vec<&(String, Pending)> = chunk.iter().collect();
+    match conn.transaction(|conn| write_rows(conn, &all)) {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => {}
+        done => return done,
+    }
     let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
     let live: HashSet<String> = tokens::table
         .filter(tokens::id.eq_any(&ids))
@@ -270,13 +279,18 @@ fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()
         .collect();
     let present: Vec<&(String, Pending)> =
         chunk.iter().filter(|(id, _)| live.contains(id)).collect();
+    write_rows(conn, &present)
+}
+
+/// The totals, daily counts and addresses of tokens that exist.
+fn write_rows(conn: &mut DbConnection, present: &[&(String, Pending)]) -> QueryResult<()> {
     if present.is_empty() {
         return Ok(());
     }
-    upsert_totals(conn, &present)?;
-    upsert_days(conn, &present)?;
-    upsert_ips(conn, &present)?;
-    cap_ips(conn, &present)
+    upsert_totals(conn, present)?;
+    upsert_days(conn, present)?;
+    upsert_ips(conn, present)?;
+    cap_ips(conn, present)
 }
 
 /// Writes everything counted so far; on failure the counts not yet written go back for the next

@@ -26,7 +26,10 @@ mod bounded_addresses {
 
 mod large_batches {
     use super::*;
-    on_both_backends!(a_flush_writes_every_chunk_and_puts_back_only_what_failed);
+    on_both_backends!(
+        a_flush_writes_every_chunk_and_puts_back_only_what_failed,
+        tokens_deleted_before_the_flush_are_skipped
+    );
 }
 
 async fn introspections_are_counted_per_ip_and_day(app: TestApp) -> TestResult {
@@ -287,5 +290,35 @@ async fn sixty_addresses_keep_the_latest_fifty(app: TestApp) -> TestResult {
         assert!(!kept.contains(&dropped), "{dropped} is among the oldest");
     }
     assert_eq!(seen["recent_ips"][0]["ip"], "203.0.113.60");
+    Ok(())
+}
+
+/// A token deleted between its use and the flush has nothing to count against: the flush
+/// writes the others of its chunk and succeeds.
+async fn tokens_deleted_before_the_flush_are_skipped(app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    let mut ids = app.issue_tokens("member", 3)?;
+    ids.sort();
+    let state = app.state()?;
+    let at = chrono::Utc::now().naive_utc();
+    for id in &ids {
+        state.usage.record(id, "198.51.100.4".parse().ok(), at);
+    }
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!("DELETE FROM tokens WHERE id = '{}'", ids[1])),
+        &mut app.connection()?,
+    )?;
+    assert_eq!(tokend::usage::flush(&state.usage, &state.db).await?, 3);
+    let kept = [ids[0].clone(), ids[2].clone()];
+    assert_eq!(
+        written(&app, &ids)?,
+        kept.iter().map(|id| (id.clone(), 1)).collect::<Vec<_>>()
+    );
+    assert_eq!(rows_of(&app, "token_ips", "member")?, 2);
+    assert_eq!(
+        tokend::usage::flush(&state.usage, &state.db).await?,
+        0,
+        "nothing put back"
+    );
     Ok(())
 }
