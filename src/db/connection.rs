@@ -16,6 +16,23 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Opens a transaction that, on SQLite, takes the write lock at `BEGIN IMMEDIATE`: a deferred
+/// transaction that reads first gets `database is locked` at once, without waiting, when
+/// another process (the CLI, a second instance) is writing; an immediate one waits its turn
+/// (`busy_timeout`). Both `in_transaction` and the SQLite writer's groups begin here.
+pub(super) fn begin(conn: &mut DbConnection) -> Result<(), DbError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Pg(_) => {
+            <DbConnection as diesel::Connection>::TransactionManager::begin_transaction(conn)
+        }
+    }
+    .map_err(DbError::from)
+}
+
 /// Which backend a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -14,7 +14,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::TransactionManager;
 
 use breaker::Breaker;
 pub use breaker::BreakerOptions;
@@ -216,23 +216,15 @@ where
     }
 }
 
-/// `work` in a transaction that, on SQLite, takes the write lock at `BEGIN IMMEDIATE`: a
-/// deferred transaction that reads first gets `database is locked` at once, without waiting,
-/// when another process (the CLI, a second instance) is writing; an immediate one waits its
-/// turn (`busy_timeout`). The command line writes through it on its own connection.
+/// `work` in a transaction (begun by `connection::begin`: on SQLite `BEGIN IMMEDIATE`). The
+/// command line writes through it on its own connection.
 pub fn in_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     E: Failure,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-    let begun = match conn {
-        DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
-        }
-        DbConnection::Pg(_) => Manager::begin_transaction(conn),
-    };
-    begun.map_err(DbError::from)?;
+    connection::begin(conn)?;
     match work(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn).map_err(DbError::from)?;

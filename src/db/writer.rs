@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Instant;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::TransactionManager;
+
+use super::breaker::Breaker;
+use super::connection::{DbConnection, begin};
+use super::error::{DbError, Failure};
+use super::pool::{Pool, checkout};
 
 /// The transaction manager of [`DbConnection`] (it hands each call to the backend's own).
 type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-
-use super::breaker::Breaker;
-use super::connection::DbConnection;
-use super::error::{DbError, Failure};
-use super::pool::{Pool, checkout};
 
 /// Most transactions committed together.
 const MAX_GROUP: usize = 64;
@@ -166,11 +166,7 @@ fn commit_group(group: Vec<Job>, pool: &Pool, breaker: &Breaker) {
         }
     };
     let conn = &mut pooled.conn;
-    let DbConnection::Sqlite(sqlite) = &mut *conn else {
-        return;
-    };
-    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
-        let error = DbError::from(error);
+    if let Err(error) = begin(conn) {
         for job in group {
             let _entered = job.span.enter();
             (job.work)(Err(shared(&error))).deliver(&Ok(()));
