@@ -136,6 +136,13 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(projects -> organizations (organization_id));
 diesel::joinable!(token_scopes -> tokens (token_id));
 diesel::joinable!(token_organizations -> tokens (token_id));
+diesel::table! {
+    usage_journal (id) {
+        id -> BigInt,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(token_organizations -> organizations (organization_id));
 diesel::joinable!(token_projects -> tokens (token_id));
 diesel::joinable!(token_usage -> tokens (token_id));
@@ -154,5 +161,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_usage,
     token_usage_daily,
     token_ips,
+    usage_journal,
     audit_events,
 );

@@ -42,7 +42,8 @@ pub struct DailyCount {
     pub count: i64,
 }
 
-/// A token's usage (written in batches: up to one flush interval behind).
+/// A token's usage (written in batches: up to one flush interval behind, and up to 10 s when
+/// 1,000 tokens or more are used in one interval).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
     /// The id of the token this usage is of.

@@ -74,7 +74,8 @@ impl Pending {
         }
     }
 
-    fn merge(&mut self, other: Pending) {
+    /// Adds what `other` counted (the same token, another interval).
+    pub(super) fn merge(&mut self, other: Pending) {
         self.count += other.count;
         if let Some(at) = other.last_used_at
             && self.last_used_at.is_none_or(|last| last < at)

@@ -1,16 +1,18 @@
 //! The database side: writing batches in multi-row statements, one short transaction per 500
-//! tokens (a few statements each, whatever the number of tokens used).
+//! tokens (a few statements each, whatever the number of tokens used); a busy interval goes to
+//! the journal first (`journal.rs`) and is folded every few seconds.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
+use super::journal;
 use super::recorder::{IpUse, Pending, Recorder};
 use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
@@ -293,15 +295,32 @@ fn write_rows(conn: &mut DbConnection, present: &[&(String, Pending)]) -> QueryR
     cap_ips(conn, present)
 }
 
-/// Writes everything counted so far; on failure the counts not yet written go back for the next
-/// try.
-pub async fn flush(recorder: &Recorder, db: &Database) -> Result<usize, DbError> {
-    let batch = recorder.take();
-    if batch.is_empty() {
-        return Ok(0);
-    }
+/// Distinct tokens in one interval from which its counts go to the journal instead of the
+/// usage tables (a quiet interval is written directly: nothing to coalesce).
+pub const JOURNAL_FROM: usize = 1_000;
+
+/// How long journaled counts wait to be folded: how far behind the usage tables may be in a
+/// busy time. A token used every second is then written once per fold instead of ten times.
+pub const FOLD_EVERY: Duration = Duration::from_secs(10);
+
+/// Where one interval's counts went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Written to the usage tables: this many tokens.
+    Written(usize),
+    /// Appended to the journal as one row, to be folded: this many tokens.
+    Journaled(usize),
+}
+
+/// Writes a batch to the usage tables in chunks, one transaction each (taking turns with the
+/// other writers: SQLite has one writer at a time, so a large batch never holds token writes
+/// up for long). On failure the chunks not yet written go back to the recorder.
+async fn write_batch(
+    recorder: &Recorder,
+    db: &Database,
+    batch: Vec<(String, Pending)>,
+) -> Result<usize, DbError> {
     let tokens = batch.len();
-    let started = std::time::Instant::now();
     // Split once (each entry moves once, however large the batch).
     let mut entries = batch.into_iter().peekable();
     let mut chunks = Vec::with_capacity(tokens.div_ceil(CHUNK));
@@ -312,8 +331,6 @@ pub async fn flush(recorder: &Recorder, db: &Database) -> Result<usize, DbError>
     while let Some(chunk) = chunks.next() {
         let shared = Arc::new(chunk);
         let written = Arc::clone(&shared);
-        // One transaction per chunk, taking turns with the other writers (SQLite has one
-        // writer at a time): a large batch never holds token writes up for long.
         let result =
             db::transaction(db, move |conn| Ok::<_, DbError>(write(conn, &written)?)).await;
         if let Err(error) = result {
@@ -323,18 +340,91 @@ pub async fn flush(recorder: &Recorder, db: &Database) -> Result<usize, DbError>
             return Err(error);
         }
     }
+    Ok(tokens)
+}
+
+/// Records a flush's duration and logs it.
+fn flushed(started: Instant, what: Flushed) {
     metrics::counter!("tokend_usage_flush_batches_total").increment(1);
     metrics::histogram!("tokend_usage_flush_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     tracing::debug!(
-        tokens,
+        ?what,
         elapsed_ms = started.elapsed().as_millis(),
         "usage flushed"
     );
+}
+
+/// One interval's counts: a busy interval (at least [`JOURNAL_FROM`] tokens) is appended to the
+/// journal in one statement, a quiet one written to the usage tables. On failure the counts go
+/// back to the recorder for the next try. `None` when nothing was counted.
+pub async fn flush_interval(
+    recorder: &Recorder,
+    db: &Database,
+) -> Result<Option<Flushed>, DbError> {
+    let batch = recorder.take();
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let what = if batch.len() >= JOURNAL_FROM {
+        let tokens = batch.len();
+        let shared = Arc::new(batch);
+        let journaled = Arc::clone(&shared);
+        let result = db::transaction(db, move |conn| {
+            Ok::<_, DbError>(journal::append(conn, &journaled)?)
+        })
+        .await;
+        if let Err(error) = result {
+            recorder.restore(Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()));
+            return Err(error);
+        }
+        Flushed::Journaled(tokens)
+    } else {
+        Flushed::Written(write_batch(recorder, db, batch).await?)
+    };
+    flushed(started, what);
+    Ok(Some(what))
+}
+
+/// Folds the journal into the usage tables: every row (this process's and any other's) is
+/// merged per token into rows of [`CHUNK`] tokens in one transaction, and each of those is then
+/// written and deleted in a transaction of its own. Returns the number of tokens written.
+/// Whatever fails stays in the journal for the next fold.
+pub async fn fold(db: &Database) -> Result<usize, DbError> {
+    let rows =
+        db::transaction(db, |conn| Ok::<_, DbError>(journal::coalesce(conn, CHUNK)?)).await?;
+    let mut tokens = 0;
+    for id in rows {
+        tokens += db::transaction(db, move |conn| {
+            let Some(batch) = journal::take(conn, id)? else {
+                return Ok::<_, DbError>(0);
+            };
+            write(conn, &batch)?;
+            Ok(batch.len())
+        })
+        .await?;
+    }
     Ok(tokens)
 }
 
-/// Flushes every `interval` until `stopped` is set.
+/// Writes everything counted so far, and folds the journal, so that the usage tables hold
+/// every use (at shutdown, and in tests). On failure the counts not yet written go back for the
+/// next try. Returns the number of tokens written.
+pub async fn flush(recorder: &Recorder, db: &Database) -> Result<usize, DbError> {
+    let batch = recorder.take();
+    let mut tokens = 0;
+    if !batch.is_empty() {
+        let started = Instant::now();
+        tokens = write_batch(recorder, db, batch).await?;
+        flushed(started, Flushed::Written(tokens));
+    }
+    Ok(tokens + fold(db).await?)
+}
+
+/// Flushes every `interval` until `stopped` is set, folding the journal [`FOLD_EVERY`] after
+/// its first unfolded row. It first folds what a process stopped without its final flush left
+/// in the journal.
 pub async fn run_flusher(
     recorder: &Recorder,
     db: &Database,
@@ -343,10 +433,27 @@ pub async fn run_flusher(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
+    let mut unfolded_since = None;
+    if let Err(error) = fold(db).await {
+        tracing::warn!(%error, "usage fold failed; the journal keeps it");
+        unfolded_since = Some(Instant::now());
+    }
     while !stopped.load(Ordering::Relaxed) {
+        if unfolded_since.is_some_and(|since| since.elapsed() >= FOLD_EVERY) {
+            match fold(db).await {
+                Ok(_) => unfolded_since = None,
+                Err(error) => tracing::warn!(%error, "usage fold failed; the journal keeps it"),
+            }
+        }
         ticker.tick().await;
-        if let Err(error) = flush(recorder, db).await {
-            tracing::warn!(%error, "usage flush failed; counts kept for the next try");
+        match flush_interval(recorder, db).await {
+            Ok(Some(Flushed::Journaled(_))) => {
+                unfolded_since.get_or_insert_with(Instant::now);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "usage flush failed; counts kept for the next try");
+            }
         }
     }
 }

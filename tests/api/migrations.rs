@@ -13,7 +13,7 @@ on_both_backends!(
     the_paging_migration_copies_each_token_creation_time
 );
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "organizations",
     "users",
     "memberships",
@@ -25,6 +25,7 @@ const TABLES: [&str; 12] = [
     "token_usage",
     "token_usage_daily",
     "token_ips",
+    "usage_journal",
     "audit_events",
 ];
 
@@ -54,7 +55,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 3, "every migration reverted");
+    assert_eq!(reverted.len(), 4, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -119,6 +120,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let journal = revert_newest(&url)?;
     let paging = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
     assert_eq!(usage_in(&app, "tokens", "id", used)?, [expected]);
@@ -137,7 +139,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
     assert_eq!(rows_of(&app, "token_ips", used)?, 2);
 
-    assert_eq!(run_pending(&url)?, [reverted, paging]);
+    assert_eq!(run_pending(&url)?, [reverted, paging, journal]);
     let expected = Totals {
         usage_count: 3,
         last_used_ip: Some("203.0.113.7".to_owned()),
@@ -165,6 +167,7 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
+    revert_newest(&url)?;
     revert_newest(&url)?;
     assert!(
         count_rows(&app, "token_organizations WHERE token_created_at IS NULL").is_err(),

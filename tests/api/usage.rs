@@ -24,6 +24,15 @@ mod bounded_addresses {
     on_both_backends!(settings = &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "100")]; sixty_addresses_keep_the_latest_fifty);
 }
 
+mod journal {
+    use super::*;
+    on_both_backends!(
+        settings = &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")];
+        a_busy_interval_is_journaled_and_folded_exactly,
+        a_process_stopped_before_its_fold_loses_no_use
+    );
+}
+
 mod large_batches {
     use super::*;
     on_both_backends!(
@@ -320,5 +329,111 @@ async fn tokens_deleted_before_the_flush_are_skipped(app: TestApp) -> TestResult
         0,
         "nothing put back"
     );
+    Ok(())
+}
+
+/// Rows waiting in the usage journal.
+fn journal_rows(app: &TestApp) -> TestResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT COUNT(*) AS n FROM usage_journal"),
+        &mut app.connection()?,
+    )?;
+    Ok(row.n)
+}
+
+/// Issues `count` tokens of the member; returns their ids, sorted.
+async fn member_tokens(app: &TestApp, count: usize) -> TestResult<Vec<String>> {
+    Directory::new(app)?.acme().await?;
+    let mut ids = app.issue_tokens("member", count)?;
+    ids.sort();
+    Ok(ids)
+}
+
+/// Records `uses` uses of each token, each from an address of its own, now.
+fn record_uses(usage: &tokend::usage::Recorder, ids: &[String], uses: usize) -> TestResult {
+    let at = chrono::Utc::now().naive_utc();
+    for (i, id) in ids.iter().enumerate() {
+        let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a02_0000 + u32::try_from(i)?));
+        for _ in 0..uses {
+            usage.record(id, Some(ip), at);
+        }
+    }
+    Ok(())
+}
+
+/// An interval with more distinct tokens than `JOURNAL_FROM` is appended to the journal as one
+/// row and leaves the usage tables alone; a fold merges the rows and writes every token once,
+/// with every use counted, and empties the journal. A quiet interval is written directly.
+async fn a_busy_interval_is_journaled_and_folded_exactly(app: TestApp) -> TestResult {
+    use tokend::usage::{Flushed, flush_interval, fold};
+    let ids = member_tokens(&app, 1203).await?;
+    assert!(ids.len() >= tokend::usage::JOURNAL_FROM);
+    let state = app.state()?;
+    record_uses(&state.usage, &ids, 2)?;
+
+    assert_eq!(
+        flush_interval(&state.usage, &state.db).await?,
+        Some(Flushed::Journaled(1203))
+    );
+    assert_eq!(journal_rows(&app)?, 1);
+    assert!(written(&app, &ids)?.is_empty(), "nothing folded yet");
+    record_uses(&state.usage, &ids, 1)?;
+    assert_eq!(
+        flush_interval(&state.usage, &state.db).await?,
+        Some(Flushed::Journaled(1203))
+    );
+    assert_eq!(journal_rows(&app)?, 2);
+
+    assert_eq!(fold(&state.db).await?, 1203, "each token written once");
+    let all: Vec<(String, i64)> = ids.iter().map(|id| (id.clone(), 3)).collect();
+    assert!(written(&app, &ids)? == all, "every use counted once");
+    assert_eq!(rows_of(&app, "token_usage_daily", "member")?, 1203);
+    assert_eq!(rows_of(&app, "token_ips", "member")?, 1203);
+    assert_eq!(journal_rows(&app)?, 0);
+    let detail = usage(&app, &ids[600]).await?;
+    assert_eq!(detail["usage_count"], 3, "{detail}");
+    assert_eq!(detail["recent_ips"][0]["count"], 3, "{detail}");
+    assert_eq!(detail["daily"][89]["count"], 3, "{detail}");
+    assert_eq!(fold(&state.db).await?, 0, "nothing folded twice");
+
+    record_uses(&state.usage, &ids[..3], 1)?;
+    assert_eq!(
+        flush_interval(&state.usage, &state.db).await?,
+        Some(Flushed::Written(3))
+    );
+    assert_eq!(journal_rows(&app)?, 0);
+    assert_eq!(written(&app, &ids[..3])?[0].1, 4);
+    assert_eq!(flush_interval(&state.usage, &state.db).await?, None);
+    Ok(())
+}
+
+/// DESIGN §7: journaled counts are durable. A process that journals an interval and never folds
+/// it (as if killed) loses nothing: the next process to start folds the journal.
+async fn a_process_stopped_before_its_fold_loses_no_use(app: TestApp) -> TestResult {
+    let ids = member_tokens(&app, 1100).await?;
+    let state = app.state()?;
+    record_uses(&state.usage, &ids, 2)?;
+    assert_eq!(
+        tokend::usage::flush_interval(&state.usage, &state.db).await?,
+        Some(tokend::usage::Flushed::Journaled(1100))
+    );
+    assert!(written(&app, &ids)?.is_empty());
+
+    let _next = app.second_instance(&[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")])?;
+    let all: Vec<(String, i64)> = ids.iter().map(|id| (id.clone(), 2)).collect();
+    let mut folded = false;
+    for _ in 0..100 {
+        if written(&app, &ids)? == all && journal_rows(&app)? == 0 {
+            folded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(folded, "the next process folds the journal when it starts");
     Ok(())
 }

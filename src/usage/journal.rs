@@ -1,0 +1,250 @@
+//! The usage journal: the counts of a busy interval (many distinct tokens) appended as one
+//! durable row, and folded into the usage tables every few seconds. A token used again and
+//! again between two folds then costs one upsert per table per fold instead of one per
+//! interval, and a crash still loses at most one interval.
+//!
+//! Any process may fold any row: a row is deleted in the transaction that applies it (or that
+//! merges it into a bigger one), so each use is counted exactly once, whoever folds it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use foldhash::fast::RandomState;
+
+use super::recorder::{IpUse, Pending};
+use crate::db::DbConnection;
+
+/// One token's counts as stored: id, uses, last use (µs since the epoch) and its address,
+/// per address (address, uses, last seen in µs), per day (days since 0001-01-01, uses).
+type Entry<Id> = (
+    Id,
+    i64,
+    Option<i64>,
+    Option<IpAddr>,
+    Vec<(IpAddr, i64, i64)>,
+    Vec<(i32, i64)>,
+);
+
+fn micros(at: NaiveDateTime) -> i64 {
+    at.and_utc().timestamp_micros()
+}
+
+/// The JSON of a batch (compact arrays: a busy interval holds tens of thousands of tokens).
+fn encode(batch: &[(String, Pending)]) -> String {
+    let entries: Vec<Entry<&str>> = batch
+        .iter()
+        .map(|(id, pending)| {
+            (
+                id.as_str(),
+                pending.count,
+                pending.last_used_at.map(micros),
+                pending.last_ip,
+                pending
+                    .ips
+                    .iter()
+                    .map(|used| (used.ip, used.count, micros(used.last_seen_at)))
+                    .collect(),
+                pending
+                    .days
+                    .iter()
+                    .map(|(day, count)| (day.num_days_from_ce(), *count))
+                    .collect(),
+            )
+        })
+        .collect();
+    // Strings, numbers and addresses: serializing them cannot fail.
+    serde_json::to_string(&entries).unwrap_or_default()
+}
+
+/// Why a stored row could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum Corrupt {
+    /// Not the JSON [`encode`] writes.
+    #[error("usage journal row is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A time or a day out of range.
+    #[error("usage journal row holds a time out of range")]
+    Range,
+}
+
+fn decode(body: &str) -> Result<Vec<(String, Pending)>, Corrupt> {
+    let entries: Vec<Entry<String>> = serde_json::from_str(body)?;
+    let time = |us: i64| {
+        DateTime::from_timestamp_micros(us)
+            .map(|at| at.naive_utc())
+            .ok_or(Corrupt::Range)
+    };
+    entries
+        .into_iter()
+        .map(|(id, count, last_used_at, last_ip, ips, days)| {
+            let pending = Pending {
+                count,
+                last_used_at: last_used_at.map(time).transpose()?,
+                last_ip,
+                ips: ips
+                    .into_iter()
+                    .map(|(ip, count, seen)| {
+                        Ok(IpUse {
+                            ip,
+                            count,
+                            last_seen_at: time(seen)?,
+                        })
+                    })
+                    .collect::<Result<_, Corrupt>>()?,
+                days: days
+                    .into_iter()
+                    .map(|(day, count)| {
+                        NaiveDate::from_num_days_from_ce_opt(day)
+                            .map(|day| (day, count))
+                            .ok_or(Corrupt::Range)
+                    })
+                    .collect::<Result<_, Corrupt>>()?,
+            };
+            Ok((id, pending))
+        })
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct Body {
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Appends a batch as one row; returns its id.
+pub fn append(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<i64> {
+    let body = encode(batch);
+    let row: Id = match conn {
+        DbConnection::Sqlite(conn) => {
+            diesel::sql_query("INSERT INTO usage_journal (body) VALUES (?) RETURNING id")
+                .bind::<Text, _>(&body)
+                .get_result(conn)?
+        }
+        DbConnection::Pg(conn) => {
+            diesel::sql_query("INSERT INTO usage_journal (body) VALUES ($1) RETURNING id")
+                .bind::<Text, _>(&body)
+                .get_result(conn)?
+        }
+    };
+    Ok(row.id)
+}
+
+/// The rows' batches; a row that cannot be read is logged and dropped (nothing else writes
+/// them: it would take a hand in the database), so that it does not stop every fold after it.
+fn batches(rows: Vec<Body>) -> impl Iterator<Item = Vec<(String, Pending)>> {
+    rows.into_iter().filter_map(|row| match decode(&row.body) {
+        Ok(batch) => Some(batch),
+        Err(error) => {
+            tracing::error!(%error, "a usage journal row was dropped");
+            None
+        }
+    })
+}
+
+/// Deletes every row and writes their counts back merged per token, sorted by token id, as
+/// rows of at most `per_row` tokens (call it inside a transaction). Returns the new rows' ids,
+/// to be applied one by one with [`take`].
+pub fn coalesce(conn: &mut DbConnection, per_row: usize) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Body> = match conn {
+        DbConnection::Sqlite(conn) => {
+            diesel::sql_query("DELETE FROM usage_journal RETURNING body").load(conn)?
+        }
+        DbConnection::Pg(conn) => {
+            diesel::sql_query("DELETE FROM usage_journal RETURNING body").load(conn)?
+        }
+    };
+    let mut merged: HashMap<String, Pending, RandomState> = HashMap::default();
+    for batch in batches(rows) {
+        for (id, pending) in batch {
+            merged.entry(id).or_default().merge(pending);
+        }
+    }
+    let mut all: Vec<(String, Pending)> = merged.into_iter().collect();
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    all.chunks(per_row.max(1))
+        .map(|batch| append(conn, batch))
+        .collect()
+}
+
+/// Deletes row `id` and returns its batch; `None` when another process took it first.
+pub fn take(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Vec<(String, Pending)>>> {
+    let row: Option<Body> = match conn {
+        DbConnection::Sqlite(conn) => {
+            diesel::sql_query("DELETE FROM usage_journal WHERE id = ? RETURNING body")
+                .bind::<BigInt, _>(id)
+                .get_result(conn)
+                .optional()?
+        }
+        DbConnection::Pg(conn) => {
+            diesel::sql_query("DELETE FROM usage_journal WHERE id = $1 RETURNING body")
+                .bind::<BigInt, _>(id)
+                .get_result(conn)
+                .optional()?
+        }
+    };
+    Ok(row.and_then(|row| batches(vec![row]).next()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64, micros: u32) -> NaiveDateTime {
+        DateTime::from_timestamp(1_800_000_000 + seconds, micros * 1000)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_batch_reads_back_as_it_was_written() {
+        let v4: IpAddr = [203, 0, 113, 7].into();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap_or(v4);
+        let busy = Pending {
+            count: 7,
+            last_used_at: Some(at(90_000, 123_456)),
+            last_ip: Some(v6),
+            ips: [
+                IpUse {
+                    ip: v4,
+                    count: 3,
+                    last_seen_at: at(10, 1),
+                },
+                IpUse {
+                    ip: v6,
+                    count: 4,
+                    last_seen_at: at(90_000, 123_456),
+                },
+            ]
+            .into_iter()
+            .collect(),
+            days: [(at(10, 0).date(), 3), (at(90_000, 0).date(), 4)]
+                .into_iter()
+                .collect(),
+        };
+        let quiet = Pending {
+            count: 1,
+            last_used_at: Some(at(5, 0)),
+            ..Pending::default()
+        };
+        let batch = vec![("a".to_owned(), busy), ("b\"\\".to_owned(), quiet)];
+        assert_eq!(decode(&encode(&batch)).ok(), Some(batch));
+    }
+
+    #[test]
+    fn a_damaged_row_is_refused() {
+        assert!(matches!(decode("[1, 2]"), Err(Corrupt::Json(_))));
+        assert!(matches!(
+            decode(r#"[["a", 1, null, null, [], [[2147483647, 1]]]]"#),
+            Err(Corrupt::Range)
+        ));
+    }
+}
