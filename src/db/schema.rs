@@ -139,6 +139,7 @@ diesel::joinable!(token_organizations -> tokens (token_id));
 diesel::table! {
     usage_journal (id) {
         id -> BigInt,
+        part -> Integer,
         body -> Text,
     }
 }

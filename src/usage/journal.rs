@@ -5,14 +5,19 @@
 //!
 //! Any process may fold any row: a row is deleted in the transaction that applies it (or that
 //! merges it into a bigger one), so each use is counted exactly once, whoever folds it.
+//!
+//! Each token belongs to one of [`PARTS`] parts (by a fixed hash of its id), and a row holds
+//! tokens of one part: a fold merges one part at a time, so that merging the counts of 100,000
+//! tokens never holds more than a sixteenth of them in memory.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use foldhash::fast::RandomState;
+use diesel::sql_types::{BigInt, Integer, Text};
+use foldhash::fast::{FixedState, RandomState};
 
 use super::recorder::{IpUse, Pending};
 use crate::db::DbConnection;
@@ -32,10 +37,18 @@ fn micros(at: NaiveDateTime) -> i64 {
     at.and_utc().timestamp_micros()
 }
 
+/// Parts of the journal: each is merged on its own.
+pub const PARTS: i32 = 16;
+
+/// The part of a token: the same in every process (a fixed hash).
+fn part_of(token_id: &str) -> i32 {
+    let parts = u64::try_from(PARTS).unwrap_or(1);
+    i32::try_from(FixedState::default().hash_one(token_id) % parts).unwrap_or(0)
+}
+
 /// The JSON of a batch (compact arrays: a busy interval holds tens of thousands of tokens).
-fn encode(batch: &[(String, Pending)]) -> String {
+fn encode<'a>(batch: impl Iterator<Item = &'a (String, Pending)>) -> String {
     let entries: Vec<Entry<&str>> = batch
-        .iter()
         .map(|(id, pending)| {
             (
                 id.as_str(),
@@ -120,17 +133,23 @@ struct Id {
     id: i64,
 }
 
-/// Appends a batch as one row; returns its id.
-pub fn append(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResult<i64> {
+/// Stores one row of `part`; returns its id.
+fn insert<'a>(
+    conn: &mut DbConnection,
+    part: i32,
+    batch: impl Iterator<Item = &'a (String, Pending)>,
+) -> QueryResult<i64> {
     let body = encode(batch);
     let row: Id = match conn {
         DbConnection::Sqlite(conn) => {
-            diesel::sql_query("INSERT INTO usage_journal (body) VALUES (?) RETURNING id")
+            diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (?, ?) RETURNING id")
+                .bind::<Integer, _>(part)
                 .bind::<Text, _>(&body)
                 .get_result(conn)?
         }
         DbConnection::Pg(conn) => {
-            diesel::sql_query("INSERT INTO usage_journal (body) VALUES ($1) RETURNING id")
+            diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id")
+                .bind::<Integer, _>(part)
                 .bind::<Text, _>(&body)
                 .get_result(conn)?
         }
@@ -138,40 +157,76 @@ pub fn append(conn: &mut DbConnection, batch: &[(String, Pending)]) -> QueryResu
     Ok(row.id)
 }
 
-/// The rows' batches; a row that cannot be read is logged and dropped (nothing else writes
-/// them: it would take a hand in the database), so that it does not stop every fold after it.
-fn batches(rows: Vec<Body>) -> impl Iterator<Item = Vec<(String, Pending)>> {
-    rows.into_iter().filter_map(|row| match decode(&row.body) {
+/// Appends a batch as rows of one part each and at most `per_row` tokens (small rows keep the
+/// memory of writing and folding them small).
+pub fn append(
+    conn: &mut DbConnection,
+    batch: &[(String, Pending)],
+    per_row: usize,
+) -> QueryResult<()> {
+    let mut parts: Vec<Vec<&(String, Pending)>> = (0..PARTS).map(|_| Vec::new()).collect();
+    for entry in batch {
+        if let Some(part) = usize::try_from(part_of(&entry.0))
+            .ok()
+            .and_then(|i| parts.get_mut(i))
+        {
+            part.push(entry);
+        }
+    }
+    for (part, entries) in (0..PARTS).zip(&parts) {
+        for rows in entries.chunks(per_row.max(1)) {
+            insert(conn, part, rows.iter().copied())?;
+        }
+    }
+    Ok(())
+}
+
+/// A row's batch; a row that cannot be read is logged and dropped (nothing else writes them:
+/// it would take a hand in the database), so that it does not stop every fold after it.
+fn batch_of(row: &Body) -> Option<Vec<(String, Pending)>> {
+    match decode(&row.body) {
         Ok(batch) => Some(batch),
         Err(error) => {
             tracing::error!(%error, "a usage journal row was dropped");
             None
         }
-    })
+    }
 }
 
-/// Deletes every row and writes their counts back merged per token, sorted by token id, as
-/// rows of at most `per_row` tokens (call it inside a transaction). Returns the new rows' ids,
-/// to be applied one by one with [`take`].
-pub fn coalesce(conn: &mut DbConnection, per_row: usize) -> QueryResult<Vec<i64>> {
-    let rows: Vec<Body> = match conn {
-        DbConnection::Sqlite(conn) => {
-            diesel::sql_query("DELETE FROM usage_journal RETURNING body").load(conn)?
-        }
-        DbConnection::Pg(conn) => {
-            diesel::sql_query("DELETE FROM usage_journal RETURNING body").load(conn)?
-        }
-    };
+/// Deletes the oldest row of `part` and returns it; `None` when the part is empty.
+fn take_oldest(conn: &mut DbConnection, part: i32) -> QueryResult<Option<Body>> {
+    match conn {
+        DbConnection::Sqlite(conn) => diesel::sql_query(
+            "DELETE FROM usage_journal WHERE id = \
+             (SELECT MIN(id) FROM usage_journal WHERE part = ?) RETURNING body",
+        )
+        .bind::<Integer, _>(part)
+        .get_result(conn)
+        .optional(),
+        DbConnection::Pg(conn) => diesel::sql_query(
+            "DELETE FROM usage_journal WHERE id = \
+             (SELECT MIN(id) FROM usage_journal WHERE part = $1) RETURNING body",
+        )
+        .bind::<Integer, _>(part)
+        .get_result(conn)
+        .optional(),
+    }
+}
+
+/// Deletes every row of `part`, one at a time, and writes their counts back merged per token,
+/// sorted by token id, as rows of at most `per_row` tokens (call it inside a transaction).
+/// Returns the new rows' ids, to be applied one by one with [`take`].
+pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResult<Vec<i64>> {
     let mut merged: HashMap<String, Pending, RandomState> = HashMap::default();
-    for batch in batches(rows) {
-        for (id, pending) in batch {
+    while let Some(row) = take_oldest(conn, part)? {
+        for (id, pending) in batch_of(&row).unwrap_or_default() {
             merged.entry(id).or_default().merge(pending);
         }
     }
     let mut all: Vec<(String, Pending)> = merged.into_iter().collect();
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     all.chunks(per_row.max(1))
-        .map(|batch| append(conn, batch))
+        .map(|rows| insert(conn, part, rows.iter()))
         .collect()
 }
 
@@ -191,7 +246,7 @@ pub fn take(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Vec<(String,
                 .optional()?
         }
     };
-    Ok(row.and_then(|row| batches(vec![row]).next()))
+    Ok(row.as_ref().and_then(batch_of))
 }
 
 #[cfg(test)]
@@ -236,7 +291,7 @@ mod tests {
             ..Pending::default()
         };
         let batch = vec![("a".to_owned(), busy), ("b\"\\".to_owned(), quiet)];
-        assert_eq!(decode(&encode(&batch)).ok(), Some(batch));
+        assert_eq!(decode(&encode(batch.iter())).ok(), Some(batch));
     }
 
     #[test]

@@ -308,7 +308,7 @@ pub const FOLD_EVERY: Duration = Duration::from_secs(10);
 pub enum Flushed {
     /// Written to the usage tables: this many tokens.
     Written(usize),
-    /// Appended to the journal as one row, to be folded: this many tokens.
+    /// Appended to the journal (rows of 500 tokens), to be folded: this many tokens.
     Journaled(usize),
 }
 
@@ -356,7 +356,7 @@ fn flushed(started: Instant, what: Flushed) {
 }
 
 /// One interval's counts: a busy interval (at least [`JOURNAL_FROM`] tokens) is appended to the
-/// journal in one statement, a quiet one written to the usage tables. On failure the counts go
+/// journal in one transaction, a quiet one written to the usage tables. On failure the counts go
 /// back to the recorder for the next try. `None` when nothing was counted.
 pub async fn flush_interval(
     recorder: &Recorder,
@@ -372,7 +372,7 @@ pub async fn flush_interval(
         let shared = Arc::new(batch);
         let journaled = Arc::clone(&shared);
         let result = db::transaction(db, move |conn| {
-            Ok::<_, DbError>(journal::append(conn, &journaled)?)
+            Ok::<_, DbError>(journal::append(conn, &journaled, CHUNK)?)
         })
         .await;
         if let Err(error) = result {
@@ -387,23 +387,27 @@ pub async fn flush_interval(
     Ok(Some(what))
 }
 
-/// Folds the journal into the usage tables: every row (this process's and any other's) is
-/// merged per token into rows of [`CHUNK`] tokens in one transaction, and each of those is then
-/// written and deleted in a transaction of its own. Returns the number of tokens written.
-/// Whatever fails stays in the journal for the next fold.
+/// Folds the journal into the usage tables, one part at a time: every row of the part (this
+/// process's and any other's) is merged per token into rows of [`CHUNK`] tokens in one
+/// transaction, and each of those is then written and deleted in a transaction of its own.
+/// Returns the number of tokens written. Whatever fails stays in the journal for the next fold.
 pub async fn fold(db: &Database) -> Result<usize, DbError> {
-    let rows =
-        db::transaction(db, |conn| Ok::<_, DbError>(journal::coalesce(conn, CHUNK)?)).await?;
     let mut tokens = 0;
-    for id in rows {
-        tokens += db::transaction(db, move |conn| {
-            let Some(batch) = journal::take(conn, id)? else {
-                return Ok::<_, DbError>(0);
-            };
-            write(conn, &batch)?;
-            Ok(batch.len())
+    for part in 0..journal::PARTS {
+        let rows = db::transaction(db, move |conn| {
+            Ok::<_, DbError>(journal::coalesce(conn, part, CHUNK)?)
         })
         .await?;
+        for id in rows {
+            tokens += db::transaction(db, move |conn| {
+                let Some(batch) = journal::take(conn, id)? else {
+                    return Ok::<_, DbError>(0);
+                };
+                write(conn, &batch)?;
+                Ok(batch.len())
+            })
+            .await?;
+        }
     }
     Ok(tokens)
 }
