@@ -1,34 +1,58 @@
-//! One shared copy of each scope list the cached snapshots hold. Most tokens carry one of a
-//! few scope sets; with 100,000 cached tokens a copy each costs about 15 MB.
+//! One shared copy of each value that many cached snapshots hold alike: scope lists (most
+//! tokens carry one of a few sets), and owner and organization ids (an owner has many tokens,
+//! an organization more). With 100,000 cached tokens a copy each costs about 15 MB for the
+//! scope lists and 7 MB for the ids.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::Hash;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-/// Most distinct sets remembered; beyond it (after forgetting those no snapshot holds any
-/// more) a list is not shared.
-const MOST: usize = 4_096;
+use foldhash::fast::RandomState;
 
-/// Each list, and the copy snapshots share while any holds it.
-type Sets = HashMap<Box<[String]>, Weak<[String]>>;
-
-static SETS: LazyLock<Mutex<Sets>> = LazyLock::new(Mutex::default);
-
-/// The shared copy of `scopes`, made now if no cached snapshot holds one.
-#[must_use]
-pub fn shared(scopes: Vec<String>) -> Arc<[String]> {
-    let mut sets = SETS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(held) = sets.get(scopes.as_slice()).and_then(Weak::upgrade) {
-        return held;
-    }
-    if sets.len() >= MOST {
-        sets.retain(|_, held| held.strong_count() > 0);
-    }
-    let made: Arc<[String]> = scopes.into();
-    if sets.len() < MOST {
-        sets.insert(made.to_vec().into_boxed_slice(), Arc::downgrade(&made));
-    }
-    made
+/// The values handed out, each kept until `most` are held; then those no snapshot holds any
+/// more are forgotten, and if half or more are still held the memory starts over (the copies
+/// already handed out stay shared among their holders), so that a lookup stays O(1).
+pub struct Interner<T: ?Sized + 'static> {
+    held: LazyLock<Mutex<HashSet<Arc<T>, RandomState>>>,
+    most: usize,
 }
+
+impl<T: ?Sized + Eq + Hash> Interner<T> {
+    const fn new(most: usize) -> Self {
+        Self {
+            held: LazyLock::new(Mutex::default),
+            most,
+        }
+    }
+
+    /// The shared copy of `value`, made from it if none is held.
+    pub fn shared<V>(&self, value: V) -> Arc<T>
+    where
+        V: Borrow<T>,
+        Arc<T>: From<V>,
+    {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(copy) = held.get(value.borrow()) {
+            return Arc::clone(copy);
+        }
+        if held.len() >= self.most {
+            held.retain(|copy| Arc::strong_count(copy) > 1);
+            if held.len() >= self.most / 2 {
+                held.clear();
+            }
+        }
+        let made = Arc::<T>::from(value);
+        held.insert(Arc::clone(&made));
+        made
+    }
+}
+
+/// Scope lists (and the scopes a role leaves of them).
+pub static SCOPE_SETS: Interner<[String]> = Interner::new(4_096);
+
+/// Owner and organization ids.
+pub static IDS: Interner<str> = Interner::new(65_536);
 
 #[cfg(test)]
 mod tests {
@@ -39,15 +63,37 @@ mod tests {
     }
 
     #[test]
-    fn equal_lists_share_one_copy_while_it_is_held() {
-        let first = shared(set(&["read", "write:projects"]));
-        let second = shared(set(&["read", "write:projects"]));
+    fn equal_values_share_one_copy() {
+        let first = SCOPE_SETS.shared(set(&["read", "write:projects"]));
+        let second = SCOPE_SETS.shared(set(&["read", "write:projects"]));
         assert!(Arc::ptr_eq(&first, &second));
-        let other = shared(set(&["read"]));
+        let other = SCOPE_SETS.shared(set(&["read"]));
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(&*other, ["read".to_owned()]);
-        drop((first, second));
-        let again = shared(set(&["read", "write:projects"]));
-        assert_eq!(&*again, set(&["read", "write:projects"]));
+        let owner = IDS.shared("interned-test-owner".to_owned());
+        assert!(Arc::ptr_eq(
+            &owner,
+            &IDS.shared("interned-test-owner".to_owned())
+        ));
+        assert_eq!(&*owner, "interned-test-owner");
+    }
+
+    #[test]
+    fn a_full_memory_forgets_what_no_one_holds_and_stays_bounded() {
+        let small: Interner<str> = Interner::new(4);
+        let kept = small.shared("kept".to_owned());
+        for n in 0..3 {
+            drop(small.shared(format!("dropped-{n}")));
+        }
+        let again = small.shared("new".to_owned());
+        let held = small.held.lock().map(|held| held.len()).unwrap_or_default();
+        assert_eq!(held, 2, "the three no one held are forgotten");
+        assert!(Arc::ptr_eq(&kept, &small.shared("kept".to_owned())));
+        for n in 0..20 {
+            let _still_held = small.shared(format!("busy-{n}"));
+        }
+        let held = small.held.lock().map(|held| held.len()).unwrap_or_default();
+        assert!(held <= 4, "{held} held");
+        drop(again);
     }
 }

@@ -5,9 +5,9 @@
 pub mod answer;
 pub mod cache;
 pub mod evaluate;
+pub mod interned;
 pub mod invalidation;
 pub mod loader;
 pub mod me;
 pub mod request;
-pub mod scope_sets;
 pub mod snapshot;

@@ -12,7 +12,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
-use super::scope_sets;
+use super::interned::{IDS, SCOPE_SETS};
 use crate::auth::Permission;
 use crate::db::{DbConnection, DbError};
 use crate::directory::Role;
@@ -25,7 +25,7 @@ use crate::tokens::scopes::{self, Action};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The organization.
-    pub organization_id: Box<str>,
+    pub organization_id: Arc<str>,
     /// Whether it enforces SSO.
     pub sso_enforced: bool,
     /// When the owner authorized the token for SSO there.
@@ -55,7 +55,7 @@ pub struct CachedToken {
     /// Whose it is.
     pub owner_type: OwnerType,
     /// The owner's id.
-    pub owner_id: Box<str>,
+    pub owner_id: Arc<str>,
     /// When it stops working.
     pub expires_at: Option<NaiveDateTime>,
     /// Creation time.
@@ -271,9 +271,8 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
             format!("unreadable {what} in the token snapshot").into(),
         ))
     };
-    let scopes = scope_sets::shared(
-        serde_json::from_str::<Vec<String>>(&row.scopes).map_err(|_| bad("scopes"))?,
-    );
+    let scopes = SCOPE_SETS
+        .shared(serde_json::from_str::<Vec<String>>(&row.scopes).map_err(|_| bad("scopes"))?);
     let project_ids: Vec<String> =
         serde_json::from_str(&row.projects).map_err(|_| bad("projects"))?;
     let raw: Vec<(String, serde_json::Value, Option<String>, Option<String>)> =
@@ -294,7 +293,7 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
                 }
             };
             Grant {
-                organization_id: organization_id.into(),
+                organization_id: IDS.shared(organization_id),
                 sso_enforced: sso
                     .as_bool()
                     .unwrap_or_else(|| sso.as_i64().is_some_and(|v| v != 0)),
@@ -303,7 +302,7 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
                 scopes: if *usable == *scopes {
                     Arc::clone(&scopes)
                 } else {
-                    scope_sets::shared(usable)
+                    SCOPE_SETS.shared(usable)
                 },
                 answer: OnceLock::new(),
             }
@@ -315,7 +314,7 @@ fn decode(row: Row) -> Result<Snapshot, DbError> {
             kind,
             name: row.name.into(),
             owner_type,
-            owner_id: row.owner_id.into(),
+            owner_id: IDS.shared(row.owner_id),
             expires_at: row.expires_at,
             created_at: row.created_at,
             revoked: row.revoked_at.is_some(),
