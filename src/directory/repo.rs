@@ -217,18 +217,25 @@ pub fn admin_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<Strin
 
 /// Organizations by id.
 pub fn organizations(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Organization>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     organizations::table
         .filter(organizations::id.eq_any(ids))
         .select(Organization::as_select())
         .load(conn)
 }
 
-/// Which of `project_ids` exist in any of `org_ids`.
+/// Which of `project_ids` exist in any of `org_ids` (no statement when either is empty, as for
+/// most new tokens: an `IN` list is prepared anew on every call).
 pub fn existing_projects(
     conn: &mut DbConnection,
     org_ids: &[String],
     project_ids: &[String],
 ) -> QueryResult<Vec<String>> {
+    if org_ids.is_empty() || project_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     projects::table
         .filter(projects::organization_id.eq_any(org_ids))
         .filter(projects::id.eq_any(project_ids))
