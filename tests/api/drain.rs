@@ -141,8 +141,17 @@ async fn drain(dir: tempfile::TempDir, url: String) -> TestResult {
     assert!(terminated.success());
 
     let client = reqwest::Client::new();
-    let ready = client.get(server.url("/readyz")).send().await?;
-    assert_eq!(ready.status(), 503, "/readyz turns 503 first");
+    // The signal reaches the server's task asynchronously: a check sent at once may be answered
+    // before it lands, so /readyz gets a moment (well within the delay) to turn 503.
+    let mut ready = client.get(server.url("/readyz")).send().await?.status();
+    for _ in 0..20 {
+        if ready == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        ready = client.get(server.url("/readyz")).send().await?.status();
+    }
+    assert_eq!(ready, 503, "/readyz turns 503 first");
     let still = client
         .post(server.url("/v1/introspect"))
         .bearer_auth(&caller)
