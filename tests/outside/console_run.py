@@ -60,8 +60,12 @@ class Console:
         self.driver.get(self.base + path)
 
     def sign_in(self, jwt):
+        # The previous session is cleared on the page shown now, which has settled, before the
+        # console loads again: a console loading with it would call the API, and cleared under
+        # that load, its next call would go out without a session (a 401 that signs it out).
+        if self.driver.current_url.startswith(self.base):
+            self.driver.execute_script("sessionStorage.clear()")
         self.open("/console/")
-        self.driver.execute_script("sessionStorage.clear()")
         self.open(f"/console/#session={jwt}")
         self.heading("My tokens")
         if "session" in self.driver.current_url:
