@@ -131,11 +131,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(memberships -> organizations (organization_id));
-diesel::joinable!(memberships -> users (user_id));
-diesel::joinable!(projects -> organizations (organization_id));
-diesel::joinable!(token_scopes -> tokens (token_id));
-diesel::joinable!(token_organizations -> tokens (token_id));
 diesel::table! {
     usage_journal (id) {
         id -> BigInt,
@@ -144,6 +139,11 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(projects -> organizations (organization_id));
+diesel::joinable!(token_scopes -> tokens (token_id));
+diesel::joinable!(token_organizations -> tokens (token_id));
 diesel::joinable!(token_organizations -> organizations (organization_id));
 diesel::joinable!(token_projects -> tokens (token_id));
 diesel::joinable!(token_usage -> tokens (token_id));

@@ -16,10 +16,11 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Text};
 use foldhash::fast::{FixedState, RandomState};
 
 use super::recorder::{IpUse, Pending};
+use super::sql::{self, Bind};
 use crate::db::DbConnection;
 
 /// One token's counts as stored: id, uses, last use (µs since the epoch) and its address,
@@ -140,21 +141,14 @@ fn insert<'a>(
     batch: impl Iterator<Item = &'a (String, Pending)>,
 ) -> QueryResult<i64> {
     let body = encode(batch);
-    let row: Id = match conn {
-        DbConnection::Sqlite(conn) => {
-            diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (?, ?) RETURNING id")
-                .bind::<Integer, _>(part)
-                .bind::<Text, _>(&body)
-                .get_result(conn)?
-        }
-        DbConnection::Pg(conn) => {
-            diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id")
-                .bind::<Integer, _>(part)
-                .bind::<Text, _>(&body)
-                .get_result(conn)?
-        }
-    };
-    Ok(row.id)
+    let rows: Vec<Id> = sql::load(
+        conn,
+        "INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id",
+        &[Bind::Int(i64::from(part)), Bind::Text(&body)],
+    )?;
+    rows.first()
+        .map(|row| row.id)
+        .ok_or(diesel::result::Error::NotFound)
 }
 
 /// Appends a batch as rows of one part each and at most `per_row` tokens (small rows keep the
@@ -195,22 +189,13 @@ fn batch_of(row: &Body) -> Option<Vec<(String, Pending)>> {
 
 /// Deletes the oldest row of `part` and returns it; `None` when the part is empty.
 fn take_oldest(conn: &mut DbConnection, part: i32) -> QueryResult<Option<Body>> {
-    match conn {
-        DbConnection::Sqlite(conn) => diesel::sql_query(
-            "DELETE FROM usage_journal WHERE id = \
-             (SELECT MIN(id) FROM usage_journal WHERE part = ?) RETURNING body",
-        )
-        .bind::<Integer, _>(part)
-        .get_result(conn)
-        .optional(),
-        DbConnection::Pg(conn) => diesel::sql_query(
-            "DELETE FROM usage_journal WHERE id = \
-             (SELECT MIN(id) FROM usage_journal WHERE part = $1) RETURNING body",
-        )
-        .bind::<Integer, _>(part)
-        .get_result(conn)
-        .optional(),
-    }
+    let rows: Vec<Body> = sql::load(
+        conn,
+        "DELETE FROM usage_journal WHERE id = \
+         (SELECT MIN(id) FROM usage_journal WHERE part = $1) RETURNING body",
+        &[Bind::Int(i64::from(part))],
+    )?;
+    Ok(rows.into_iter().next())
 }
 
 /// Deletes every row of `part`, one at a time, and writes their counts back merged per token,
@@ -232,21 +217,12 @@ pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResu
 
 /// Deletes row `id` and returns its batch; `None` when another process took it first.
 pub fn take(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Vec<(String, Pending)>>> {
-    let row: Option<Body> = match conn {
-        DbConnection::Sqlite(conn) => {
-            diesel::sql_query("DELETE FROM usage_journal WHERE id = ? RETURNING body")
-                .bind::<BigInt, _>(id)
-                .get_result(conn)
-                .optional()?
-        }
-        DbConnection::Pg(conn) => {
-            diesel::sql_query("DELETE FROM usage_journal WHERE id = $1 RETURNING body")
-                .bind::<BigInt, _>(id)
-                .get_result(conn)
-                .optional()?
-        }
-    };
-    Ok(row.as_ref().and_then(batch_of))
+    let rows: Vec<Body> = sql::load(
+        conn,
+        "DELETE FROM usage_journal WHERE id = $1 RETURNING body",
+        &[Bind::Int(id)],
+    )?;
+    Ok(rows.first().and_then(batch_of))
 }
 
 #[cfg(test)]

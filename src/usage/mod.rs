@@ -4,6 +4,7 @@
 mod journal;
 pub mod query;
 mod recorder;
+mod sql;
 mod store;
 
 pub use recorder::Recorder;

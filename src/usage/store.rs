@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use super::journal;
 use super::recorder::{IpUse, Pending, Recorder};
+use super::sql::{self, Bind};
 use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
 
@@ -60,50 +59,6 @@ impl Sql {
     }
 }
 
-/// One typed bind value.
-enum Bind<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
-    Time(NaiveDateTime),
-}
-
-fn bind_all<'a, DB>(
-    mut query: BoxedSqlQuery<'a, DB, diesel::query_builder::SqlQuery>,
-    binds: &[Bind<'a>],
-) -> BoxedSqlQuery<'a, DB, diesel::query_builder::SqlQuery>
-where
-    DB: diesel::backend::Backend
-        + diesel::sql_types::HasSqlType<Text>
-        + diesel::sql_types::HasSqlType<BigInt>
-        + diesel::sql_types::HasSqlType<Timestamp>,
-    &'a str: diesel::serialize::ToSql<Text, DB>,
-    Option<&'a str>: diesel::serialize::ToSql<Nullable<Text>, DB>,
-    i64: diesel::serialize::ToSql<BigInt, DB>,
-    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
-{
-    for bind in binds {
-        query = match bind {
-            Bind::Text(v) => query.bind::<Text, _>(*v),
-            Bind::OptText(v) => query.bind::<Nullable<Text>, _>(*v),
-            Bind::Int(v) => query.bind::<BigInt, _>(*v),
-            Bind::Time(v) => query.bind::<Timestamp, _>(*v),
-        };
-    }
-    query
-}
-
-fn execute(conn: &mut DbConnection, sql: &Sql, binds: &[Bind<'_>]) -> QueryResult<usize> {
-    match conn {
-        DbConnection::Sqlite(conn) => {
-            bind_all(diesel::sql_query(&sql.text).into_boxed(), binds).execute(conn)
-        }
-        DbConnection::Pg(conn) => {
-            bind_all(diesel::sql_query(&sql.text).into_boxed(), binds).execute(conn)
-        }
-    }
-}
-
 /// One multi-row `INSERT … VALUES (…), (…) ON CONFLICT …`: `binds` holds the rows one after
 /// the other, `casts` names each column's type (PostgreSQL). Nothing to write, no statement.
 fn upsert(
@@ -121,7 +76,7 @@ fn upsert(
         sql.row(casts);
     }
     sql.text.push_str(on_conflict);
-    execute(conn, &sql, binds).map(|_| ())
+    sql::execute(conn, &sql.text, binds).map(|_| ())
 }
 
 /// Counts, last use and last address of each token, in one upsert.
@@ -308,7 +263,8 @@ pub const FOLD_EVERY: Duration = Duration::from_secs(10);
 pub enum Flushed {
     /// Written to the usage tables: this many tokens.
     Written(usize),
-    /// Appended to the journal (rows of 500 tokens), to be folded: this many tokens.
+    /// Appended to the journal (rows of up to 500 tokens of one part), to be folded: this
+    /// many tokens.
     Journaled(usize),
 }
 
@@ -329,18 +285,32 @@ async fn write_batch(
     }
     let mut chunks = chunks.into_iter();
     while let Some(chunk) = chunks.next() {
-        let shared = Arc::new(chunk);
-        let written = Arc::clone(&shared);
-        let result =
-            db::transaction(db, move |conn| Ok::<_, DbError>(write(conn, &written)?)).await;
-        if let Err(error) = result {
-            let mut unwritten = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+        if let Err((error, mut unwritten)) = in_transaction(db, chunk, write).await {
             unwritten.extend(chunks.flatten());
             recorder.restore(unwritten);
             return Err(error);
         }
     }
     Ok(tokens)
+}
+
+/// What is done with a batch in one transaction: written, or journaled.
+type BatchWork = fn(&mut DbConnection, &[(String, Pending)]) -> QueryResult<()>;
+
+/// Runs `work` on `batch` in a transaction of its own; on failure the batch comes back with
+/// the error, to go back to the recorder.
+async fn in_transaction(
+    db: &Database,
+    batch: Vec<(String, Pending)>,
+    work: BatchWork,
+) -> Result<(), (DbError, Vec<(String, Pending)>)> {
+    let shared = Arc::new(batch);
+    let given = Arc::clone(&shared);
+    let result = db::transaction(db, move |conn| Ok::<_, DbError>(work(conn, &given)?)).await;
+    result.map_err(|error| {
+        let batch = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+        (error, batch)
+    })
 }
 
 /// Records a flush's duration and logs it.
@@ -369,14 +339,10 @@ pub async fn flush_interval(
     let started = Instant::now();
     let what = if batch.len() >= JOURNAL_FROM {
         let tokens = batch.len();
-        let shared = Arc::new(batch);
-        let journaled = Arc::clone(&shared);
-        let result = db::transaction(db, move |conn| {
-            Ok::<_, DbError>(journal::append(conn, &journaled, CHUNK)?)
-        })
-        .await;
-        if let Err(error) = result {
-            recorder.restore(Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()));
+        if let Err((error, unwritten)) =
+            in_transaction(db, batch, |conn, batch| journal::append(conn, batch, CHUNK)).await
+        {
+            recorder.restore(unwritten);
             return Err(error);
         }
         Flushed::Journaled(tokens)
@@ -437,22 +403,19 @@ pub async fn run_flusher(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
-    let mut unfolded_since = None;
-    if let Err(error) = fold(db).await {
-        tracing::warn!(%error, "usage fold failed; the journal keeps it");
-        unfolded_since = Some(Instant::now());
-    }
+    // Due at once: the journal may hold what a process stopped without its final flush left.
+    let mut fold_due = Some(Instant::now());
     while !stopped.load(Ordering::Relaxed) {
-        if unfolded_since.is_some_and(|since| since.elapsed() >= FOLD_EVERY) {
+        if fold_due.is_some_and(|due| due <= Instant::now()) {
             match fold(db).await {
-                Ok(_) => unfolded_since = None,
+                Ok(_) => fold_due = None,
                 Err(error) => tracing::warn!(%error, "usage fold failed; the journal keeps it"),
             }
         }
         ticker.tick().await;
         match flush_interval(recorder, db).await {
             Ok(Some(Flushed::Journaled(_))) => {
-                unfolded_since.get_or_insert_with(Instant::now);
+                fold_due.get_or_insert_with(|| Instant::now() + FOLD_EVERY);
             }
             Ok(_) => {}
             Err(error) => {

@@ -229,16 +229,9 @@ fn accept_usage(app: &TestApp) -> TestResult {
 /// written and puts the second and third back; the next flush writes those once, and the first
 /// chunk is not counted twice.
 async fn a_flush_writes_every_chunk_and_puts_back_only_what_failed(app: TestApp) -> TestResult {
-    Directory::new(&app)?.acme().await?;
-    let mut ids = app.issue_tokens("member", 1203)?;
-    ids.sort();
+    let ids = member_tokens(&app, 1203).await?;
     let state = app.state()?;
-    let at = chrono::Utc::now().naive_utc();
-    for (i, id) in ids.iter().enumerate() {
-        let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a01_0000 + u32::try_from(i)?));
-        state.usage.record(id, Some(ip), at);
-        state.usage.record(id, Some(ip), at);
-    }
+    record_uses(&state.usage, &ids, 2)?;
 
     refuse_usage_of(&app, &ids[700])?;
     assert!(
