@@ -108,8 +108,8 @@ pub fn application(
         .wrap(TracingLogger::<RequestSpan>::new())
 }
 
-/// Builds the state, starts the usage flusher and the audit pruner, and binds the server on
-/// `listener`.
+/// Builds the state, starts the usage flusher, the audit pruner and the metrics upkeep, and
+/// binds the server on `listener`.
 pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     let state = state(settings)?;
@@ -125,6 +125,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         state.settings.audit_retention_days,
         Arc::clone(&stopped),
     ));
+    let upkeep = actix_web::rt::spawn(crate::metrics::run_upkeep(Arc::clone(&stopped)));
     let for_shutdown = state.clone();
     let running_state = state.clone();
     // Blocking work is database work: more threads than connections would only wait, switch
@@ -154,6 +155,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         stopped.store(true, Ordering::Relaxed);
         // It sleeps for a day between prunes: end it rather than wait for it to see `stopped`.
         pruner.abort();
+        upkeep.abort();
         match usage::flush(&for_shutdown.usage, &for_shutdown.db).await {
             Ok(tokens) => tracing::info!(tokens, "usage flushed at shutdown"),
             Err(error) => tracing::error!(%error, "usage could not be flushed at shutdown"),

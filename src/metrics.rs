@@ -5,7 +5,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use foldhash::fast::RandomState;
 use metrics::{Counter, Histogram, SharedString};
@@ -25,6 +27,28 @@ pub fn install() {
             None
         }
     });
+}
+
+/// How often the latency samples recorded since are folded into their summaries.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds the latency samples recorded since the last call into their summaries. The exporter
+/// otherwise keeps every sample (8 bytes a request) until `/metrics` is scraped: for ever when
+/// nothing scrapes it.
+pub fn upkeep() {
+    if let Some(handle) = HANDLE.get().and_then(Option::as_ref) {
+        handle.run_upkeep();
+    }
+}
+
+/// Runs `upkeep` every `UPKEEP_EVERY` until `stopped`: the exporter leaves this to whoever
+/// installs it as tokend does.
+pub async fn run_upkeep(stopped: Arc<AtomicBool>) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    while !stopped.load(Ordering::Relaxed) {
+        every.tick().await;
+        upkeep();
+    }
 }
 
 /// The `# HELP` text of every series tokend exports (units are in the names).

@@ -1,6 +1,7 @@
 //! A warm introspection allocates nothing of its own: parsing and digesting the value, the
 //! cache hit, the evaluation, the answer (encoded once per snapshot, then shared) and the usage
 //! count of a token already counted. What remains per request is actix's request and response.
+//! And the request latencies the metrics record do not pile up between scrapes.
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
@@ -100,4 +101,30 @@ fn a_warm_introspection_allocates_nothing() -> TestResult {
     });
     assert_eq!(info.count_total, 0, "{info:?}");
     Ok(())
+}
+
+/// Request latencies recorded between two upkeeps, as one worker records them.
+fn record_requests(n: usize) {
+    for i in 0..n {
+        #[expect(clippy::cast_precision_loss, reason = "a made-up latency")]
+        tokend::metrics::record_request("/v1/introspect".to_owned(), "POST", 200, i as f64 / 1e6);
+    }
+}
+
+#[test]
+fn latency_samples_are_folded_not_kept() {
+    tokend::metrics::install();
+    record_requests(10);
+    tokend::metrics::upkeep();
+    // Without upkeep the exporter keeps every sample until a scrape: the measure can fail.
+    let kept = allocation_counter::measure(|| record_requests(100_000));
+    tokend::metrics::upkeep();
+    let folded = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            record_requests(1_000);
+            tokend::metrics::upkeep();
+        }
+    });
+    assert!(kept.bytes_max > 500_000, "{kept:?}");
+    assert!(folded.bytes_max < 64 * 1024, "{folded:?}");
 }
