@@ -144,15 +144,14 @@ pub async fn service(
     if snapshot.token.kind != TokenKind::Service {
         return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
     }
-    let identity = ServiceIdentity { snapshot };
-    if !identity.has(permission) {
+    if !snapshot.has_permission(permission) {
         return Err(ApiError::Forbidden(format!(
             "this service token lacks the `{}` permission",
             permission.as_str()
         )));
     }
-    lookup::record_use(state, identity.token_id(), ip, now);
-    Ok(identity)
+    lookup::record_use(state, &snapshot.token.id, ip, now);
+    Ok(ServiceIdentity { snapshot })
 }
 
 /// The `token` scheme: a live personal, agent or api token. The use is counted.

@@ -81,7 +81,7 @@ fn inactive(reason: Reason) -> Reason {
 }
 
 /// Counts one authenticated use of a token at `at` (in memory; written in batches).
-pub fn record_use(state: &AppState, token_id: &str, ip: Option<IpAddr>, at: NaiveDateTime) {
+pub fn record_use(state: &AppState, token_id: &Arc<str>, ip: Option<IpAddr>, at: NaiveDateTime) {
     state.usage.record(token_id, ip, at);
 }
 

@@ -47,7 +47,7 @@ pub struct Grant {
 #[derive(Debug, Clone)]
 pub struct CachedToken {
     /// Token id.
-    pub id: Box<str>,
+    pub id: Arc<str>,
     /// Its kind.
     pub kind: TokenKind,
     /// Its name.

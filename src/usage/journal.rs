@@ -13,13 +13,14 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use foldhash::fast::{FixedState, RandomState};
 
-use super::recorder::{IpUse, Pending};
+use super::recorder::{Batch, IpUse, Pending};
 use super::sql::{self, Bind};
 use crate::db::DbConnection;
 
@@ -48,11 +49,11 @@ fn part_of(token_id: &str) -> i32 {
 }
 
 /// The JSON of a batch (compact arrays: a busy interval holds tens of thousands of tokens).
-fn encode<'a>(batch: impl Iterator<Item = &'a (String, Pending)>) -> String {
+fn encode<'a>(batch: impl Iterator<Item = &'a (Arc<str>, Pending)>) -> String {
     let entries: Vec<Entry<&str>> = batch
         .map(|(id, pending)| {
             (
-                id.as_str(),
+                &**id,
                 pending.count,
                 pending.last_used_at.map(micros),
                 pending.last_ip,
@@ -84,7 +85,7 @@ pub enum Corrupt {
     Range,
 }
 
-fn decode(body: &str) -> Result<Vec<(String, Pending)>, Corrupt> {
+fn decode(body: &str) -> Result<Batch, Corrupt> {
     let entries: Vec<Entry<String>> = serde_json::from_str(body)?;
     let time = |us: i64| {
         DateTime::from_timestamp_micros(us)
@@ -117,7 +118,7 @@ fn decode(body: &str) -> Result<Vec<(String, Pending)>, Corrupt> {
                     })
                     .collect::<Result<_, Corrupt>>()?,
             };
-            Ok((id, pending))
+            Ok((Arc::from(id), pending))
         })
         .collect()
 }
@@ -138,7 +139,7 @@ struct Id {
 fn insert<'a>(
     conn: &mut DbConnection,
     part: i32,
-    batch: impl Iterator<Item = &'a (String, Pending)>,
+    batch: impl Iterator<Item = &'a (Arc<str>, Pending)>,
 ) -> QueryResult<i64> {
     let body = encode(batch);
     let rows: Vec<Id> = sql::load(
@@ -155,10 +156,10 @@ fn insert<'a>(
 /// memory of writing and folding them small).
 pub fn append(
     conn: &mut DbConnection,
-    batch: &[(String, Pending)],
+    batch: &[(Arc<str>, Pending)],
     per_row: usize,
 ) -> QueryResult<()> {
-    let mut parts: Vec<Vec<&(String, Pending)>> = (0..PARTS).map(|_| Vec::new()).collect();
+    let mut parts: Vec<Vec<&(Arc<str>, Pending)>> = (0..PARTS).map(|_| Vec::new()).collect();
     for entry in batch {
         if let Some(part) = usize::try_from(part_of(&entry.0))
             .ok()
@@ -177,7 +178,7 @@ pub fn append(
 
 /// A row's batch; a row that cannot be read is logged and dropped (nothing else writes them:
 /// it would take a hand in the database), so that it does not stop every fold after it.
-fn batch_of(row: &Body) -> Option<Vec<(String, Pending)>> {
+fn batch_of(row: &Body) -> Option<Batch> {
     match decode(&row.body) {
         Ok(batch) => Some(batch),
         Err(error) => {
@@ -202,13 +203,13 @@ fn take_oldest(conn: &mut DbConnection, part: i32) -> QueryResult<Option<Body>> 
 /// sorted by token id, as rows of at most `per_row` tokens (call it inside a transaction).
 /// Returns the new rows' ids, to be applied one by one with [`take`].
 pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResult<Vec<i64>> {
-    let mut merged: HashMap<String, Pending, RandomState> = HashMap::default();
+    let mut merged: HashMap<Arc<str>, Pending, RandomState> = HashMap::default();
     while let Some(row) = take_oldest(conn, part)? {
         for (id, pending) in batch_of(&row).unwrap_or_default() {
             merged.entry(id).or_default().merge(pending);
         }
     }
-    let mut all: Vec<(String, Pending)> = merged.into_iter().collect();
+    let mut all: Batch = merged.into_iter().collect();
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     all.chunks(per_row.max(1))
         .map(|rows| insert(conn, part, rows.iter()))
@@ -216,7 +217,7 @@ pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResu
 }
 
 /// Deletes row `id` and returns its batch; `None` when another process took it first.
-pub fn take(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Vec<(String, Pending)>>> {
+pub fn take(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Batch>> {
     let rows: Vec<Body> = sql::load(
         conn,
         "DELETE FROM usage_journal WHERE id = $1 RETURNING body",
@@ -266,7 +267,7 @@ mod tests {
             last_used_at: Some(at(5, 0)),
             ..Pending::default()
         };
-        let batch = vec![("a".to_owned(), busy), ("b\"\\".to_owned(), quiet)];
+        let batch = vec![("a".into(), busy), ("b\"\\".into(), quiet)];
         assert_eq!(decode(&encode(batch.iter())).ok(), Some(batch));
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use foldhash::fast::RandomState;
@@ -92,37 +92,42 @@ impl Pending {
     }
 }
 
+/// What was counted, per token, sorted by token id: what the recorder hands over and gets
+/// back, the journal stores and the store writes.
+pub type Batch = Vec<(Arc<str>, Pending)>;
+
 /// Counts uses without touching the database.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    pending: Mutex<HashMap<String, Pending, RandomState>>,
+    pending: Mutex<HashMap<Arc<str>, Pending, RandomState>>,
 }
 
 impl Recorder {
-    /// Counts one use of `token_id` from `ip` at `at`.
-    pub fn record(&self, token_id: &str, ip: Option<IpAddr>, at: NaiveDateTime) {
+    /// Counts one use of `token_id` from `ip` at `at`. The id is the cached snapshot's own:
+    /// a new entry shares it instead of copying it.
+    pub fn record(&self, token_id: &Arc<str>, ip: Option<IpAddr>, at: NaiveDateTime) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = pending.get_mut(token_id) {
+        if let Some(entry) = pending.get_mut(&**token_id) {
             entry.add(ip, at, 1);
         } else {
             let mut entry = Pending::default();
             entry.add(ip, at, 1);
-            pending.insert(token_id.to_owned(), entry);
+            pending.insert(Arc::clone(token_id), entry);
         }
     }
 
     /// Takes everything counted so far (sorted by token id, the order writes take).
-    pub fn take(&self) -> Vec<(String, Pending)> {
+    pub fn take(&self) -> Batch {
         let taken =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut batch: Vec<(String, Pending)> = taken.into_iter().collect();
+        let mut batch: Batch = taken.into_iter().collect();
         // Ids are unique: an unstable sort orders them the same, with fewer moves.
         batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         batch
     }
 
     /// Puts a batch that could not be written back, so the next flush retries it.
-    pub fn restore(&self, batch: Vec<(String, Pending)>) {
+    pub fn restore(&self, batch: Batch) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         for (token_id, entry) in batch {
             pending.entry(token_id).or_default().merge(entry);
@@ -155,10 +160,10 @@ mod tests {
     #[test]
     fn counts_per_token_ip_and_day() {
         let recorder = Recorder::default();
-        recorder.record("t1", ip("10.0.0.1"), at(0));
-        recorder.record("t1", ip("10.0.0.2"), at(5));
-        recorder.record("t1", ip("10.0.0.1"), at(3));
-        recorder.record("t2", None, at(1));
+        recorder.record(&"t1".into(), ip("10.0.0.1"), at(0));
+        recorder.record(&"t1".into(), ip("10.0.0.2"), at(5));
+        recorder.record(&"t1".into(), ip("10.0.0.1"), at(3));
+        recorder.record(&"t2".into(), None, at(1));
         let batch = recorder.take();
         assert_eq!(batch.len(), 2);
         let t1 = &batch[0].1;
@@ -175,7 +180,11 @@ mod tests {
     fn addresses_beyond_the_cap_are_counted_but_not_kept() {
         let recorder = Recorder::default();
         for i in 0..100u8 {
-            recorder.record("t1", Some(IpAddr::from([10, 0, 1, i])), at(i.into()));
+            recorder.record(
+                &"t1".into(),
+                Some(IpAddr::from([10, 0, 1, i])),
+                at(i.into()),
+            );
         }
         let batch = recorder.take();
         assert_eq!(batch[0].1.count, 100);
@@ -185,9 +194,9 @@ mod tests {
     #[test]
     fn restored_batches_are_merged_not_lost() {
         let recorder = Recorder::default();
-        recorder.record("t1", ip("10.0.0.1"), at(0));
+        recorder.record(&"t1".into(), ip("10.0.0.1"), at(0));
         let batch = recorder.take();
-        recorder.record("t1", ip("10.0.0.1"), at(9));
+        recorder.record(&"t1".into(), ip("10.0.0.1"), at(9));
         recorder.restore(batch);
         let batch = recorder.take();
         assert_eq!(batch[0].1.count, 2);

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::journal;
-use super::recorder::{IpUse, Pending, Recorder};
+use super::recorder::{Batch, IpUse, Pending, Recorder};
 use super::sql::{self, Bind};
 use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
@@ -80,7 +80,7 @@ fn upsert(
 }
 
 /// Counts, last use and last address of each token, in one upsert.
-fn upsert_totals(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+fn upsert_totals(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
     let ips: Vec<Option<String>> = chunk
         .iter()
         .map(|(_, pending)| pending.last_ip.map(|ip| ip.to_string()))
@@ -112,14 +112,14 @@ fn upsert_totals(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> Query
 }
 
 /// Daily counts, one upsert for the chunk.
-fn upsert_days(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+fn upsert_days(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
     let days: Vec<(&str, String, i64)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
             pending
                 .days
                 .iter()
-                .map(move |(day, count)| (token_id.as_str(), day.to_string(), *count))
+                .map(move |(day, count)| (&**token_id, day.to_string(), *count))
         })
         .collect();
     let binds: Vec<Bind<'_>> = days
@@ -138,14 +138,14 @@ fn upsert_days(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryRe
 }
 
 /// Per-address counts, one upsert for the chunk.
-fn upsert_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+fn upsert_ips(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
     let ips: Vec<(&str, String, &IpUse)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
             pending
                 .ips
                 .iter()
-                .map(move |used| (token_id.as_str(), used.ip.to_string(), used))
+                .map(move |used| (&**token_id, used.ip.to_string(), used))
         })
         .collect();
     let binds: Vec<Bind<'_>> = ips
@@ -176,11 +176,11 @@ pub const KEPT_IPS: i64 = 50;
 /// Drops the addresses of the chunk's tokens beyond their `KEPT_IPS` most recent, in the order
 /// of `recent_ips` (latest first, then by address). One query finds the tokens over the bound
 /// (usually none); each of those costs two more.
-fn cap_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult<()> {
+fn cap_ips(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
     let ids: Vec<&str> = chunk
         .iter()
         .filter(|(_, pending)| !pending.ips.is_empty())
-        .map(|(id, _)| id.as_str())
+        .map(|(id, _)| &**id)
         .collect();
     if ids.is_empty() {
         return Ok(());
@@ -218,8 +218,8 @@ fn cap_ips(conn: &mut DbConnection, chunk: &[&(String, Pending)]) -> QueryResult
 /// Writes one chunk of a batch (call it inside a transaction). Tokens deleted since their use
 /// are skipped: the chunk is written whole in a savepoint, as nearly always every token still
 /// exists, and only when a foreign key refuses it are the live tokens looked up and written.
-fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()> {
-    let all: Vec<&(String, Pending)> = chunk.iter().collect();
+fn write(conn: &mut DbConnection, chunk: &[(Arc<str>, Pending)]) -> QueryResult<()> {
+    let all: Vec<&(Arc<str>, Pending)> = chunk.iter().collect();
     match conn.transaction(|conn| write_rows(conn, &all)) {
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::ForeignKeyViolation,
@@ -227,20 +227,22 @@ fn write(conn: &mut DbConnection, chunk: &[(String, Pending)]) -> QueryResult<()
         )) => {}
         done => return done,
     }
-    let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+    let ids: Vec<&str> = chunk.iter().map(|(id, _)| &**id).collect();
     let live: HashSet<String> = tokens::table
         .filter(tokens::id.eq_any(&ids))
         .select(tokens::id)
         .load::<String>(conn)?
         .into_iter()
         .collect();
-    let present: Vec<&(String, Pending)> =
-        chunk.iter().filter(|(id, _)| live.contains(id)).collect();
+    let present: Vec<&(Arc<str>, Pending)> = chunk
+        .iter()
+        .filter(|(id, _)| live.contains(&**id))
+        .collect();
     write_rows(conn, &present)
 }
 
 /// The totals, daily counts and addresses of tokens that exist.
-fn write_rows(conn: &mut DbConnection, present: &[&(String, Pending)]) -> QueryResult<()> {
+fn write_rows(conn: &mut DbConnection, present: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
     if present.is_empty() {
         return Ok(());
     }
@@ -271,11 +273,7 @@ pub enum Flushed {
 /// Writes a batch to the usage tables in chunks, one transaction each (taking turns with the
 /// other writers: SQLite has one writer at a time, so a large batch never holds token writes
 /// up for long). On failure the chunks not yet written go back to the recorder.
-async fn write_batch(
-    recorder: &Recorder,
-    db: &Database,
-    batch: Vec<(String, Pending)>,
-) -> Result<usize, DbError> {
+async fn write_batch(recorder: &Recorder, db: &Database, batch: Batch) -> Result<usize, DbError> {
     let tokens = batch.len();
     // Split once (each entry moves once, however large the batch).
     let mut entries = batch.into_iter().peekable();
@@ -295,15 +293,15 @@ async fn write_batch(
 }
 
 /// What is done with a batch in one transaction: written, or journaled.
-type BatchWork = fn(&mut DbConnection, &[(String, Pending)]) -> QueryResult<()>;
+type BatchWork = fn(&mut DbConnection, &[(Arc<str>, Pending)]) -> QueryResult<()>;
 
 /// Runs `work` on `batch` in a transaction of its own; on failure the batch comes back with
 /// the error, to go back to the recorder.
 async fn in_transaction(
     db: &Database,
-    batch: Vec<(String, Pending)>,
+    batch: Batch,
     work: BatchWork,
-) -> Result<(), (DbError, Vec<(String, Pending)>)> {
+) -> Result<(), (DbError, Batch)> {
     let shared = Arc::new(batch);
     let given = Arc::clone(&shared);
     let result = db::transaction(db, move |conn| Ok::<_, DbError>(work(conn, &given)?)).await;

@@ -108,7 +108,9 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
         .map(|d| d.naive_utc())
         .ok_or("timestamp")?;
     for ip in ["198.51.100.9", "203.0.113.7", "203.0.113.7"] {
-        state.usage.record(used, ip.parse().ok(), at);
+        state
+            .usage
+            .record(&used.as_str().into(), ip.parse().ok(), at);
     }
     assert_eq!(tokend::usage::flush(&state.usage, &state.db).await?, 1);
     drop(state);

@@ -304,7 +304,9 @@ async fn tokens_deleted_before_the_flush_are_skipped(app: TestApp) -> TestResult
     let state = app.state()?;
     let at = chrono::Utc::now().naive_utc();
     for id in &ids {
-        state.usage.record(id, "198.51.100.4".parse().ok(), at);
+        state
+            .usage
+            .record(&id.as_str().into(), "198.51.100.4".parse().ok(), at);
     }
     diesel::RunQueryDsl::execute(
         diesel::sql_query(format!("DELETE FROM tokens WHERE id = '{}'", ids[1])),
@@ -353,7 +355,7 @@ fn record_uses(usage: &tokend::usage::Recorder, ids: &[String], uses: usize) -> 
     for (i, id) in ids.iter().enumerate() {
         let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a02_0000 + u32::try_from(i)?));
         for _ in 0..uses {
-            usage.record(id, Some(ip), at);
+            usage.record(&id.as_str().into(), Some(ip), at);
         }
     }
     Ok(())
