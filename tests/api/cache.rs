@@ -449,7 +449,17 @@ async fn a_second_instance_sees_revocations_within_a_second() -> TestResult {
     let seen = inactive_within(&b, &gateway, &first_value, Duration::from_secs(1)).await?;
     eprintln!("B saw the revocation after {seen:?}");
     assert!(metric(&a, "tokend_invalidations_sent_total").await? > sent);
-    assert!(metric(&b, "tokend_invalidations_received_total").await? > received);
+    // Under load B's listener may clear its cache (as it does after LISTEN) only after the
+    // entries above were cached; B then reads the revocation itself, a moment before the
+    // notification arrives. The notification must still arrive within the second.
+    let started = Instant::now();
+    while metric(&b, "tokend_invalidations_received_total").await? <= received {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no invalidation received within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // B's listener connection dies; it must reconnect and stay correct.
     terminate_listeners(&a)?;
