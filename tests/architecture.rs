@@ -1,7 +1,7 @@
 //! The house rules, read from the source: no module of `src/` is in an import cycle; storage
 //! (`db/`) imports nothing from the HTTP layer, the app, the state, the domain or auth; nothing
 //! the state holds imports the state; and only the HTTP layer (plus start-up and the error's
-//! HTTP rendering) knows actix-web.
+//! HTTP rendering) knows actix-web; and no query binds a `LIMIT` to read one row.
 //!
 //! A module is a file. Its imports are every `crate::…`, `super::…` and `self::…` path in its
 //! code (`use` lines and inline paths, comments and `#[cfg(test)]` modules excluded), each
@@ -371,6 +371,34 @@ fn only_the_http_layer_knows_actix() {
             assert!(!text.contains(name), "{module} names {name}");
         }
     }
+}
+
+/// Queries that name a row end in `get_result`, not diesel's `first`: `first` adds a bound
+/// `LIMIT ?`, and SQLite prepares such a statement again on every run (a user by id: about
+/// 10 µs instead of 4, on every session request). A query with an `OFFSET` needs its `LIMIT`.
+#[test]
+fn queries_do_not_bind_a_limit_to_read_one_row() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut list = Vec::new();
+    files(&src, &mut list);
+    let mut found = Vec::new();
+    for file in list {
+        let text = code(&std::fs::read_to_string(&file).unwrap_or_default());
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let first_with_arguments = line.match_indices(".first").any(|(at, _)| {
+                line[at + ".first".len()..].starts_with(['(', ':'])
+                    && !line[at..].starts_with(".first()")
+            });
+            let offset = lines[i.saturating_sub(4)..i]
+                .iter()
+                .any(|l| l.contains(".offset("));
+            if first_with_arguments && !offset {
+                found.push(format!("{}: {}", module_of(&src, &file), line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 /// The OpenAPI component name of every documented type: `name` after a `#[derive(…ToSchema…)]`

@@ -27,7 +27,7 @@ macro_rules! upsert {
         let existing = $table::table
             .find($key)
             .select(<$ty>::as_select())
-            .first::<$ty>($conn)
+            .get_result::<$ty>($conn)
             .optional()?;
         match existing {
             None => {
@@ -92,7 +92,7 @@ pub fn organization(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Org
     organizations::table
         .find(id)
         .select(Organization::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -101,7 +101,7 @@ pub fn user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -114,7 +114,7 @@ pub fn membership(
     memberships::table
         .find((org_id, user_id))
         .select(Membership::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -127,7 +127,7 @@ pub fn project(
     projects::table
         .find((org_id, project_id))
         .select(Project::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -47,7 +47,7 @@ pub fn find_by_digests(
     for (_, digest) in candidates {
         query = query.or_filter(tokens::digest.eq(digest.as_slice()));
     }
-    let Some(row) = query.first::<TokenRow>(conn).optional()? else {
+    let Some(row) = query.get_result::<TokenRow>(conn).optional()? else {
         return Ok(None);
     };
     let found = confirm(
@@ -158,7 +158,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TokenRow>> 
     tokens::table
         .find(id)
         .select(TokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -86,7 +86,7 @@ pub fn of_managed(
             usage_totals::last_used_at,
             usage_totals::last_used_ip,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let (usage_count, last_used_at, last_used_ip) =
         totals.map_or((0, None, None), |(count, at, ip)| (count, Some(at), ip));
