@@ -125,7 +125,7 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
         state.settings.audit_retention_days,
         Arc::clone(&stopped),
     ));
-    let upkeep = actix_web::rt::spawn(crate::metrics::run_upkeep(Arc::clone(&stopped)));
+    let upkeep = actix_web::rt::spawn(crate::metrics::run_upkeep());
     let for_shutdown = state.clone();
     let running_state = state.clone();
     // Blocking work is database work: more threads than connections would only wait, switch
@@ -153,7 +153,8 @@ pub fn start(settings: Settings, listener: TcpListener) -> Result<Running, Start
     let task = Box::pin(async move {
         let outcome = server.await;
         stopped.store(true, Ordering::Relaxed);
-        // It sleeps for a day between prunes: end it rather than wait for it to see `stopped`.
+        // It sleeps for a day between prunes: end it rather than wait for it to see `stopped`;
+        // the metrics upkeep runs until it is ended.
         pruner.abort();
         upkeep.abort();
         match usage::flush(&for_shutdown.usage, &for_shutdown.db).await {

@@ -5,8 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use foldhash::fast::RandomState;
@@ -41,11 +40,11 @@ pub fn upkeep() {
     }
 }
 
-/// Runs `upkeep` every `UPKEEP_EVERY` until `stopped`: the exporter leaves this to whoever
-/// installs it as tokend does.
-pub async fn run_upkeep(stopped: Arc<AtomicBool>) {
+/// Runs `upkeep` every `UPKEEP_EVERY` until the task is aborted (at shutdown): the exporter
+/// leaves this to whoever installs it as tokend does.
+pub async fn run_upkeep() {
     let mut every = tokio::time::interval(UPKEEP_EVERY);
-    while !stopped.load(Ordering::Relaxed) {
+    loop {
         every.tick().await;
         upkeep();
     }

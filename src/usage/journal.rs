@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use foldhash::fast::{FixedState, RandomState};
 
-use super::recorder::{Batch, IpUse, Pending};
+use super::recorder::{Batch, Counted, IpUse, Pending};
 use super::sql::{self, Bind};
 use crate::db::DbConnection;
 
@@ -49,7 +49,7 @@ fn part_of(token_id: &str) -> i32 {
 }
 
 /// The JSON of a batch (compact arrays: a busy interval holds tens of thousands of tokens).
-fn encode<'a>(batch: impl Iterator<Item = &'a (Arc<str>, Pending)>) -> String {
+fn encode<'a>(batch: impl Iterator<Item = &'a Counted>) -> String {
     let entries: Vec<Entry<&str>> = batch
         .map(|(id, pending)| {
             (
@@ -139,7 +139,7 @@ struct Id {
 fn insert<'a>(
     conn: &mut DbConnection,
     part: i32,
-    batch: impl Iterator<Item = &'a (Arc<str>, Pending)>,
+    batch: impl Iterator<Item = &'a Counted>,
 ) -> QueryResult<i64> {
     let body = encode(batch);
     let rows: Vec<Id> = sql::load(
@@ -154,12 +154,8 @@ fn insert<'a>(
 
 /// Appends a batch as rows of one part each and at most `per_row` tokens (small rows keep the
 /// memory of writing and folding them small).
-pub fn append(
-    conn: &mut DbConnection,
-    batch: &[(Arc<str>, Pending)],
-    per_row: usize,
-) -> QueryResult<()> {
-    let mut parts: Vec<Vec<&(Arc<str>, Pending)>> = (0..PARTS).map(|_| Vec::new()).collect();
+pub fn append(conn: &mut DbConnection, batch: &[Counted], per_row: usize) -> QueryResult<()> {
+    let mut parts: Vec<Vec<&Counted>> = (0..PARTS).map(|_| Vec::new()).collect();
     for entry in batch {
         if let Some(part) = usize::try_from(part_of(&entry.0))
             .ok()

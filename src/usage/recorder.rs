@@ -92,9 +92,12 @@ impl Pending {
     }
 }
 
+/// One token's counts: its id (the cached snapshot's own) and what it did.
+pub type Counted = (Arc<str>, Pending);
+
 /// What was counted, per token, sorted by token id: what the recorder hands over and gets
 /// back, the journal stores and the store writes.
-pub type Batch = Vec<(Arc<str>, Pending)>;
+pub type Batch = Vec<Counted>;
 
 /// Counts uses without touching the database.
 #[derive(Debug, Default)]

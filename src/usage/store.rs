@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::journal;
-use super::recorder::{Batch, IpUse, Pending, Recorder};
+use super::recorder::{Batch, Counted, IpUse, Recorder};
 use super::sql::{self, Bind};
 use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
@@ -80,7 +80,7 @@ fn upsert(
 }
 
 /// Counts, last use and last address of each token, in one upsert.
-fn upsert_totals(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
+fn upsert_totals(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
     let ips: Vec<Option<String>> = chunk
         .iter()
         .map(|(_, pending)| pending.last_ip.map(|ip| ip.to_string()))
@@ -112,7 +112,7 @@ fn upsert_totals(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> Que
 }
 
 /// Daily counts, one upsert for the chunk.
-fn upsert_days(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
+fn upsert_days(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
     let days: Vec<(&str, String, i64)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
@@ -138,7 +138,7 @@ fn upsert_days(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> Query
 }
 
 /// Per-address counts, one upsert for the chunk.
-fn upsert_ips(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
+fn upsert_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
     let ips: Vec<(&str, String, &IpUse)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
@@ -176,7 +176,7 @@ pub const KEPT_IPS: i64 = 50;
 /// Drops the addresses of the chunk's tokens beyond their `KEPT_IPS` most recent, in the order
 /// of `recent_ips` (latest first, then by address). One query finds the tokens over the bound
 /// (usually none); each of those costs two more.
-fn cap_ips(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
+fn cap_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
     let ids: Vec<&str> = chunk
         .iter()
         .filter(|(_, pending)| !pending.ips.is_empty())
@@ -218,8 +218,8 @@ fn cap_ips(conn: &mut DbConnection, chunk: &[&(Arc<str>, Pending)]) -> QueryResu
 /// Writes one chunk of a batch (call it inside a transaction). Tokens deleted since their use
 /// are skipped: the chunk is written whole in a savepoint, as nearly always every token still
 /// exists, and only when a foreign key refuses it are the live tokens looked up and written.
-fn write(conn: &mut DbConnection, chunk: &[(Arc<str>, Pending)]) -> QueryResult<()> {
-    let all: Vec<&(Arc<str>, Pending)> = chunk.iter().collect();
+fn write(conn: &mut DbConnection, chunk: &[Counted]) -> QueryResult<()> {
+    let all: Vec<&Counted> = chunk.iter().collect();
     match conn.transaction(|conn| write_rows(conn, &all)) {
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::ForeignKeyViolation,
@@ -234,7 +234,7 @@ fn write(conn: &mut DbConnection, chunk: &[(Arc<str>, Pending)]) -> QueryResult<
         .load::<String>(conn)?
         .into_iter()
         .collect();
-    let present: Vec<&(Arc<str>, Pending)> = chunk
+    let present: Vec<&Counted> = chunk
         .iter()
         .filter(|(id, _)| live.contains(&**id))
         .collect();
@@ -242,7 +242,7 @@ fn write(conn: &mut DbConnection, chunk: &[(Arc<str>, Pending)]) -> QueryResult<
 }
 
 /// The totals, daily counts and addresses of tokens that exist.
-fn write_rows(conn: &mut DbConnection, present: &[&(Arc<str>, Pending)]) -> QueryResult<()> {
+fn write_rows(conn: &mut DbConnection, present: &[&Counted]) -> QueryResult<()> {
     if present.is_empty() {
         return Ok(());
     }
@@ -293,7 +293,7 @@ async fn write_batch(recorder: &Recorder, db: &Database, batch: Batch) -> Result
 }
 
 /// What is done with a batch in one transaction: written, or journaled.
-type BatchWork = fn(&mut DbConnection, &[(Arc<str>, Pending)]) -> QueryResult<()>;
+type BatchWork = fn(&mut DbConnection, &[Counted]) -> QueryResult<()>;
 
 /// Runs `work` on `batch` in a transaction of its own; on failure the batch comes back with
 /// the error, to go back to the recorder.
