@@ -10,7 +10,8 @@ use crate::on_both_backends;
 on_both_backends!(
     migrations_go_up_down_and_up_again,
     usage_is_carried_down_and_up_the_usage_migration,
-    the_paging_migration_copies_each_token_creation_time
+    the_paging_migration_copies_each_token_creation_time,
+    the_clustering_migration_keeps_every_row
 );
 
 const TABLES: [&str; 13] = [
@@ -55,7 +56,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 4, "every migration reverted");
+    assert_eq!(reverted.len(), 5, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -122,6 +123,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let clustering = revert_newest(&url)?;
     let journal = revert_newest(&url)?;
     let paging = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
@@ -141,7 +143,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
     assert_eq!(rows_of(&app, "token_ips", used)?, 2);
 
-    assert_eq!(run_pending(&url)?, [reverted, paging, journal]);
+    assert_eq!(run_pending(&url)?, [reverted, paging, journal, clustering]);
     let expected = Totals {
         usage_count: 3,
         last_used_ip: Some("203.0.113.7".to_owned()),
@@ -169,8 +171,9 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
-    revert_newest(&url)?;
-    revert_newest(&url)?;
+    for _ in 0..3 {
+        revert_newest(&url)?;
+    }
     assert!(
         count_rows(&app, "token_organizations WHERE token_created_at IS NULL").is_err(),
         "the column is gone after the revert"
@@ -180,5 +183,66 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
          WHERE t.token_created_at = tokens.created_at";
     assert_eq!(count_rows(&app, copied)?, 3);
     assert_eq!(count_rows(&app, "token_organizations")?, 3);
+    Ok(())
+}
+
+/// The clustering migration (SQLite: the narrow tables a cold introspection reads, rebuilt
+/// WITHOUT ROWID) keeps every scope, project, authorization (with its SSO time) and membership,
+/// down and up again.
+async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResult {
+    Directory::new(&app)?.acme().await?;
+    for name in ["one", "two", "three"] {
+        personal(&app, "member", name, &["acme"], &["read", "write"]).await?;
+    }
+    app.stop().await?;
+    let mut conn = app.connection()?;
+    diesel::sql_query("UPDATE token_organizations SET sso_authorized_at = created_at")
+        .execute(&mut conn)?;
+    diesel::sql_query(
+        "INSERT INTO token_projects (token_id, project_id) SELECT id, 'web' FROM tokens \
+         WHERE name IN ('one', 'two')",
+    )
+    .execute(&mut conn)?;
+    drop(conn);
+    let url = DatabaseUrl::parse(&app.database_url)?;
+    let counted = [
+        "token_scopes WHERE scope IN ('read', 'write')",
+        "token_projects",
+        "token_organizations",
+        "token_organizations WHERE sso_authorized_at IS NOT NULL",
+        "memberships",
+    ];
+    let before = counted
+        .iter()
+        .map(|table| count_rows(&app, table))
+        .collect::<TestResult<Vec<_>>>()?;
+    assert_eq!(
+        before[..4],
+        [6, 2, 3, 3],
+        "scopes, projects, authorizations, SSO times"
+    );
+    assert!(before[4] > 0, "memberships");
+
+    let reverted = revert_newest(&url)?;
+    for (table, n) in counted.iter().zip(&before) {
+        assert_eq!(count_rows(&app, table)?, *n, "{table} after the revert");
+    }
+    assert_eq!(run_pending(&url)?, [reverted]);
+    for (table, n) in counted.iter().zip(&before) {
+        assert_eq!(count_rows(&app, table)?, *n, "{table} after the re-apply");
+    }
+    if app.database_url.starts_with("sqlite") {
+        for table in [
+            "token_scopes",
+            "token_projects",
+            "token_organizations",
+            "memberships",
+        ] {
+            assert!(
+                count_rows(&app, &format!("{table} WHERE rowid > 0")).is_err(),
+                "{table} still has a rowid"
+            );
+        }
+    }
     Ok(())
 }
