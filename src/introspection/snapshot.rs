@@ -103,36 +103,41 @@ impl Snapshot {
     }
 }
 
-#[derive(QueryableByName)]
+/// The SQL types of a snapshot row, in the statement's column order: rows are read by
+/// position, not by name.
+type RowSql = (
+    Text,
+    Text,
+    Text,
+    Binary,
+    Text,
+    Text,
+    Text,
+    Nullable<Timestamp>,
+    Timestamp,
+    Nullable<Timestamp>,
+    Nullable<Bool>,
+    Text,
+    Text,
+    Text,
+);
+
+#[derive(Queryable)]
 struct Row {
-    #[diesel(sql_type = Text)]
     id: String,
-    #[diesel(sql_type = Text)]
     kind: String,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Binary)]
     digest: Vec<u8>,
-    #[diesel(sql_type = Text)]
     pepper_id: String,
-    #[diesel(sql_type = Text)]
     owner_type: String,
-    #[diesel(sql_type = Text)]
     owner_id: String,
-    #[diesel(sql_type = Nullable<Timestamp>)]
     expires_at: Option<NaiveDateTime>,
-    #[diesel(sql_type = Timestamp)]
     created_at: NaiveDateTime,
-    #[diesel(sql_type = Nullable<Timestamp>)]
     revoked_at: Option<NaiveDateTime>,
-    #[diesel(sql_type = Text)]
-    scopes: String,
-    #[diesel(sql_type = Text)]
-    projects: String,
-    #[diesel(sql_type = Text)]
-    grants: String,
-    #[diesel(sql_type = Nullable<Bool>)]
     owner_disabled: Option<bool>,
+    scopes: String,
+    projects: String,
+    grants: String,
 }
 
 const COLUMNS: &str = "t.id, t.kind, t.name, t.digest, t.pepper_id, \
@@ -174,7 +179,7 @@ impl QueryId for SnapshotQuery<'_> {
 }
 
 impl Query for SnapshotQuery<'_> {
-    type SqlType = diesel::sql_types::Untyped;
+    type SqlType = RowSql;
 }
 
 impl<Conn> RunQueryDsl<Conn> for SnapshotQuery<'_> {}
