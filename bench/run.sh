@@ -92,22 +92,34 @@ measure() {
   LAST_RPS=$rps
 }
 
+# reference_rps SECONDS: req/s of the HMAC + HashMap reference (kept running) over that time.
+reference_rps() {
+  local rps
+  rps=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
+    wrk -t$THREADS -c"$CONNECTIONS" -d"$1s" -s bench/introspect.lua http://127.0.0.1:18091 |
+    awk '/Requests\/sec/ {print $2}')
+  echo "   (reference right before: $rps req/s)" >&2
+  echo "$rps"
+}
+
 # paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [ROUNDS]: each round measures the HMAC +
 # HashMap reference (kept running) and then tokend for the same time; the row is the round with
 # the median ratio. These shared machines drift by well over 15% within minutes, so only
 # neighbouring runs compare.
 paired() {
-  local rounds=${8:-$ROUNDS} out rps
+  local rounds=${8:-$ROUNDS} rps
   : > "$WORK/rounds"
   for _ in $(seq 1 "$rounds"); do
-    out=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
-      wrk -t$THREADS -c"$CONNECTIONS" -d"${7}s" -s bench/introspect.lua http://127.0.0.1:18091)
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    echo "   (reference right before: $rps req/s)"
+    rps=$(reference_rps "$7")
     ROWS="$WORK/rounds" measure "${@:1:7}" "$rps"
   done
+  median_round "$rounds"
+}
+
+# median_round COUNT: appends the round of $WORK/rounds with the median ratio to $WORK/rows.
+median_round() {
   awk -F'|' '{printf "%.6f|%s\n", $2 / $8, $0}' "$WORK/rounds" | sort -t'|' -k1,1 -g |
-    sed -n "$(((rounds + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/rows"
+    sed -n "$((($1 + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/rows"
 }
 
 # forward_auth_row NAME PID ADDR GATEWAY TOKENS: introspection, then forward auth, over the same
@@ -119,8 +131,23 @@ forward_auth_row() {
     ROWS="$WORK/discarded" measure "   introspection right before" "$2" "$3" "$4" "$5" 1000 "$DURATION"
     SCRIPT=bench/forward_auth.lua ROWS="$WORK/rounds" measure "$1" "$2" "$3" "$4" "$5" 1000 "$DURATION" "$LAST_RPS"
   done
-  awk -F'|' '{printf "%.6f|%s\n", $2 / $8, $0}' "$WORK/rounds" | sort -t'|' -k1,1 -g |
-    sed -n "$(((ROUNDS + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/rows"
+  median_round "$ROUNDS"
+}
+
+# cold_row LABEL DIR URL ADDR GATEWAY: $ROUNDS rounds, each starting tokend afresh (an empty
+# cache), then a reference run, then tokend over the seeded tokens, each token at most once
+# (3 s: short enough not to wrap); the row is the round with the median ratio, as for the warm
+# rows. A single cold round swings by more than the margins to the targets on these machines.
+cold_row() {
+  local label=$1 dir=$2 url=$3 addr=$4 gateway=$5 rps
+  : > "$WORK/rounds"
+  for _ in $(seq 1 "$ROUNDS"); do
+    start_tokend "$dir" "$url" "$addr" 200000
+    rps=$(reference_rps 3)
+    ROWS="$WORK/rounds" measure "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3 "$rps"
+    stop "$TOKEND_PID"
+  done
+  median_round "$ROUNDS"
 }
 
 tokend_env() {
@@ -177,10 +204,7 @@ bench_tokend() {
   forward_auth_row "tokend $label forward auth warm, 1k (× = vs introspection)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens"
   management_rows "$label" "$TOKEND_PID" "$addr" "$dir"
   stop "$TOKEND_PID"
-  start_tokend "$dir" "$url" "$addr" 200000
-  # Cold: a fresh cache and each token at most once (short enough not to wrap).
-  paired "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3 1
-  stop "$TOKEND_PID"
+  cold_row "$label" "$dir" "$url" "$addr" "$gateway"
 }
 
 : > "$WORK/rows"
@@ -245,7 +269,7 @@ fi
   echo "- servers: tokend and both references run $WORKERS HTTP worker(s) (\`TOKEND_WORKERS=$WORKERS\`): wrk keeps one of the $(nproc) cores busy, and a worker per core only adds scheduler waits to the tail; the row marked \"$(nproc) workers\" is tokend with its default of one worker per core"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
-  echo "- ratios: each tokend measurement comes right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; a warm row is the median of $ROUNDS such rounds, a cold row one round (it needs a fresh cache). Throughput on these shared machines drifts by well over 15% within minutes"
+  echo "- ratios: each tokend measurement comes right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; a row is the median of $ROUNDS such rounds (a cold round starts tokend afresh, for an empty cache). Throughput on these shared machines drifts by well over 15% within minutes"
   echo
   echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (run right before) | × reference |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
