@@ -98,22 +98,34 @@ reference_rps() {
   rps=$(TOKENS_FILE="$WORK/sqlite/tokens" LIMIT="$N" WRK_THREADS=$THREADS GATEWAY=x \
     wrk -t$THREADS -c"$CONNECTIONS" -d"$1s" -s bench/introspect.lua http://127.0.0.1:18091 |
     awk '/Requests\/sec/ {print $2}')
-  echo "   (reference right before: $rps req/s)" >&2
+  echo "   (reference: $rps req/s)" >&2
   echo "$rps"
 }
 
 # paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [ROUNDS]: each round measures the HMAC +
-# HashMap reference (kept running) and then tokend for the same time; the row is the round with
-# the median ratio. These shared machines drift by well over 15% within minutes, so only
+# HashMap reference (kept running), tokend, and the reference again, for the same time each;
+# the row is the round with the median ratio. These shared machines drift by well over 15% within minutes, so only
 # neighbouring runs compare.
 paired() {
-  local rounds=${8:-$ROUNDS} rps
+  local rounds=${8:-$ROUNDS}
   : > "$WORK/rounds"
   for _ in $(seq 1 "$rounds"); do
-    rps=$(reference_rps "$7")
-    ROWS="$WORK/rounds" measure "${@:1:7}" "$rps"
+    bracketed "${@:1:7}"
   done
   median_round "$rounds"
+}
+
+# bracketed NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: one round: the reference right before
+# and right after a tokend measurement of the same length; the round's reference is their mean,
+# so that the machine's drift during the round cancels out instead of landing on the ratio.
+bracketed() {
+  local before after
+  before=$(reference_rps "$7")
+  ROWS="$WORK/one" measure "$@" "$before"
+  after=$(reference_rps "$7")
+  awk -F'|' -v OFS='|' -v b="$before" -v a="$after" '{ $8 = sprintf("%.2f", (b + a) / 2); print }' \
+    "$WORK/one" >> "$WORK/rounds"
+  : > "$WORK/one"
 }
 
 # median_round COUNT: appends the round of $WORK/rounds with the median ratio to $WORK/rows.
@@ -135,16 +147,14 @@ forward_auth_row() {
 }
 
 # cold_row LABEL DIR URL ADDR GATEWAY: $ROUNDS rounds, each starting tokend afresh (an empty
-# cache), then a reference run, then tokend over the seeded tokens, each token at most once
-# (3 s: short enough not to wrap); the row is the round with the median ratio, as for the warm
-# rows. A single cold round swings by more than the margins to the targets on these machines.
+# cache), then a bracketed round over the seeded tokens, each token at most once (3 s: short
+# enough not to wrap); the row is the round with the median ratio, as for the warm rows. A single cold round swings by more than the margins to the targets on these machines.
 cold_row() {
-  local label=$1 dir=$2 url=$3 addr=$4 gateway=$5 rps
+  local label=$1 dir=$2 url=$3 addr=$4 gateway=$5
   : > "$WORK/rounds"
   for _ in $(seq 1 "$ROUNDS"); do
     start_tokend "$dir" "$url" "$addr" 200000
-    rps=$(reference_rps 3)
-    ROWS="$WORK/rounds" measure "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3 "$rps"
+    bracketed "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
     stop "$TOKEND_PID"
   done
   median_round "$ROUNDS"
@@ -269,9 +279,9 @@ fi
   echo "- servers: tokend and both references run $WORKERS HTTP worker(s) (\`TOKEND_WORKERS=$WORKERS\`): wrk keeps one of the $(nproc) cores busy, and a worker per core only adds scheduler waits to the tail; the row marked \"$(nproc) workers\" is tokend with its default of one worker per core"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
-  echo "- ratios: each tokend measurement comes right after a run of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to that neighbouring run; a row is the median of $ROUNDS such rounds (a cold round starts tokend afresh, for an empty cache). Throughput on these shared machines drifts by well over 15% within minutes"
+  echo "- ratios: each tokend measurement stands between two runs of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to their mean; a row is the median of $ROUNDS such rounds (a cold round starts tokend afresh, for an empty cache). Throughput on these shared machines drifts by well over 15% within minutes"
   echo
-  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (run right before) | × reference |"
+  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (mean of the runs before and after) | × reference |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference; do
     ratio=$(awk -v a="$rps" -v b="$reference" 'BEGIN {printf "%.2f", a / b}')
