@@ -81,7 +81,8 @@ measure() {
   after=$(cpu_ticks "$pid")
   local requests rps p50 p99 non2xx
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  # The last rate printed: bench/cold.lua prints its own after wrk's.
+  rps=$(echo "$out" | awk '/Requests\/sec/ {rps = $NF} END {print rps}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
@@ -147,14 +148,15 @@ forward_auth_row() {
 }
 
 # cold_row LABEL DIR URL ADDR GATEWAY: $ROUNDS rounds, each starting tokend afresh (an empty
-# cache), then a bracketed round over the seeded tokens, each token at most once (3 s: short
-# enough not to wrap); the row is the round with the median ratio, as for the warm rows. A single cold round swings by more than the margins to the targets on these machines.
+# cache), then a bracketed round over the seeded tokens, each token at most once (bench/cold.lua:
+# at most 3 s, its rate over the time until the tokens ran out); the row is the round with the
+# median ratio, as for the warm rows. A single cold round swings by more than the margins to the targets on these machines.
 cold_row() {
   local label=$1 dir=$2 url=$3 addr=$4 gateway=$5
   : > "$WORK/rounds"
   for _ in $(seq 1 "$ROUNDS"); do
     start_tokend "$dir" "$url" "$addr" 200000
-    bracketed "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
+    SCRIPT=bench/cold.lua bracketed "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
     stop "$TOKEND_PID"
   done
   median_round "$ROUNDS"
@@ -275,7 +277,7 @@ fi
   echo "Introspection under load, measured by \`bench/run.sh $N\` on $(date -u +%Y-%m-%d) — every row from the same run."
   echo
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; server and wrk share the cores"
-  echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs 3s, each token at most once), loopback"
+  echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $THREADS threads × $CONNECTIONS connections, ${DURATION}s (cold runs: each token at most once, at most 3s; the rate is over the time until the tokens ran out), loopback"
   echo "- servers: tokend and both references run $WORKERS HTTP worker(s) (\`TOKEND_WORKERS=$WORKERS\`): wrk keeps one of the $(nproc) cores busy, and a worker per core only adds scheduler waits to the tail; the row marked \"$(nproc) workers\" is tokend with its default of one worker per core"
   echo "- versions: $(rustc --version), tokend $(git rev-parse --short HEAD 2>/dev/null || echo unknown), PostgreSQL ${PG_PORT:+$(ls /usr/lib/postgresql | sort -n | tail -n 1)}"
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
