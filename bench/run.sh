@@ -103,17 +103,15 @@ reference_rps() {
   echo "$rps"
 }
 
-# paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [ROUNDS]: each round measures the HMAC +
-# HashMap reference (kept running), tokend, and the reference again, for the same time each;
-# the row is the round with the median ratio. These shared machines drift by well over 15% within minutes, so only
-# neighbouring runs compare.
+# paired NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: $ROUNDS bracketed rounds; the row is the
+# round with the median ratio. These shared machines drift by well over 15% within minutes, so
+# only neighbouring runs compare.
 paired() {
-  local rounds=${8:-$ROUNDS}
   : > "$WORK/rounds"
-  for _ in $(seq 1 "$rounds"); do
-    bracketed "${@:1:7}"
+  for _ in $(seq 1 "$ROUNDS"); do
+    bracketed "$@"
   done
-  median_round "$rounds"
+  median_round "$ROUNDS"
 }
 
 # bracketed NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: one round: the reference right before
@@ -148,9 +146,10 @@ forward_auth_row() {
 }
 
 # cold_row LABEL DIR URL ADDR GATEWAY: $ROUNDS rounds, each starting tokend afresh (an empty
-# cache), then a bracketed round over the seeded tokens, each token at most once (bench/cold.lua:
-# at most 3 s, its rate over the time until the tokens ran out); the row is the round with the
-# median ratio, as for the warm rows. A single cold round swings by more than the margins to the targets on these machines.
+# cache), then a bracketed round over the seeded tokens, each token at most once
+# (bench/cold.lua: at most 3 s, its rate over the time until the tokens ran out); the row is
+# the round with the median ratio, as for the warm rows. A single cold round swings by more
+# than the margins to the targets on these machines.
 cold_row() {
   local label=$1 dir=$2 url=$3 addr=$4 gateway=$5
   : > "$WORK/rounds"
