@@ -306,7 +306,7 @@ fi
   echo
   echo "Targets (DESIGN §14): introspection over all tokens ≥ 0.9× (SQLite and PostgreSQL); cold SQLite ≥ 0.5×, cold PostgreSQL ≥ 0.35×; p99 ≤ 5 ms at $CONNECTIONS connections with the default worker count (the \"$(nproc) workers\" row); forward auth ≥ 0.9× of introspection; zero non-2xx; one database read per cold call (asserted by \`tests/statements.rs\`)."
   echo
-  echo "\"Warm, 1k-token working set\" cycles over 1,000 of the seeded tokens (all cached); \"warm, all N tokens\" cycles over every seeded token, so each token is used again only every few seconds and nearly every request adds a token to the next usage batch (more than 1,000 distinct tokens a second: each interval goes to the usage journal, folded into the usage tables every 10 s). Cold runs start with an empty cache and use each token at most once: one SQL read per request. The benchmark sets \`TOKEND_CACHE_TTL_MS=600000\` so that warm rows are cache hits; with the default 30 s TTL every token is read again at most once per 30 s."
+  echo "\"Warm, 1k-token working set\" cycles over 1,000 of the seeded tokens (all cached); \"warm, all N tokens\" cycles over every seeded token, so each token is used again only every few seconds and nearly every request adds a token to the next usage batch (more than 1,000 distinct tokens a second: each interval goes to the usage journal, folded into the usage tables every 30 s). Cold runs start with an empty cache and use each token at most once: one SQL read per request. The benchmark sets \`TOKEND_CACHE_TTL_MS=600000\` so that warm rows are cache hits; with the default 30 s TTL every token is read again at most once per 30 s."
 } > "$WORK/report.md"
 [ "$REPORT" = /dev/null ] || cp "$WORK/report.md" "$REPORT"
 echo

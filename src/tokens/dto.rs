@@ -224,7 +224,7 @@ pub struct TokenResource {
     pub revoked_reason: Option<String>,
     /// When the token was last used (an active introspection or forward-auth answer, or a call
     /// it authenticated), as an RFC 3339 UTC timestamp; `null` if it was never used. Written in
-    /// batches, so up to one flush interval behind (up to 10 s when 1,000 tokens or more are
+    /// batches, so up to one flush interval behind (up to 30 s when 1,000 tokens or more are
     /// used in one interval).
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
     #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
@@ -404,7 +404,7 @@ pub struct ServiceTokenResource {
     #[schema(example = "replaced by a new gateway credential")]
     pub revoked_reason: Option<String>,
     /// When the service token last authenticated a call, as an RFC 3339 UTC timestamp; `null`
-    /// if it was never used. Written in batches, so up to one flush interval behind (up to 10 s
+    /// if it was never used. Written in batches, so up to one flush interval behind (up to 30 s
     /// when 1,000 tokens or more are used in one interval).
     #[serde(serialize_with = "crate::time::rfc3339_opt")]
     #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]

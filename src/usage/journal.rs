@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use foldhash::fast::{FixedState, RandomState};
 
-use super::recorder::{Batch, Counted, IpUse, Pending};
+use super::recorder::{Batch, Counted, IpUse, Pending, sort_by_token};
 use super::sql::{self, Bind};
 use crate::db::DbConnection;
 
@@ -206,7 +206,7 @@ pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResu
         }
     }
     let mut all: Batch = merged.into_iter().collect();
-    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sort_by_token(&mut all);
     all.chunks(per_row.max(1))
         .map(|rows| insert(conn, part, rows.iter()))
         .collect()

@@ -42,7 +42,7 @@ pub struct DailyCount {
     pub count: i64,
 }
 
-/// A token's usage (written in batches: up to one flush interval behind, and up to 10 s when
+/// A token's usage (written in batches: up to one flush interval behind, and up to 30 s when
 /// 1,000 tokens or more are used in one interval).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use foldhash::fast::RandomState;
@@ -95,8 +95,8 @@ impl Pending {
 /// One token's counts: its id (the cached snapshot's own) and what it did.
 pub type Counted = (Arc<str>, Pending);
 
-/// What was counted, per token, sorted by token id: what the recorder hands over and gets
-/// back, the journal stores and the store writes.
+/// What was counted, per token: what the recorder hands over and gets back, the journal
+/// stores and the store writes (sorted with [`sort_by_token`] first).
 pub type Batch = Vec<Counted>;
 
 /// Counts uses without touching the database.
@@ -109,7 +109,7 @@ impl Recorder {
     /// Counts one use of `token_id` from `ip` at `at`. The id is the cached snapshot's own:
     /// a new entry shares it instead of copying it.
     pub fn record(&self, token_id: &Arc<str>, ip: Option<IpAddr>, at: NaiveDateTime) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.lock();
         if let Some(entry) = pending.get_mut(&**token_id) {
             entry.add(ip, at, 1);
         } else {
@@ -119,23 +119,34 @@ impl Recorder {
         }
     }
 
-    /// Takes everything counted so far (sorted by token id, the order writes take).
+    /// Takes everything counted so far, in no order. The next interval starts with room for
+    /// as many tokens as this one had, so that a busy interval's recording does not grow (and
+    /// rehash) its table again from empty.
     pub fn take(&self) -> Batch {
-        let taken =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut batch: Batch = taken.into_iter().collect();
-        // Ids are unique: an unstable sort orders them the same, with fewer moves.
-        batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        batch
+        let room = self.lock().len();
+        let next = HashMap::with_capacity_and_hasher(room, RandomState::default());
+        let taken = std::mem::replace(&mut *self.lock(), next);
+        taken.into_iter().collect()
     }
 
     /// Puts a batch that could not be written back, so the next flush retries it.
     pub fn restore(&self, batch: Batch) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.lock();
         for (token_id, entry) in batch {
             pending.entry(token_id).or_default().merge(entry);
         }
     }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Pending, RandomState>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Orders a batch by token id: the order every write takes, so that concurrent writers lock
+/// rows in one order and neighbouring ids share pages. Ids are unique, so an unstable sort
+/// orders them the same, with fewer moves.
+pub fn sort_by_token(batch: &mut Batch) {
+    batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 }
 
 #[cfg(test)]
@@ -167,7 +178,8 @@ mod tests {
         recorder.record(&"t1".into(), ip("10.0.0.2"), at(5));
         recorder.record(&"t1".into(), ip("10.0.0.1"), at(3));
         recorder.record(&"t2".into(), None, at(1));
-        let batch = recorder.take();
+        let mut batch = recorder.take();
+        sort_by_token(&mut batch);
         assert_eq!(batch.len(), 2);
         let t1 = &batch[0].1;
         assert_eq!(
