@@ -1,7 +1,7 @@
 //! The usage journal: the counts of a busy interval (many distinct tokens) appended as one
-//! durable row, and folded into the usage tables every few seconds. A token used again and
-//! again between two folds then costs one upsert per table per fold instead of one per
-//! interval, and a crash still loses at most one interval.
+//! durable row, and folded into the usage tables every [`crate::usage::FOLD_EVERY`]. A token
+//! used again and again between two folds then costs one upsert per table per fold instead
+//! of one per interval, and a crash still loses at most one interval.
 //!
 //! Any process may fold any row: a row is deleted in the transaction that applies it (or that
 //! merges it into a bigger one), so each use is counted exactly once, whoever folds it.
@@ -197,7 +197,8 @@ fn take_oldest(conn: &mut DbConnection, part: i32) -> QueryResult<Option<Body>> 
 
 /// Deletes every row of `part`, one at a time, and writes their counts back merged per token,
 /// sorted by token id, as rows of at most `per_row` tokens (call it inside a transaction).
-/// Returns the new rows' ids, to be applied one by one with [`take`].
+/// Returns the new rows' ids in token order, to be applied with [`take`] (the store's fold
+/// applies the rows at the same place of every part together).
 pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResult<Vec<i64>> {
     let mut merged: HashMap<Arc<str>, Pending, RandomState> = HashMap::default();
     while let Some(row) = take_oldest(conn, part)? {

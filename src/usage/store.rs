@@ -1,6 +1,6 @@
 //! The database side: writing batches in multi-row statements, one short transaction per 500
 //! tokens (a few statements each, whatever the number of tokens used); a busy interval goes to
-//! the journal first (`journal.rs`) and is folded every few seconds.
+//! the journal first (`journal.rs`) and is folded every [`FOLD_EVERY`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
