@@ -135,7 +135,7 @@ diesel::table! {
     usage_journal (id) {
         id -> BigInt,
         part -> Integer,
-        body -> Text,
+        body -> Binary,
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Binary};
 use foldhash::fast::{FixedState, RandomState};
 
 use super::recorder::{Batch, Counted, IpUse, Pending, sort_by_token};
@@ -48,8 +48,14 @@ fn part_of(token_id: &str) -> i32 {
     i32::try_from(FixedState::default().hash_one(token_id) % parts).unwrap_or(0)
 }
 
-/// The JSON of a batch (compact arrays: a busy interval holds tens of thousands of tokens).
-fn encode<'a>(batch: impl Iterator<Item = &'a Counted>) -> String {
+/// The leading byte of a row in the binary format ([`encode`]). Rows written before it are
+/// JSON text, which starts with `[`: both are read ([`decode`]).
+const BINARY: u8 = 1;
+
+/// A batch as one row: [`BINARY`], then its entries in postcard (varints, raw strings and
+/// addresses). A busy interval holds tens of thousands of tokens, and every row is written
+/// once and read once or twice, so its encoding is a large share of the fold's work.
+fn encode<'a>(batch: impl Iterator<Item = &'a Counted>) -> Vec<u8> {
     let entries: Vec<Entry<&str>> = batch
         .map(|(id, pending)| {
             (
@@ -70,23 +76,37 @@ fn encode<'a>(batch: impl Iterator<Item = &'a Counted>) -> String {
             )
         })
         .collect();
-    // Strings, numbers and addresses: serializing them cannot fail.
-    serde_json::to_string(&entries).unwrap_or_default()
+    // Strings, numbers and addresses into a vector: serializing them cannot fail.
+    postcard::to_extend(&entries, vec![BINARY]).unwrap_or_default()
 }
 
 /// Why a stored row could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum Corrupt {
-    /// Not the JSON [`encode`] writes.
+    /// Not the binary format [`encode`] writes.
+    #[error("usage journal row is not valid: {0}")]
+    Binary(#[from] postcard::Error),
+    /// A row from before the binary format that is not its JSON.
     #[error("usage journal row is not valid: {0}")]
     Json(#[from] serde_json::Error),
+    /// Neither format.
+    #[error("usage journal row has an unknown format")]
+    Format,
     /// A time or a day out of range.
     #[error("usage journal row holds a time out of range")]
     Range,
 }
 
-fn decode(body: &str) -> Result<Batch, Corrupt> {
-    let entries: Vec<Entry<String>> = serde_json::from_str(body)?;
+fn decode(body: &[u8]) -> Result<Batch, Corrupt> {
+    match body.split_first() {
+        Some((&BINARY, rest)) => batch(postcard::from_bytes::<Vec<Entry<&str>>>(rest)?),
+        Some((b'[', _)) => batch(serde_json::from_slice::<Vec<Entry<String>>>(body)?),
+        _ => Err(Corrupt::Format),
+    }
+}
+
+/// The batch of decoded entries.
+fn batch<Id: AsRef<str>>(entries: Vec<Entry<Id>>) -> Result<Batch, Corrupt> {
     let time = |us: i64| {
         DateTime::from_timestamp_micros(us)
             .map(|at| at.naive_utc())
@@ -118,15 +138,15 @@ fn decode(body: &str) -> Result<Batch, Corrupt> {
                     })
                     .collect::<Result<_, Corrupt>>()?,
             };
-            Ok((Arc::from(id), pending))
+            Ok((Arc::from(id.as_ref()), pending))
         })
         .collect()
 }
 
 #[derive(QueryableByName)]
 struct Body {
-    #[diesel(sql_type = Text)]
-    body: String,
+    #[diesel(sql_type = Binary)]
+    body: Vec<u8>,
 }
 
 #[derive(QueryableByName)]
@@ -145,7 +165,7 @@ fn insert<'a>(
     let rows: Vec<Id> = sql::load(
         conn,
         "INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id",
-        &[Bind::Int(i64::from(part)), Bind::Text(&body)],
+        &[Bind::Int(i64::from(part)), Bind::Bytes(&body)],
     )?;
     rows.first()
         .map(|row| row.id)
@@ -265,15 +285,47 @@ mod tests {
             ..Pending::default()
         };
         let batch = vec![("a".into(), busy), ("b\"\\".into(), quiet)];
-        assert_eq!(decode(&encode(batch.iter())).ok(), Some(batch));
+        let row = encode(batch.iter());
+        assert_eq!(row.first(), Some(&BINARY));
+        assert_eq!(decode(&row).ok(), Some(batch));
+    }
+
+    #[test]
+    fn a_row_from_before_the_binary_format_reads_back() {
+        let json = br#"[["a\"b", 3, 1800000000000001, "2001:db8::1",
+            [["203.0.113.7", 1, 1800000000000000], ["2001:db8::1", 2, 1800000000000001]],
+            [[657343, 3]]]]"#;
+        let batch = decode(json).unwrap_or_default();
+        assert_eq!(batch.len(), 1);
+        let (id, pending) = &batch[0];
+        assert_eq!(&**id, "a\"b");
+        assert_eq!(pending.count, 3);
+        assert_eq!(pending.last_used_at, Some(at(0, 1)));
+        assert_eq!(pending.last_ip, "2001:db8::1".parse().ok());
+        assert_eq!(pending.ips.len(), 2);
+        assert_eq!(
+            pending.days.iter().next(),
+            Some(&(
+                NaiveDate::from_num_days_from_ce_opt(657_343).unwrap_or_default(),
+                3
+            ))
+        );
+        assert_eq!(
+            encode(batch.iter()).first(),
+            Some(&BINARY),
+            "written back binary"
+        );
     }
 
     #[test]
     fn a_damaged_row_is_refused() {
-        assert!(matches!(decode("[1, 2]"), Err(Corrupt::Json(_))));
+        assert!(matches!(decode(b"[1, 2]"), Err(Corrupt::Json(_))));
         assert!(matches!(
-            decode(r#"[["a", 1, null, null, [], [[2147483647, 1]]]]"#),
+            decode(br#"[["a", 1, null, null, [], [[2147483647, 1]]]]"#),
             Err(Corrupt::Range)
         ));
+        assert!(matches!(decode(&[BINARY, 3, 1]), Err(Corrupt::Binary(_))));
+        assert!(matches!(decode(b"{}"), Err(Corrupt::Format)));
+        assert!(matches!(decode(b""), Err(Corrupt::Format)));
     }
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 use crate::db::DbConnection;
@@ -22,6 +22,8 @@ pub enum Bind<'a> {
     Int(i64),
     /// A timestamp.
     Time(NaiveDateTime),
+    /// Bytes (a BLOB, or `bytea`).
+    Bytes(&'a [u8]),
 }
 
 fn bind_all<'a, DB>(
@@ -32,11 +34,13 @@ where
     DB: diesel::backend::Backend
         + diesel::sql_types::HasSqlType<Text>
         + diesel::sql_types::HasSqlType<BigInt>
-        + diesel::sql_types::HasSqlType<Timestamp>,
+        + diesel::sql_types::HasSqlType<Timestamp>
+        + diesel::sql_types::HasSqlType<Binary>,
     &'a str: diesel::serialize::ToSql<Text, DB>,
     Option<&'a str>: diesel::serialize::ToSql<Nullable<Text>, DB>,
     i64: diesel::serialize::ToSql<BigInt, DB>,
     NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
+    &'a [u8]: diesel::serialize::ToSql<Binary, DB>,
 {
     for bind in binds {
         query = match bind {
@@ -44,6 +48,7 @@ where
             Bind::OptText(v) => query.bind::<Nullable<Text>, _>(*v),
             Bind::Int(v) => query.bind::<BigInt, _>(*v),
             Bind::Time(v) => query.bind::<Timestamp, _>(*v),
+            Bind::Bytes(v) => query.bind::<Binary, _>(*v),
         };
     }
     query

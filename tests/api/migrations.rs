@@ -11,7 +11,8 @@ on_both_backends!(
     migrations_go_up_down_and_up_again,
     usage_is_carried_down_and_up_the_usage_migration,
     the_paging_migration_copies_each_token_creation_time,
-    the_clustering_migration_keeps_every_row
+    the_clustering_migration_keeps_every_row,
+    journal_rows_written_before_the_binary_format_are_folded
 );
 
 const TABLES: [&str; 13] = [
@@ -56,7 +57,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 5, "every migration reverted");
+    assert_eq!(reverted.len(), 6, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -123,6 +124,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let binary = revert_newest(&url)?;
     let clustering = revert_newest(&url)?;
     let journal = revert_newest(&url)?;
     let paging = revert_newest(&url)?;
@@ -143,7 +145,10 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     assert_eq!(rows_of(&app, "token_usage_daily", used)?, 1);
     assert_eq!(rows_of(&app, "token_ips", used)?, 2);
 
-    assert_eq!(run_pending(&url)?, [reverted, paging, journal, clustering]);
+    assert_eq!(
+        run_pending(&url)?,
+        [reverted, paging, journal, clustering, binary]
+    );
     let expected = Totals {
         usage_count: 3,
         last_used_ip: Some("203.0.113.7".to_owned()),
@@ -171,7 +176,7 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
-    for _ in 0..3 {
+    for _ in 0..4 {
         revert_newest(&url)?;
     }
     assert!(
@@ -223,11 +228,12 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
     );
     assert!(before[4] > 0, "memberships");
 
+    let binary = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the revert");
     }
-    assert_eq!(run_pending(&url)?, [reverted]);
+    assert_eq!(run_pending(&url)?, [reverted, binary]);
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the re-apply");
     }
@@ -244,5 +250,51 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
             );
         }
     }
+    Ok(())
+}
+
+/// Journal rows are JSON text before the binary-journal migration: it keeps them, and a fold
+/// after it counts them; going down again keeps a JSON row.
+async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestApp) -> TestResult {
+    use chrono::Datelike;
+    use diesel::sql_types::Text;
+
+    Directory::new(&app)?.acme().await?;
+    let ids = app.issue_tokens("member", 1)?;
+    app.stop().await?;
+    let url = DatabaseUrl::parse(&app.database_url)?;
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        .map(|d| d.naive_utc())
+        .ok_or("timestamp")?;
+    let row = format!(
+        r#"[["{}", 2, {us}, "203.0.113.7", [["203.0.113.7", 2, {us}]], [[{day}, 2]]]]"#,
+        ids[0],
+        us = at.and_utc().timestamp_micros(),
+        day = at.date().num_days_from_ce(),
+    );
+
+    let binary = revert_newest(&url)?;
+    diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (0, $1)")
+        .bind::<Text, _>(&row)
+        .execute(&mut app.connection()?)?;
+    assert_eq!(run_pending(&url)?, std::slice::from_ref(&binary));
+    assert_eq!(count_rows(&app, "usage_journal")?, 1);
+    assert_eq!(revert_newest(&url)?, binary, "down again");
+    assert_eq!(count_rows(&app, "usage_journal")?, 1, "a JSON row kept");
+    run_pending(&url)?;
+
+    let state = app.state()?;
+    assert_eq!(tokend::usage::fold(&state.db).await?, 1);
+    assert_eq!(count_rows(&app, "usage_journal")?, 0);
+    assert_eq!(
+        usage_in(&app, "token_usage", "token_id", &ids[0])?,
+        [Totals {
+            usage_count: 2,
+            last_used_ip: Some("203.0.113.7".to_owned()),
+            last_used_at: Some(at),
+        }]
+    );
+    assert_eq!(rows_of(&app, "token_usage_daily", &ids[0])?, 1);
+    assert_eq!(rows_of(&app, "token_ips", &ids[0])?, 1);
     Ok(())
 }
