@@ -17,6 +17,8 @@ use fixtures::{Directory, introspect, introspector, personal};
 use helpers::{Backend, TestApp, TestResult};
 
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The statements a connection prepared and kept, in order.
+static CACHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 #[expect(
     clippy::unnecessary_wraps,
@@ -24,6 +26,12 @@ static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 )]
 fn counting() -> Option<Box<dyn Instrumentation>> {
     Some(Box::new(|event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+            CACHED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(sql.to_owned());
+        }
         if let InstrumentationEvent::StartQuery { query, .. } = event {
             let sql = query.to_string();
             let sql = sql
@@ -41,8 +49,12 @@ fn counting() -> Option<Box<dyn Instrumentation>> {
 }
 
 fn take() -> Vec<String> {
+    take_from(&STATEMENTS)
+}
+
+fn take_from(events: &Mutex<Vec<String>>) -> Vec<String> {
     std::mem::take(
-        &mut *STATEMENTS
+        &mut *events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     )
@@ -203,5 +215,41 @@ async fn introspection_reads_once_when_cold_and_never_when_warm() -> TestResult 
     if let Some(counts) = count(Backend::Postgres).await? {
         check("postgres", &counts);
     }
+    usage_upserts_are_prepared_once().await
+}
+
+/// The usage flush's upserts come in a few fixed sizes, each prepared once per connection and
+/// kept: on SQLite, where one connection does every write, a second flush of as many tokens
+/// prepares none. 600 tokens, each with one day and one address, are written as 512, 64, 16
+/// and 8 rows in each of the three usage tables. (In the same test as the counts above: the
+/// instrumentation is process-wide.)
+async fn usage_upserts_are_prepared_once() -> TestResult {
+    let Some(app) = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("TOKEND_USAGE_FLUSH_INTERVAL_MS", "600000")],
+    )?
+    else {
+        return Err("SQLite is always there".into());
+    };
+    Directory::new(&app)?.acme().await?;
+    let ids = app.issue_tokens("member", 600)?;
+    let state = app.state()?;
+    let mut prepared = Vec::new();
+    for _ in 0..2 {
+        let at = chrono::Utc::now().naive_utc();
+        for id in &ids {
+            state
+                .usage
+                .record(&id.as_str().into(), "203.0.113.7".parse().ok(), at);
+        }
+        take_from(&CACHED);
+        assert_eq!(tokend::usage::flush(&state.usage, &state.db).await?, 600);
+        let upserts: Vec<String> = take_from(&CACHED)
+            .into_iter()
+            .filter(|sql| sql.starts_with("INSERT INTO token_"))
+            .collect();
+        prepared.push(upserts.len());
+    }
+    assert_eq!(prepared, [12, 0], "upserts prepared in each flush");
     Ok(())
 }

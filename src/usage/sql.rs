@@ -1,13 +1,16 @@
 //! Raw statements on either backend with typed binds: the usage flush's multi-row upserts and
 //! the journal's `… RETURNING` statements, which diesel's query builder does not express.
-//! Placeholders are `$1, $2, …` (PostgreSQL's, and a name SQLite binds by position) or `?`
-//! on SQLite alone.
+//! Placeholders are `$1, $2, …`, numbered in the order they appear (each `$` and digits takes
+//! the next bind; no statement here has a `$` of its own), and each becomes the backend's own
+//! (`?` on SQLite). Unlike `sql_query`, a statement is prepared once per connection and
+//! kept: the same text is the same statement (the upserts come in a few fixed sizes).
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text, Timestamp, Untyped};
 use diesel::sqlite::Sqlite;
 
 use crate::db::DbConnection;
@@ -26,43 +29,73 @@ pub enum Bind<'a> {
     Bytes(&'a [u8]),
 }
 
-fn bind_all<'a, DB>(
-    mut query: BoxedSqlQuery<'a, DB, SqlQuery>,
-    binds: &[Bind<'a>],
-) -> BoxedSqlQuery<'a, DB, SqlQuery>
+/// A statement and its binds, in the order of its placeholders.
+struct Raw<'q> {
+    sql: &'q str,
+    binds: &'q [Bind<'q>],
+}
+
+impl QueryId for Raw<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Raw<'_> {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Raw<'_> {}
+
+impl<DB> QueryFragment<DB> for Raw<'_>
 where
-    DB: diesel::backend::Backend
-        + diesel::sql_types::HasSqlType<Text>
-        + diesel::sql_types::HasSqlType<BigInt>
-        + diesel::sql_types::HasSqlType<Timestamp>
-        + diesel::sql_types::HasSqlType<Binary>,
-    &'a str: diesel::serialize::ToSql<Text, DB>,
-    Option<&'a str>: diesel::serialize::ToSql<Nullable<Text>, DB>,
+    DB: Backend
+        + HasSqlType<Text>
+        + HasSqlType<BigInt>
+        + HasSqlType<Timestamp>
+        + HasSqlType<Binary>,
+    str: diesel::serialize::ToSql<Text, DB>,
+    for<'x> Option<&'x str>: diesel::serialize::ToSql<Nullable<Text>, DB>,
     i64: diesel::serialize::ToSql<BigInt, DB>,
     NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
-    &'a [u8]: diesel::serialize::ToSql<Binary, DB>,
+    [u8]: diesel::serialize::ToSql<Binary, DB>,
 {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(v) => query.bind::<Text, _>(*v),
-            Bind::OptText(v) => query.bind::<Nullable<Text>, _>(*v),
-            Bind::Int(v) => query.bind::<BigInt, _>(*v),
-            Bind::Time(v) => query.bind::<Timestamp, _>(*v),
-            Bind::Bytes(v) => query.bind::<Binary, _>(*v),
-        };
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut binds = self.binds.iter();
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let (text, placeholder) = rest.split_at(at);
+            out.push_sql(text);
+            let digits = placeholder[1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if digits == 0 {
+                out.push_sql("$");
+            } else {
+                let bind = binds.next().ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError("more placeholders than binds".into())
+                })?;
+                match bind {
+                    Bind::Text(v) => out.push_bind_param::<Text, str>(v)?,
+                    Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                    Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
+                    Bind::Time(v) => out.push_bind_param::<Timestamp, NaiveDateTime>(v)?,
+                    Bind::Bytes(v) => out.push_bind_param::<Binary, [u8]>(v)?,
+                }
+            }
+            rest = &placeholder[1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
     }
-    query
 }
 
 /// Runs a statement; returns the rows it changed.
 pub fn execute(conn: &mut DbConnection, sql: &str, binds: &[Bind<'_>]) -> QueryResult<usize> {
+    let raw = Raw { sql, binds };
     match conn {
-        DbConnection::Sqlite(conn) => {
-            bind_all(diesel::sql_query(sql).into_boxed(), binds).execute(conn)
-        }
-        DbConnection::Pg(conn) => {
-            bind_all(diesel::sql_query(sql).into_boxed(), binds).execute(conn)
-        }
+        DbConnection::Sqlite(conn) => raw.execute(conn),
+        DbConnection::Pg(conn) => raw.execute(conn),
     }
 }
 
@@ -71,10 +104,9 @@ pub fn load<T>(conn: &mut DbConnection, sql: &str, binds: &[Bind<'_>]) -> QueryR
 where
     T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
 {
+    let raw = Raw { sql, binds };
     match conn {
-        DbConnection::Sqlite(conn) => {
-            bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)
-        }
-        DbConnection::Pg(conn) => bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn),
+        DbConnection::Sqlite(conn) => raw.load(conn),
+        DbConnection::Pg(conn) => raw.load(conn),
     }
 }

@@ -1,5 +1,6 @@
-//! The database side: writing batches in multi-row statements, one short transaction per 500
-//! tokens (a few statements each, whatever the number of tokens used); a busy interval goes to
+//! The database side: writing batches in multi-row statements, one short transaction per 512
+//! tokens (a few statements each, whatever the number of tokens used, each prepared once per
+//! connection); a busy interval goes to
 //! the journal first (`journal.rs`) and is folded every [`FOLD_EVERY`].
 
 use std::collections::HashSet;
@@ -16,10 +17,10 @@ use super::sql::{self, Bind};
 use crate::db::schema::{token_ips, tokens};
 use crate::db::{self, Database, DbConnection, DbError};
 
-/// Tokens per statement (4 parameters each: well under both backends' limits).
-const CHUNK: usize = 500;
+/// Tokens per transaction: a full chunk is one statement per table ([`MOST_ROWS`]).
+const CHUNK: usize = MOST_ROWS;
 
-/// Multi-row statements with `?` placeholders, built for one backend.
+/// Multi-row statements, built for one backend.
 struct Sql {
     postgres: bool,
     text: String,
@@ -47,20 +48,32 @@ impl Sql {
                 self.text.push_str(", ");
             }
             self.next += 1;
+            self.text.push('$');
+            self.text.push_str(&self.next.to_string());
             if self.postgres {
-                self.text.push('$');
-                self.text.push_str(&self.next.to_string());
                 self.text.push_str(cast);
-            } else {
-                self.text.push('?');
             }
         }
         self.text.push(')');
     }
 }
 
-/// One multi-row `INSERT … VALUES (…), (…) ON CONFLICT …`: `binds` holds the rows one after
-/// the other, `casts` names each column's type (PostgreSQL). Nothing to write, no statement.
+/// The most rows one statement writes (4 parameters each: well under both backends' limits).
+const MOST_ROWS: usize = 512;
+
+/// How many rows each statement of an upsert of `rows` rows writes: powers of two, largest
+/// first, so that every statement has one of a few texts, each prepared once per connection.
+fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let size = 1 << rows.min(MOST_ROWS).checked_ilog2()?;
+        rows -= size;
+        Some(size)
+    })
+}
+
+/// A multi-row `INSERT … VALUES (…), (…) ON CONFLICT …` in statements of [`statement_sizes`]:
+/// `binds` holds the rows one after the other, `casts` names each column's type
+/// (PostgreSQL). Nothing to write, no statement.
 fn upsert(
     conn: &mut DbConnection,
     head: &str,
@@ -68,15 +81,19 @@ fn upsert(
     binds: &[Bind<'_>],
     on_conflict: &str,
 ) -> QueryResult<()> {
-    if binds.is_empty() {
-        return Ok(());
+    let postgres = matches!(conn, DbConnection::Pg(_));
+    let mut rest = binds;
+    for rows in statement_sizes(binds.len() / casts.len()) {
+        let (these, after) = rest.split_at(rows * casts.len());
+        let mut sql = Sql::new(postgres, head);
+        for _ in 0..rows {
+            sql.row(casts);
+        }
+        sql.text.push_str(on_conflict);
+        sql::execute(conn, &sql.text, these)?;
+        rest = after;
     }
-    let mut sql = Sql::new(matches!(conn, DbConnection::Pg(_)), head);
-    for _ in 0..binds.len() / casts.len() {
-        sql.row(casts);
-    }
-    sql.text.push_str(on_conflict);
-    sql::execute(conn, &sql.text, binds).map(|_| ())
+    Ok(())
 }
 
 /// Counts, last use and last address of each token, in one upsert.
@@ -268,7 +285,7 @@ pub const FOLD_EVERY: Duration = Duration::from_secs(30);
 pub enum Flushed {
     /// Written to the usage tables: this many tokens.
     Written(usize),
-    /// Appended to the journal (rows of up to 500 tokens of one part), to be folded: this
+    /// Appended to the journal (rows of up to 512 tokens of one part), to be folded: this
     /// many tokens.
     Journaled(usize),
 }
@@ -465,7 +482,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_are_numbered_for_postgres_and_plain_for_sqlite() {
+    fn rows_are_numbered_and_cast_for_postgres_only() {
         let mut pg = Sql::new(true, "V ");
         pg.row(&["::text", "::bigint"]);
         pg.row(&["::text", "::bigint"]);
@@ -473,7 +490,17 @@ mod tests {
         let mut lite = Sql::new(false, "V ");
         lite.row(&["::text", "::bigint"]);
         lite.row(&["::text", "::bigint"]);
-        assert_eq!(lite.text, "V (?, ?), (?, ?)");
+        assert_eq!(lite.text, "V ($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn upserts_come_in_a_few_sizes() {
+        let sizes = |rows| statement_sizes(rows).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(500), [256, 128, 64, 32, 16, 4]);
+        assert_eq!(sizes(512), [512]);
+        assert_eq!(sizes(1100), [512, 512, 64, 8, 4]);
     }
 
     #[test]
