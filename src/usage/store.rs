@@ -1,7 +1,7 @@
 //! The database side: writing batches in multi-row statements, one short transaction per 512
 //! tokens (a few statements each, whatever the number of tokens used, each prepared once per
-//! connection); a busy interval goes to
-//! the journal first (`journal.rs`) and is folded every [`FOLD_EVERY`].
+//! connection); a busy interval goes to the journal first (`journal.rs`) and is folded every
+//! [`FOLD_EVERY`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
