@@ -24,6 +24,26 @@ pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
 use writer::Writer;
 
+/// Makes a hand-written statement type (one lifetime parameter, a `QueryFragment` of its
+/// own) runnable with diesel and kept prepared: no static query id, so diesel caches it by its
+/// SQL text, once per connection, unlike a `sql_query`, which it prepares on every call.
+/// `$rows` is the SQL type of its rows (`Untyped` for `QueryableByName`).
+macro_rules! kept_prepared {
+    ($statement:ident, $rows:ty) => {
+        impl diesel::query_builder::QueryId for $statement<'_> {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl diesel::query_builder::Query for $statement<'_> {
+            type SqlType = $rows;
+        }
+
+        impl<Conn> diesel::RunQueryDsl<Conn> for $statement<'_> {}
+    };
+}
+pub(crate) use kept_prepared;
+
 /// The backend type of [`DbConnection`], for boxed queries.
 pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
 

@@ -8,13 +8,13 @@ use bytes::Bytes;
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{Binary, Bool, Nullable, Text, Timestamp};
 
 use super::interned::{IDS, SCOPE_SETS};
 use crate::auth::Permission;
-use crate::db::{DbConnection, DbError};
+use crate::db::{self, DbConnection, DbError};
 use crate::directory::Role;
 
 use crate::tokens::kind::{OwnerType, TokenKind};
@@ -173,16 +173,7 @@ struct SnapshotQuery<'a> {
     digests: &'a [&'a [u8; 32]],
 }
 
-impl QueryId for SnapshotQuery<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for SnapshotQuery<'_> {
-    type SqlType = RowSql;
-}
-
-impl<Conn> RunQueryDsl<Conn> for SnapshotQuery<'_> {}
+db::kept_prepared!(SnapshotQuery, RowSql);
 
 impl<DB> QueryFragment<DB> for SnapshotQuery<'_>
 where

@@ -9,11 +9,11 @@ use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text, Timestamp, Untyped};
 use diesel::sqlite::Sqlite;
 
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 
 /// One typed bind value.
 pub enum Bind<'a> {
@@ -35,16 +35,7 @@ struct Raw<'q> {
     binds: &'q [Bind<'q>],
 }
 
-impl QueryId for Raw<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Raw<'_> {
-    type SqlType = Untyped;
-}
-
-impl<Conn> RunQueryDsl<Conn> for Raw<'_> {}
+db::kept_prepared!(Raw, Untyped);
 
 impl<DB> QueryFragment<DB> for Raw<'_>
 where
