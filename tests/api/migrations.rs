@@ -254,7 +254,8 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
 }
 
 /// Journal rows are JSON text before the binary-journal migration: it keeps them, and a fold
-/// after it counts them; going down again keeps a JSON row.
+/// after it counts them; going down again keeps a JSON row and drops a binary one (the version
+/// before cannot read it).
 async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestApp) -> TestResult {
     use chrono::Datelike;
     use diesel::sql_types::Text;
@@ -279,8 +280,16 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
         .execute(&mut app.connection()?)?;
     assert_eq!(run_pending(&url)?, std::slice::from_ref(&binary));
     assert_eq!(count_rows(&app, "usage_journal")?, 1);
+    diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (1, $1)")
+        .bind::<diesel::sql_types::Binary, _>(&[1_u8, 0][..])
+        .execute(&mut app.connection()?)?;
     assert_eq!(revert_newest(&url)?, binary, "down again");
-    assert_eq!(count_rows(&app, "usage_journal")?, 1, "a JSON row kept");
+    assert_eq!(
+        count_rows(&app, "usage_journal")?,
+        1,
+        "the JSON row kept, the binary one dropped"
+    );
+    assert_eq!(count_rows(&app, "usage_journal WHERE part = 0")?, 1);
     run_pending(&url)?;
 
     let state = app.state()?;
