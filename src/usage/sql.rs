@@ -101,3 +101,23 @@ where
         DbConnection::Pg(conn) => raw.load(conn),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_each_backends_own() {
+        let binds = [Bind::Int(3), Bind::Bytes(b"x")];
+        let sql = "INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id";
+        let raw = Raw { sql, binds: &binds };
+        assert_eq!(
+            diesel::debug_query::<Sqlite, _>(&raw).to_string(),
+            "INSERT INTO usage_journal (part, body) VALUES (?, ?) RETURNING id -- binds: [3, [120]]"
+        );
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&raw).to_string(),
+            "INSERT INTO usage_journal (part, body) VALUES ($1, $2) RETURNING id -- binds: [3, [120]]"
+        );
+    }
+}
