@@ -201,6 +201,15 @@ pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::It
             (list.exists(&Direction::After(cursor.clone()))?, overflow)
         }
     };
+    // A first page with nothing after it holds the whole list: its length is the count, and
+    // the counting statements (up to two walks of the list) are not needed. That is the first
+    // page of most lists, and of every filter that matches a few items. (A page read from a
+    // cursor is not the whole list even with nothing around it: the cursor's item is outside.)
+    let whole = matches!(request.direction, Direction::First) && !has_next_page;
+    let total_count = match i64::try_from(items.len()) {
+        Ok(len) if whole => len,
+        _ => list.count()?,
+    };
     Ok(Page {
         page_info: PageInfo {
             has_next_page,
@@ -209,7 +218,7 @@ pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::It
             end_cursor: items.last().map(|item| L::key(item).encode()),
         },
         items,
-        total_count: list.count()?,
+        total_count,
     })
 }
 
@@ -335,5 +344,105 @@ mod tests {
             PageQuery::default().validate().map(|r| r.limit).ok(),
             Some(20)
         );
+    }
+
+    /// A list in memory, newest first, that counts how often it was counted.
+    struct InMemory {
+        items: Vec<Cursor>,
+        counted: usize,
+    }
+
+    impl InMemory {
+        fn of(n: i64) -> Self {
+            let items = (0..n)
+                .rev()
+                .map(|i| Cursor {
+                    created_at: chrono::DateTime::from_timestamp(1_800_000_000 + i, 0)
+                        .map(|d| d.naive_utc())
+                        .unwrap_or_default(),
+                    id: format!("{i:03}"),
+                })
+                .collect();
+            Self { items, counted: 0 }
+        }
+
+        fn beyond(&self, direction: &Direction) -> Vec<Cursor> {
+            let key = |c: &Cursor| (c.created_at, c.id.clone());
+            self.items
+                .iter()
+                .filter(|item| match direction {
+                    Direction::First => true,
+                    Direction::After(c) => key(item) < key(c),
+                    Direction::Before(c) => key(item) > key(c),
+                })
+                .cloned()
+                .collect()
+        }
+    }
+
+    impl Keyset for InMemory {
+        type Item = Cursor;
+        type Error = ApiError;
+
+        fn key(item: &Cursor) -> Cursor {
+            item.clone()
+        }
+
+        fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<Cursor>, ApiError> {
+            let beyond = self.beyond(direction);
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            Ok(if matches!(direction, Direction::Before(_)) {
+                beyond[beyond.len().saturating_sub(n)..].to_vec()
+            } else {
+                beyond.into_iter().take(n).collect()
+            })
+        }
+
+        fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError> {
+            Ok(!self.beyond(direction).is_empty())
+        }
+
+        fn count(&mut self) -> Result<i64, ApiError> {
+            self.counted += 1;
+            i64::try_from(self.items.len()).map_err(|_| ApiError::BadRequest("too many".into()))
+        }
+    }
+
+    fn request(limit: i64, direction: Direction) -> PageRequest {
+        PageRequest { limit, direction }
+    }
+
+    #[test]
+    fn a_page_that_holds_the_whole_list_is_its_count() -> Result<(), ApiError> {
+        for n in [0, 1, 7, 20] {
+            let mut list = InMemory::of(n);
+            let page = read(&mut list, &request(20, Direction::First))?;
+            assert_eq!(i64::try_from(page.items.len()).ok(), Some(n));
+            assert_eq!(page.total_count, n);
+            assert_eq!(list.counted, 0, "{n} items in a page of 20 need no count");
+        }
+        // Read back from the last of the list with `before`: nothing lies around the page, but
+        // the cursor's own item is not in it.
+        let mut list = InMemory::of(7);
+        let oldest = list.items[6].clone();
+        let page = read(&mut list, &request(20, Direction::Before(oldest)))?;
+        assert_eq!(page.total_count, 7);
+        assert_eq!(page.items.len(), 6);
+        assert_eq!(list.counted, 1, "a page from a cursor is counted");
+        Ok(())
+    }
+
+    #[test]
+    fn a_page_with_more_around_it_counts_the_list() -> Result<(), ApiError> {
+        let mut list = InMemory::of(21);
+        let first = read(&mut list, &request(20, Direction::First))?;
+        assert_eq!((first.total_count, first.items.len()), (21, 20));
+        assert!(first.page_info.has_next_page);
+        let after = Cursor::decode("after", first.page_info.end_cursor.as_deref().unwrap_or(""))?;
+        let second = read(&mut list, &request(20, Direction::After(after)))?;
+        assert_eq!((second.total_count, second.items.len()), (21, 1));
+        assert!(second.page_info.has_previous_page && !second.page_info.has_next_page);
+        assert_eq!(list.counted, 2);
+        Ok(())
     }
 }

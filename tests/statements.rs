@@ -1,5 +1,6 @@
-//! How many SQL statements one introspection of a valid token runs, counted with diesel's
-//! instrumentation (its own test binary: the counter is process-wide).
+//! How many SQL statements one introspection of a valid token runs, which statements a list
+//! and a usage flush run, counted with diesel's instrumentation (its own test binary: the
+//! counter is process-wide).
 
 #[allow(dead_code, reason = "shared with the api test binary")]
 #[path = "api/fixtures.rs"]
@@ -11,9 +12,9 @@ mod helpers;
 use std::sync::Mutex;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, set_default_instrumentation};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use fixtures::{Directory, introspect, introspector, personal};
+use fixtures::{Directory, get_json, introspect, introspector, personal};
 use helpers::{Backend, TestApp, TestResult};
 
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -215,7 +216,49 @@ async fn introspection_reads_once_when_cold_and_never_when_warm() -> TestResult 
     if let Some(counts) = count(Backend::Postgres).await? {
         check("postgres", &counts);
     }
-    usage_upserts_are_prepared_once().await
+    usage_upserts_are_prepared_once().await?;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        a_list_on_one_page_is_not_counted(backend).await?;
+    }
+    Ok(())
+}
+
+/// The statements of `GET path` as `user`, and its body.
+async fn listed(app: &TestApp, user: &str, path: &str) -> TestResult<(Vec<String>, Value)> {
+    take();
+    let body = get_json(app, user, path).await?;
+    Ok((take(), body))
+}
+
+fn counting_statements(statements: &[String]) -> usize {
+    statements
+        .iter()
+        .filter(|sql| sql.contains("COUNT(") || sql.contains("OFFSET"))
+        .count()
+}
+
+/// A first page that holds the whole list gives its length as `total_count` without the
+/// counting statements; a list longer than its page is still counted.
+async fn a_list_on_one_page_is_not_counted(backend: Backend) -> TestResult {
+    let Some(app) = TestApp::spawn(backend)? else {
+        return Ok(());
+    };
+    Directory::new(&app)?.acme().await?;
+    for name in ["one", "two", "three"] {
+        personal(&app, "member", name, &["acme"], &["read"]).await?;
+    }
+    let (whole, body) = listed(&app, "member", "/v1/tokens?limit=20").await?;
+    assert_eq!(body["total_count"], 3, "{body}");
+    assert_eq!(counting_statements(&whole), 0, "{whole:#?}");
+    let (filtered, body) = listed(&app, "member", "/v1/tokens?kind=personal&q=t").await?;
+    assert_eq!(body["total_count"], 2, "{body}");
+    assert_eq!(counting_statements(&filtered), 0, "{filtered:#?}");
+
+    let (paged, body) = listed(&app, "member", "/v1/tokens?limit=2").await?;
+    assert_eq!(body["total_count"], 3, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(2), "{body}");
+    assert!(counting_statements(&paged) > 0, "{paged:#?}");
+    Ok(())
 }
 
 /// The usage flush's upserts come in a few fixed sizes, each prepared once per connection and

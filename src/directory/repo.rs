@@ -1,5 +1,7 @@
 //! Directory storage: idempotent upserts, lookups and deletes.
 
+use std::collections::BTreeSet;
+
 use diesel::prelude::*;
 
 use super::model::{Membership, Organization, Project, User};
@@ -215,15 +217,28 @@ pub fn admin_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<Strin
         .collect())
 }
 
-/// Organizations by id.
+/// Organizations by id (each once, whatever `ids` repeats). On SQLite each is found by its
+/// own statement, which the connection keeps prepared: an `IN` list is parsed anew on every
+/// call, and this runs in every token creation on the one writer. PostgreSQL binds the ids as
+/// one array (`= ANY($1)`), a statement it keeps as well.
 pub fn organizations(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Organization>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    organizations::table
-        .filter(organizations::id.eq_any(ids))
-        .select(Organization::as_select())
-        .load(conn)
+    if matches!(conn, DbConnection::Pg(_)) {
+        return organizations::table
+            .filter(organizations::id.eq_any(ids))
+            .select(Organization::as_select())
+            .load(conn);
+    }
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    let mut found = Vec::with_capacity(distinct.len());
+    for id in distinct {
+        if let Some(org) = organization(conn, id)? {
+            found.push(org);
+        }
+    }
+    Ok(found)
 }
 
 /// Which of `project_ids` exist in any of `org_ids` (no statement when either is empty, as for

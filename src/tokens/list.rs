@@ -412,6 +412,11 @@ pub fn managed_by(
             .into_iter()
             .map(|org| (OwnerType::Organization, org)),
     );
+    // An owner who cannot hold the asked kind is not read: `kind=api` does not walk the
+    // user's own tokens, nor `kind=personal` each organization's.
+    if let Some(kind) = filters.kind {
+        owners.retain(|(owner_type, _)| *owner_type == OwnerType::of(kind));
+    }
     let coverage = Coverage::Owners(owners);
     page(conn, &coverage, filters, request)
 }

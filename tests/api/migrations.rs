@@ -57,7 +57,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 6, "every migration reverted");
+    assert_eq!(reverted.len(), 7, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -124,6 +124,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     let clustering = revert_newest(&url)?;
     let journal = revert_newest(&url)?;
@@ -147,7 +148,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
 
     assert_eq!(
         run_pending(&url)?,
-        [reverted, paging, journal, clustering, binary]
+        [reverted, paging, journal, clustering, binary, revoked_index]
     );
     let expected = Totals {
         usage_count: 3,
@@ -176,7 +177,7 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
-    for _ in 0..4 {
+    for _ in 0..5 {
         revert_newest(&url)?;
     }
     assert!(
@@ -228,12 +229,13 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
     );
     assert!(before[4] > 0, "memberships");
 
+    let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the revert");
     }
-    assert_eq!(run_pending(&url)?, [reverted, binary]);
+    assert_eq!(run_pending(&url)?, [reverted, binary, revoked_index]);
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the re-apply");
     }
@@ -274,11 +276,13 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
         day = at.date().num_days_from_ce(),
     );
 
+    let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (0, $1)")
         .bind::<Text, _>(&row)
         .execute(&mut app.connection()?)?;
-    assert_eq!(run_pending(&url)?, std::slice::from_ref(&binary));
+    assert_eq!(run_pending(&url)?, [binary.clone(), revoked_index.clone()]);
+    assert_eq!(revert_newest(&url)?, revoked_index);
     assert_eq!(count_rows(&app, "usage_journal")?, 1);
     diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (1, $1)")
         .bind::<diesel::sql_types::Binary, _>(&[1_u8, 0][..])

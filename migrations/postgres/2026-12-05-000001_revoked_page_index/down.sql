@@ -1,0 +1,1 @@
+DROP INDEX tokens_owner_revoked_page_idx;
