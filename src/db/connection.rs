@@ -89,7 +89,14 @@ impl DatabaseUrl {
     /// a silent new empty file.
     pub fn connect(&self, create: bool) -> ConnectionResult<DbConnection> {
         match self {
-            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+            Self::Postgres(url) => {
+                // OpenSSL set up first, without the cleanup at exit that libpq's own set-up
+                // registers: that cleanup frees what the connections of threads still running
+                // use, and the process could end in a SIGSEGV after a clean stop (openssl#6214,
+                // r2d2#137). It runs once, whoever connects first.
+                openssl_sys::init();
+                PgConnection::establish(url).map(DbConnection::Pg)
+            }
             Self::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&sqlite_uri(path, create))?;
                 conn.batch_execute(
