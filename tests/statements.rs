@@ -207,8 +207,11 @@ fn check(backend: &str, counts: &Counts) {
     );
 }
 
+/// One test for every count (the instrumentation is process-wide): introspection reads once
+/// when cold and never when warm, the usage upserts are prepared once, a one-page list is not
+/// counted.
 #[actix_web::test]
-async fn introspection_reads_once_when_cold_and_never_when_warm() -> TestResult {
+async fn each_path_runs_only_the_statements_it_needs() -> TestResult {
     set_default_instrumentation(counting)?;
     if let Some(counts) = count(Backend::Sqlite).await? {
         check("sqlite", &counts);
@@ -264,8 +267,7 @@ async fn a_list_on_one_page_is_not_counted(backend: Backend) -> TestResult {
 /// The usage flush's upserts come in a few fixed sizes, each prepared once per connection and
 /// kept: on SQLite, where one connection does every write, a second flush of as many tokens
 /// prepares none. 600 tokens, each with one day and one address, are written as 512, 64, 16
-/// and 8 rows in each of the three usage tables. (In the same test as the counts above: the
-/// instrumentation is process-wide.)
+/// and 8 rows in each of the three usage tables.
 async fn usage_upserts_are_prepared_once() -> TestResult {
     let Some(app) = TestApp::spawn_with(
         Backend::Sqlite,
