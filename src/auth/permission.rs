@@ -63,13 +63,6 @@ mod tests {
 
     #[test]
     fn stored_names_are_the_wire_names() {
-        for p in Permission::ALL {
-            assert_eq!(
-                serde_json::to_value(p).ok(),
-                Some(serde_json::json!(p.as_str()))
-            );
-            assert_eq!(p.as_str().parse::<Permission>().ok(), Some(p));
-        }
-        assert!("root".parse::<Permission>().is_err());
+        crate::tokens::kind::assert_named(Permission::ALL, Permission::as_str, "root");
     }
 }

@@ -1,7 +1,10 @@
-//! The use cases of directory sync: validate a desired resource, store it idempotently, write
-//! the audit event of what changed, and return the cache changes. Deleting a user or an
-//! organization revokes the tokens that depended on it, in the same transaction.
+//! The use cases of directory sync, one [`Resource`] implementation per kind of synced
+//! resource: validate a desired resource, store it idempotently, write the audit event of what
+//! changed, and return the cache changes. Deleting a user or an organization revokes the tokens
+//! that depended on it, in the same transaction.
 
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
 use serde::Serialize;
 
 use super::model::{
@@ -13,7 +16,7 @@ use super::validate;
 use crate::audit::{self, Actor, Event, RequestContext};
 use crate::changes::{Change, Committed};
 use crate::db::DbConnection;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::tokens::kind::OwnerType;
 use crate::tokens::{events, repo as tokens};
 
@@ -29,127 +32,335 @@ pub struct Syncer {
 /// Who `revoked_by` names when a directory deletion revokes tokens.
 pub const REVOKED_BY: &str = "directory";
 
-/// The audit event names of one kind of directory resource.
-struct Events {
+/// What names one kind of synced resource: a 404, its path ids in validation errors, and its
+/// audit events.
+pub struct Kind {
+    /// What a 404 names: `organization`, `user`, `membership` or `project`.
+    pub name: &'static str,
+    /// The names of its path ids, in path order.
+    pub ids: &'static [&'static str],
     created: &'static str,
     updated: &'static str,
     deleted: &'static str,
 }
 
-const ORGANIZATION: Events = Events {
-    created: "directory.organization_created",
-    updated: "directory.organization_updated",
-    deleted: "directory.organization_deleted",
-};
-const USER: Events = Events {
-    created: "directory.user_created",
-    updated: "directory.user_updated",
-    deleted: "directory.user_deleted",
-};
-const MEMBERSHIP: Events = Events {
-    created: "directory.membership_created",
-    updated: "directory.membership_updated",
-    deleted: "directory.membership_deleted",
-};
-const PROJECT: Events = Events {
-    created: "directory.project_created",
-    updated: "directory.project_updated",
-    deleted: "directory.project_deleted",
-};
+/// The [`Kind`] named `$name` (its events `directory.<name>_created`, …) with path ids `$id`.
+macro_rules! kind {
+    ($name:literal, $($id:literal),+) => {
+        Kind {
+            name: $name,
+            ids: &[$($id),+],
+            created: concat!("directory.", $name, "_created"),
+            updated: concat!("directory.", $name, "_updated"),
+            deleted: concat!("directory.", $name, "_deleted"),
+        }
+    };
+}
 
-/// Checks path ids (1–64 of `A-Za-z0-9._:-`), naming each bad one.
-pub fn check_ids(ids: &[(&str, &str)]) -> Result<(), ApiError> {
+/// The ids that name a synced resource, in the order of its path.
+pub trait Key: Send + 'static {
+    /// The ids, in path order.
+    fn ids(&self) -> Vec<&str>;
+}
+
+impl Key for String {
+    fn ids(&self) -> Vec<&str> {
+        vec![self]
+    }
+}
+
+impl Key for (String, String) {
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.0, &self.1]
+    }
+}
+
+/// One kind of synced resource (organization, user, membership, project): what its `PUT`,
+/// `GET` and `DELETE` do, so that the routes are written once for all four.
+pub trait Resource: Serialize + Sized + Send + 'static {
+    /// The ids that name it.
+    type Key: Key;
+    /// The body of its `PUT`.
+    type Input;
+    /// Its names.
+    const KIND: Kind;
+
+    /// Its own ids, in path order.
+    fn ids(&self) -> Vec<&str>;
+    /// The resource a `PUT` asks for, validated (all bad fields named at once).
+    fn desired(key: Self::Key, input: &Self::Input) -> Result<Self, ApiError>;
+    /// Creates or replaces it.
+    fn put(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        desired: Self,
+    ) -> Result<Committed<(Self, Outcome)>, ApiError>;
+    /// Reads it.
+    fn find(conn: &mut DbConnection, key: &Self::Key) -> QueryResult<Option<Self>>;
+    /// Deletes it with what depends on it. Idempotent.
+    fn delete(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        key: &Self::Key,
+    ) -> Result<Committed<()>, ApiError>;
+}
+
+/// Checks a key's ids (1–64 of `A-Za-z0-9._:-`), naming each bad one.
+pub fn check<R: Resource>(key: &R::Key) -> Result<(), ApiError> {
+    validated::<R, _>(key, |_| ()).map(drop)
+}
+
+/// Validates a `PUT`: the key's ids and what `fields` reads, naming every bad field at once;
+/// with the time it is stored at.
+fn validated<R: Resource, T>(
+    key: &R::Key,
+    fields: impl FnOnce(&mut Vec<FieldError>) -> T,
+) -> Result<(T, NaiveDateTime), ApiError> {
     let mut errors = Vec::new();
-    for (field, value) in ids {
+    for (field, value) in R::KIND.ids.iter().zip(key.ids()) {
         validate::id(field, value, &mut errors);
     }
-    ApiError::fields(errors)
+    let valid = fields(&mut errors);
+    ApiError::fields(errors)?;
+    Ok((valid, crate::time::now()))
 }
 
-/// The organization a `PUT` asks for, validated.
-pub fn desired_organization(
-    id: String,
-    input: &OrganizationInput,
-) -> Result<Organization, ApiError> {
-    let mut errors = Vec::new();
-    validate::id("id", &id, &mut errors);
-    let name = validate::name("name", input.name.as_deref(), &mut errors);
-    validate::lifetime_days(
-        "max_token_lifetime_days",
-        input.max_token_lifetime_days,
-        &mut errors,
-    );
-    ApiError::fields(errors)?;
-    let now = crate::time::now();
-    Ok(Organization {
-        id,
-        name,
-        sso_enforced: input.sso_enforced,
-        api_tokens_enabled: input.api_tokens_enabled,
-        require_expiry: input.require_expiry,
-        max_token_lifetime_days: input.max_token_lifetime_days,
-        created_at: now,
-        updated_at: now,
-    })
+impl Resource for Organization {
+    type Key = String;
+    type Input = OrganizationInput;
+    const KIND: Kind = kind!("organization", "id");
+
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.id]
+    }
+
+    fn desired(id: String, input: &OrganizationInput) -> Result<Self, ApiError> {
+        let (name, now) = validated::<Self, _>(&id, |errors| {
+            let days = input.max_token_lifetime_days;
+            let name = validate::name("name", input.name.as_deref(), errors);
+            validate::lifetime_days("max_token_lifetime_days", days, errors);
+            name
+        })?;
+        Ok(Organization {
+            id,
+            name,
+            sso_enforced: input.sso_enforced,
+            api_tokens_enabled: input.api_tokens_enabled,
+            require_expiry: input.require_expiry,
+            max_token_lifetime_days: input.max_token_lifetime_days,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    fn put(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        desired: Self,
+    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+        let id = desired.id.clone();
+        let put = repo::put_organization(conn, desired)?;
+        let change = Change::Organization(id.clone());
+        stored(conn, by, put, Some(&id), Some(change))
+    }
+
+    fn find(conn: &mut DbConnection, id: &String) -> QueryResult<Option<Self>> {
+        repo::organization(conn, id)
+    }
+
+    /// Its api tokens and the agent tokens bound to it are revoked, its memberships and
+    /// projects go with it, and it leaves personal tokens' authorizations.
+    fn delete(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        id: &String,
+    ) -> Result<Committed<()>, ApiError> {
+        let mut ids = tokens::live_owned_by(conn, OwnerType::Organization, id)?;
+        ids.extend(tokens::live_agents_in(conn, id)?);
+        let reason = "organization deleted from the directory";
+        revoke_all(conn, by, &ids, Some(id), reason)?;
+        if repo::delete_organization(conn, id)? {
+            let detail = serde_json::json!({ "organization_id": id });
+            record(conn, by, Self::KIND.deleted, Some(id), detail)?;
+        }
+        Ok(Committed::one((), Change::Organization(id.clone())))
+    }
 }
 
-/// The user a `PUT` asks for, validated.
-pub fn desired_user(id: String, input: &UserInput) -> Result<User, ApiError> {
-    let mut errors = Vec::new();
-    validate::id("id", &id, &mut errors);
-    let email = validate::email("email", input.email.as_deref(), &mut errors);
-    ApiError::fields(errors)?;
-    let now = crate::time::now();
-    Ok(User {
-        id,
-        email,
-        email_verified: input.email_verified,
-        disabled: input.disabled,
-        created_at: now,
-        updated_at: now,
-    })
+impl Resource for User {
+    type Key = String;
+    type Input = UserInput;
+    const KIND: Kind = kind!("user", "id");
+
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.id]
+    }
+
+    fn desired(id: String, input: &UserInput) -> Result<Self, ApiError> {
+        let (email, now) = validated::<Self, _>(&id, |errors| {
+            validate::email("email", input.email.as_deref(), errors)
+        })?;
+        Ok(User {
+            id,
+            email,
+            email_verified: input.email_verified,
+            disabled: input.disabled,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    fn put(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        desired: Self,
+    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+        let change = Change::User(desired.id.clone());
+        let put = repo::put_user(conn, desired)?;
+        stored(conn, by, put, None, Some(change))
+    }
+
+    fn find(conn: &mut DbConnection, id: &String) -> QueryResult<Option<Self>> {
+        repo::user(conn, id)
+    }
+
+    /// Their memberships go with them; their tokens are revoked.
+    fn delete(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        id: &String,
+    ) -> Result<Committed<()>, ApiError> {
+        let ids = tokens::live_owned_by(conn, OwnerType::User, id)?;
+        revoke_all(conn, by, &ids, None, "user deleted from the directory")?;
+        if repo::delete_user(conn, id)? {
+            let detail = serde_json::json!({ "user_id": id });
+            record(conn, by, Self::KIND.deleted, None, detail)?;
+        }
+        Ok(Committed::one((), Change::User(id.clone())))
+    }
 }
 
-/// The membership a `PUT` asks for, validated.
-pub fn desired_membership(
-    organization_id: String,
-    user_id: String,
-    input: &MembershipInput,
-) -> Result<Membership, ApiError> {
-    let mut errors = Vec::new();
-    validate::id("id", &organization_id, &mut errors);
-    validate::id("user_id", &user_id, &mut errors);
-    let role = validate::role("role", input.role.as_deref(), &mut errors);
-    ApiError::fields(errors)?;
-    let now = crate::time::now();
-    Ok(Membership {
-        organization_id,
-        user_id,
-        role: role.as_str().to_owned(),
-        created_at: now,
-        updated_at: now,
-    })
+impl Resource for Membership {
+    type Key = (String, String);
+    type Input = MembershipInput;
+    const KIND: Kind = kind!("membership", "id", "user_id");
+
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.organization_id, &self.user_id]
+    }
+
+    fn desired(key: (String, String), input: &MembershipInput) -> Result<Self, ApiError> {
+        let (role, now) = validated::<Self, _>(&key, |errors| {
+            validate::role("role", input.role.as_deref(), errors)
+        })?;
+        let (organization_id, user_id) = key;
+        Ok(Membership {
+            organization_id,
+            user_id,
+            role: role.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The organization and the user must be synced (404).
+    fn put(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        desired: Self,
+    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+        synced::<Organization>(conn, &desired.organization_id)?;
+        synced::<User>(conn, &desired.user_id)?;
+        let org = desired.organization_id.clone();
+        let change = Change::Membership {
+            organization_id: org.clone(),
+            user_id: desired.user_id.clone(),
+        };
+        let put = repo::put_membership(conn, desired)?;
+        stored(conn, by, put, Some(&org), Some(change))
+    }
+
+    fn find(conn: &mut DbConnection, (org, user): &(String, String)) -> QueryResult<Option<Self>> {
+        repo::membership(conn, org, user)
+    }
+
+    fn delete(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        (org, user): &(String, String),
+    ) -> Result<Committed<()>, ApiError> {
+        if repo::delete_membership(conn, org, user)? {
+            let detail = serde_json::json!({ "user_id": user });
+            record(conn, by, Self::KIND.deleted, Some(org), detail)?;
+        }
+        let change = Change::Membership {
+            organization_id: org.clone(),
+            user_id: user.clone(),
+        };
+        Ok(Committed::one((), change))
+    }
 }
 
-/// The project a `PUT` asks for, validated.
-pub fn desired_project(
-    organization_id: String,
-    id: String,
-    input: &ProjectInput,
-) -> Result<Project, ApiError> {
-    let mut errors = Vec::new();
-    validate::id("id", &organization_id, &mut errors);
-    validate::id("project_id", &id, &mut errors);
-    let name = validate::name("name", input.name.as_deref(), &mut errors);
-    ApiError::fields(errors)?;
-    let now = crate::time::now();
-    Ok(Project {
-        organization_id,
-        id,
-        name,
-        created_at: now,
-        updated_at: now,
-    })
+impl Resource for Project {
+    type Key = (String, String);
+    type Input = ProjectInput;
+    const KIND: Kind = kind!("project", "id", "project_id");
+
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.organization_id, &self.id]
+    }
+
+    fn desired(key: (String, String), input: &ProjectInput) -> Result<Self, ApiError> {
+        let (name, now) = validated::<Self, _>(&key, |errors| {
+            validate::name("name", input.name.as_deref(), errors)
+        })?;
+        let (organization_id, id) = key;
+        Ok(Project {
+            organization_id,
+            id,
+            name,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The organization must be synced (404). Projects change no cached answer (a token's
+    /// restriction is kept by id).
+    fn put(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        desired: Self,
+    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+        synced::<Organization>(conn, &desired.organization_id)?;
+        let org = desired.organization_id.clone();
+        let put = repo::put_project(conn, desired)?;
+        stored(conn, by, put, Some(&org), None)
+    }
+
+    fn find(conn: &mut DbConnection, (org, id): &(String, String)) -> QueryResult<Option<Self>> {
+        repo::project(conn, org, id)
+    }
+
+    /// Tokens restricted to it keep the restriction (a deleted project never widens a token).
+    fn delete(
+        conn: &mut DbConnection,
+        by: &Syncer,
+        (org, id): &(String, String),
+    ) -> Result<Committed<()>, ApiError> {
+        if repo::delete_project(conn, org, id)? {
+            let detail = serde_json::json!({ "project_id": id });
+            record(conn, by, Self::KIND.deleted, Some(org), detail)?;
+        }
+        Ok(Committed::alone(()))
+    }
+}
+
+/// 404 naming the resource unless it is synced.
+fn synced<R: Resource<Key = String>>(conn: &mut DbConnection, id: &String) -> Result<(), ApiError> {
+    match R::find(conn, id)? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(R::KIND.name, id)),
+    }
 }
 
 /// Writes one `directory.*` event.
@@ -176,17 +387,16 @@ fn record(
 
 /// What a `PUT` stored: the event of its outcome (none when unchanged) and, when it changed
 /// something, the cache change.
-fn stored<T: Serialize>(
+fn stored<R: Resource>(
     conn: &mut DbConnection,
     by: &Syncer,
-    (events, key): (&Events, &str),
-    (resource, outcome): (T, Outcome),
+    (resource, outcome): (R, Outcome),
     organization_id: Option<&str>,
     change: Option<Change>,
-) -> Result<Committed<(T, Outcome)>, ApiError> {
+) -> Result<Committed<(R, Outcome)>, ApiError> {
     let event_type = match outcome {
-        Outcome::Created => events.created,
-        Outcome::Updated => events.updated,
+        Outcome::Created => R::KIND.created,
+        Outcome::Updated => R::KIND.updated,
         Outcome::Unchanged => return Ok(Committed::alone((resource, outcome))),
     };
     record(
@@ -194,88 +404,10 @@ fn stored<T: Serialize>(
         by,
         event_type,
         organization_id,
-        serde_json::json!({ key: resource }),
+        serde_json::json!({ R::KIND.name: resource }),
     )?;
     let changes = change.into_iter().collect();
     Ok(Committed::new((resource, outcome), changes))
-}
-
-/// Creates or replaces an organization.
-pub fn put_organization(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    desired: Organization,
-) -> Result<Committed<(Organization, Outcome)>, ApiError> {
-    let id = desired.id.clone();
-    let put = repo::put_organization(conn, desired)?;
-    stored(
-        conn,
-        by,
-        (&ORGANIZATION, "organization"),
-        put,
-        Some(&id),
-        Some(Change::Organization(id.clone())),
-    )
-}
-
-/// Creates or replaces a user.
-pub fn put_user(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    desired: User,
-) -> Result<Committed<(User, Outcome)>, ApiError> {
-    let change = Change::User(desired.id.clone());
-    let put = repo::put_user(conn, desired)?;
-    stored(conn, by, (&USER, "user"), put, None, Some(change))
-}
-
-/// Creates or replaces a membership; the organization and the user must be synced (404).
-pub fn put_membership(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    desired: Membership,
-) -> Result<Committed<(Membership, Outcome)>, ApiError> {
-    if repo::organization(conn, &desired.organization_id)?.is_none() {
-        return Err(ApiError::not_found(
-            "organization",
-            &desired.organization_id,
-        ));
-    }
-    if repo::user(conn, &desired.user_id)?.is_none() {
-        return Err(ApiError::not_found("user", &desired.user_id));
-    }
-    let org = desired.organization_id.clone();
-    let change = Change::Membership {
-        organization_id: org.clone(),
-        user_id: desired.user_id.clone(),
-    };
-    let put = repo::put_membership(conn, desired)?;
-    stored(
-        conn,
-        by,
-        (&MEMBERSHIP, "membership"),
-        put,
-        Some(&org),
-        Some(change),
-    )
-}
-
-/// Creates or replaces a project; the organization must be synced (404). Projects change no
-/// cached answer (a token's restriction is kept by id).
-pub fn put_project(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    desired: Project,
-) -> Result<Committed<(Project, Outcome)>, ApiError> {
-    if repo::organization(conn, &desired.organization_id)?.is_none() {
-        return Err(ApiError::not_found(
-            "organization",
-            &desired.organization_id,
-        ));
-    }
-    let org = desired.organization_id.clone();
-    let put = repo::put_project(conn, desired)?;
-    stored(conn, by, (&PROJECT, "project"), put, Some(&org), None)
 }
 
 /// Revokes the live tokens `ids` (a cascade of a directory deletion), one event each.
@@ -293,71 +425,4 @@ fn revoke_all(
         }
     }
     Ok(())
-}
-
-/// Deletes an organization: its api tokens and the agent tokens bound to it are revoked, its
-/// memberships and projects go with it, and it leaves personal tokens' authorizations.
-/// Idempotent.
-pub fn delete_organization(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    id: &str,
-) -> Result<Committed<()>, ApiError> {
-    let mut ids = tokens::live_owned_by(conn, OwnerType::Organization, id)?;
-    ids.extend(tokens::live_agents_in(conn, id)?);
-    let reason = "organization deleted from the directory";
-    revoke_all(conn, by, &ids, Some(id), reason)?;
-    if repo::delete_organization(conn, id)? {
-        let detail = serde_json::json!({ "organization_id": id });
-        record(conn, by, ORGANIZATION.deleted, Some(id), detail)?;
-    }
-    Ok(Committed::one((), Change::Organization(id.to_owned())))
-}
-
-/// Deletes a user and their memberships; their tokens are revoked. Idempotent.
-pub fn delete_user(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    id: &str,
-) -> Result<Committed<()>, ApiError> {
-    let ids = tokens::live_owned_by(conn, OwnerType::User, id)?;
-    let reason = "user deleted from the directory";
-    revoke_all(conn, by, &ids, None, reason)?;
-    if repo::delete_user(conn, id)? {
-        let detail = serde_json::json!({ "user_id": id });
-        record(conn, by, USER.deleted, None, detail)?;
-    }
-    Ok(Committed::one((), Change::User(id.to_owned())))
-}
-
-/// Removes a membership. Idempotent.
-pub fn delete_membership(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    organization_id: &str,
-    user_id: &str,
-) -> Result<Committed<()>, ApiError> {
-    if repo::delete_membership(conn, organization_id, user_id)? {
-        let detail = serde_json::json!({ "user_id": user_id });
-        record(conn, by, MEMBERSHIP.deleted, Some(organization_id), detail)?;
-    }
-    let change = Change::Membership {
-        organization_id: organization_id.to_owned(),
-        user_id: user_id.to_owned(),
-    };
-    Ok(Committed::one((), change))
-}
-
-/// Deletes a project; tokens restricted to it keep the restriction. Idempotent.
-pub fn delete_project(
-    conn: &mut DbConnection,
-    by: &Syncer,
-    organization_id: &str,
-    project_id: &str,
-) -> Result<Committed<()>, ApiError> {
-    if repo::delete_project(conn, organization_id, project_id)? {
-        let detail = serde_json::json!({ "project_id": project_id });
-        record(conn, by, PROJECT.deleted, Some(organization_id), detail)?;
-    }
-    Ok(Committed::alone(()))
 }

@@ -15,13 +15,8 @@ use crate::state::AppState;
 /// A session sees the events about its own tokens and its own actions, plus all events of the
 /// organizations it administers; a service token with `audit` sees every event.
 #[utoipa::path(
-    tag = "audit",
     params(AuditQuery),
-    responses(
-        (status = 200, description = "A page of events", body = Page<AuditEvent>),
-        AuditErrors,
-    ),
-    security(("session" = []), ("service" = []))
+    responses((status = 200, description = "A page of events", body = Page<AuditEvent>), AuditErrors),
 )]
 #[get("/audit-events")]
 pub async fn list_audit_events(

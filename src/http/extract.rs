@@ -165,23 +165,31 @@ caller_extractor!(Managing, |state, presented, _ip, context| async move {
     })
 });
 
-/// A directory-sync request: the state and the calling directory service as a [`Syncer`].
-pub struct Syncing {
+/// A request of a service caller: the state and the caller as the use cases see it (`by`).
+pub struct Acting<By> {
     state: web::Data<AppState>,
-    by: Syncer,
+    by: By,
 }
 
-impl Syncing {
-    /// Runs a use case through the one write path.
+impl<By: Send + 'static> Acting<By> {
+    /// Runs a use case through the one write path, as `by`, with the settings.
     pub async fn write<T, F>(self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &Syncer) -> Result<Committed<T>, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &By, &Settings) -> Result<Committed<T>, ApiError>
+            + Send
+            + 'static,
     {
         let Self { state, by } = self;
-        state.write(move |conn| work(conn, &by)).await
+        let settings = Arc::clone(&state.settings);
+        state.write(move |conn| work(conn, &by, &settings)).await
     }
+}
 
+/// A directory-sync request: the calling directory service as a [`Syncer`].
+pub type Syncing = Acting<Syncer>;
+
+impl Syncing {
     /// Reads one synced resource; 404 naming it when absent.
     pub async fn find<T, F>(self, what: &'static str, id: String, read: F) -> Result<T, ApiError>
     where
@@ -202,30 +210,14 @@ caller_extractor!(Syncing, |state, presented, ip, context| async move {
         actor: identity.actor(),
         context,
     };
-    Ok(Syncing { state, by })
+    Ok(Acting { state, by })
 });
 
-/// A service-token-management request: the state and the calling service (with
-/// `service_tokens`) as an [`Operator`] that may grant only what it holds.
-pub struct Operating {
-    state: web::Data<AppState>,
-    by: Operator,
-}
+/// A service-token-management request: the calling service (with `service_tokens`) as an
+/// [`Operator`] that may grant only what it holds.
+pub type Operating = Acting<Operator>;
 
 impl Operating {
-    /// Runs a use case through the one write path, with the settings' peppers and prefixes.
-    pub async fn write<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &Operator, &Settings) -> Result<Committed<T>, ApiError>
-            + Send
-            + 'static,
-    {
-        let Self { state, by } = self;
-        let settings = Arc::clone(&state.settings);
-        state.write(move |conn| work(conn, &by, &settings)).await
-    }
-
     /// Runs a read.
     pub async fn read<T, F>(self, work: F) -> Result<T, ApiError>
     where
@@ -248,7 +240,7 @@ caller_extractor!(Operating, |state, presented, ip, context| async move {
                 .collect(),
         ),
     };
-    Ok(Operating { state, by })
+    Ok(Acting { state, by })
 });
 
 /// Who may read audit events (a session, or a service token with `audit`).

@@ -168,7 +168,6 @@ fn identity(
 #[utoipa::path(
     get,
     path = "/forward-auth",
-    tag = "introspection",
     params(
         ("scope" = Option<String>, Query, description = "Scopes the protected location needs, space-separated (or the parameter repeated)"),
         ("project_id" = Option<String>, Query, description = "The project the protected location belongs to"),
@@ -178,8 +177,7 @@ fn identity(
     responses(
         (status = 200, description = "Allowed: identity in Tokend-Token-Id, Tokend-Token-Type, Tokend-Subject, Tokend-User-Id, Tokend-Organization-Id, Tokend-Role, Tokend-Scopes, Tokend-Expires-At"),
         ForwardAuthErrors,
-    ),
-    security(("gateway" = [], "token" = []), ("gateway" = []))
+    )
 )]
 #[route(
     "/forward-auth",

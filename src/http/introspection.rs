@@ -37,17 +37,9 @@ async fn read_body(
 /// JSON or `application/x-www-form-urlencoded`. Malformed values are rejected by their
 /// checksum without touching the database.
 #[utoipa::path(
-    tag = "introspection",
-    request_body(content(
-        (IntrospectRequest = "application/json"),
-        (IntrospectForm = "application/x-www-form-urlencoded"),
-    )),
+    request_body(content((IntrospectRequest = "application/json"), (IntrospectForm = "application/x-www-form-urlencoded"))),
     params(("X-Organization-ID" = Option<String>, Header, description = "The organization the request is made in, when the body names none")),
-    responses(
-        (status = 200, description = "Active or inactive", body = Introspection),
-        IntrospectErrors,
-    ),
-    security(("service" = []))
+    responses((status = 200, description = "Active or inactive", body = Introspection), IntrospectErrors),
 )]
 #[post("/introspect")]
 pub async fn introspect(
@@ -88,14 +80,7 @@ pub async fn introspect(
 }
 
 /// Who the calling token is: its summary, its owner and its effective scopes per organization.
-#[utoipa::path(
-    tag = "introspection",
-    responses(
-        (status = 200, description = "The token", body = Me),
-        MeErrors,
-    ),
-    security(("token" = []))
-)]
+#[utoipa::path(responses((status = 200, description = "The token", body = Me), MeErrors))]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpResponse, ApiError> {
     let me = db::run(&state.db, move |conn| describe(conn, &caller.snapshot)).await?;
@@ -107,16 +92,8 @@ pub async fn me(state: web::Data<AppState>, caller: TokenCaller) -> Result<HttpR
 /// A service token needs the `revoke` permission; a personal, agent or api token may revoke
 /// itself. The answer is 200 whether or not the value named a token.
 #[utoipa::path(
-    tag = "introspection",
-    request_body(content(
-        (Option<RevocationRequest> = "application/json"),
-        (Option<RevocationForm> = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Revoked, or nothing to revoke"),
-        RevocationErrors,
-    ),
-    security(("service" = []), ("token" = []))
+    request_body(content((Option<RevocationRequest> = "application/json"), (Option<RevocationForm> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), RevocationErrors),
 )]
 #[post("/revoke")]
 pub async fn revoke(

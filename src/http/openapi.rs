@@ -7,8 +7,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
+use super::ops;
 use super::responses::problem;
-use super::{ops, routes};
+use super::routes::{self, operations};
 use crate::error::Problem;
 
 /// The whole document served at `/openapi.json` and printed by `tokend openapi`.
@@ -88,14 +89,7 @@ struct SharedFailures;
 impl Modify for SharedFailures {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().filter_map(Option::as_mut) {
+            for operation in operations(item) {
                 let responses = &mut operation.responses.responses;
                 if path.starts_with("/v1/") {
                     responses.entry("503".into()).or_insert_with(|| {
@@ -127,16 +121,8 @@ impl Modify for OptionalBodies {
             .paths
             .paths
             .values_mut()
-            .flat_map(|item| {
-                [
-                    &mut item.get,
-                    &mut item.put,
-                    &mut item.post,
-                    &mut item.delete,
-                    &mut item.patch,
-                ]
-            })
-            .filter_map(|operation| operation.as_mut()?.request_body.as_mut())
+            .flat_map(operations)
+            .filter_map(|operation| operation.request_body.as_mut())
             .filter(|body| body.required != Some(Required::True));
         for body in bodies {
             for content in body.content.values_mut() {

@@ -62,3 +62,24 @@ path_params! {
         project_id: ExternalId = "The project's id, unique in its organization (1–64 of `A-Za-z0-9._:-`)",
     }
 }
+
+/// A directory path's ids as the key of its [`Resource`](crate::directory::sync::Resource),
+/// in path order.
+macro_rules! directory_keys {
+    ($($name:ident => $key:ty { $($field:ident),+ })*) => {
+        $(
+            impl From<$name> for $key {
+                fn from(path: $name) -> Self {
+                    ($(path.$field),+)
+                }
+            }
+        )*
+    };
+}
+
+directory_keys! {
+    OrganizationPath => String { id }
+    UserPath => String { id }
+    MembershipPath => (String, String) { id, user_id }
+    ProjectPath => (String, String) { id, project_id }
+}

@@ -19,14 +19,14 @@ pub(super) fn problem(description: &str) -> RefOr<Response> {
         .into()
 }
 
-/// Declares a set of error responses: a type whose `IntoResponses` lists each status with its
+/// Declares sets of error responses: each a type whose `IntoResponses` lists each status with its
 /// description, after those of the sets it builds on (`Name: Base, … { … }`; its own statuses
 /// win).
-macro_rules! error_set {
-    (
+macro_rules! error_sets {
+    ($(
         $(#[$doc:meta])* $name:ident $(: $($base:ident),+)?
         { $($status:literal => $description:literal),* $(,)? }
-    ) => {
+    )*) => {$(
         $(#[$doc])*
         pub struct $name;
 
@@ -38,39 +38,31 @@ macro_rules! error_set {
                 all
             }
         }
-    };
+    )*};
 }
 
-error_set!(
+error_sets! {
     /// The error of a route that needs a session and refuses nothing else.
     NoSessionErrors {
         "401" => "No valid session",
     }
-);
 
-error_set!(
     /// The errors of a signed-in manager's route: no session, or a token instead of one.
     SessionErrors: NoSessionErrors {
         "403" => "`token_cannot_manage_tokens`",
     }
-);
 
-error_set!(
     /// The errors of a route about one token the caller manages.
     ManageErrors: SessionErrors {
         "404" => "No such token, or not yours",
     }
-);
 
-error_set!(
     /// The errors every directory route shares.
     DirectoryErrors {
         "401" => "No valid service token",
         "403" => "Missing the `directory` permission",
     }
-);
 
-error_set!(
     /// The errors of reading a JSON body: unreadable (or with an unknown field or a NUL
     /// character), too large, or of another content type.
     BodyErrors {
@@ -79,180 +71,132 @@ error_set!(
         "413" => "The body is larger than 64 KiB",
         "415" => "The body is not application/json",
     }
-);
 
-error_set!(
     /// The errors of reading an OAuth body (introspection, revocation): JSON or a form.
     OAuthBodyErrors: BodyErrors {
         "400" => "Unreadable body: invalid JSON or form, an unknown JSON field or a NUL character",
         "415" => "Neither JSON nor a form",
     }
-);
 
-error_set!(
     /// The errors of a directory `PUT`: its body, its caller, its fields.
     PutErrors: BodyErrors, DirectoryErrors {
         "422" => "Invalid fields",
     }
-);
 
-error_set!(
     /// Why a bulk call was refused.
     BulkErrors: BodyErrors, SessionErrors {
         "422" => "No ids, or more than 100",
     }
-);
 
-error_set!(
     /// The errors of a page of tokens: a bad cursor, no session, a bad `limit` or filter.
     PageErrors: SessionErrors {
         "400" => "Bad cursor",
         "422" => "Bad `limit` or filter",
     }
-);
 
-error_set!(
     /// The errors of every service-token route.
     ServiceTokenErrors {
         "401" => "No valid service token",
         "403" => "Missing the `service_tokens` permission",
     }
-);
 
-error_set!(
     /// The errors of a route about one service token.
     OneServiceTokenErrors: ServiceTokenErrors {
         "403" => "Missing the `service_tokens` permission, or a permission the token holds",
         "404" => "No such service token",
     }
-);
 
-error_set!(
     /// The refusals of what a new name or new values may break: a taken name, invalid fields,
     /// or the organization's token policy.
     NameErrors {
         "409" => "`name_taken`",
         "422" => "`validation_failed` or `policy_violation`",
     }
-);
 
-error_set!(
     /// `POST /v1/tokens`.
     CreateTokenErrors: BodyErrors, SessionErrors, NameErrors {
         "403" => "`email_not_verified`, `api_tokens_disabled`, `forbidden` or `token_cannot_manage_tokens`",
     }
-);
 
-error_set!(
     /// `PATCH /v1/tokens/{id}`.
     UpdateTokenErrors: BodyErrors, ManageErrors, NameErrors {
         "409" => "`name_taken`, or the token is revoked",
     }
-);
 
-error_set!(
     /// `POST /v1/tokens/{id}/revoke`.
     RevokeTokenErrors: BodyErrors, ManageErrors {
         "422" => "Reason too long",
     }
-);
 
-error_set!(
     /// `POST /v1/tokens/{id}/regenerate`.
     RegenerateTokenErrors: BodyErrors, ManageErrors, NameErrors {
         "409" => "The token is revoked",
     }
-);
 
-error_set!(
     /// `POST /v1/tokens/{id}/duplicate`.
     DuplicateTokenErrors: BodyErrors, ManageErrors, NameErrors {
         "403" => "`token_cannot_manage_tokens`, or the rules of creation",
     }
-);
 
-error_set!(
     /// `PUT /v1/tokens/{id}/organizations/{org_id}`.
     AddOrganizationErrors: ManageErrors {
         "409" => "Not a personal token, or revoked",
         "422" => "Not a member, or `policy_violation`",
     }
-);
 
-error_set!(
     /// `DELETE /v1/tokens/{id}/organizations/{org_id}`.
     RemoveOrganizationErrors: ManageErrors {
         "409" => "The last organization, not a personal token, or revoked",
     }
-);
 
-error_set!(
     /// `POST /v1/tokens/{id}/organizations/{org_id}/sso-authorize`.
     SsoAuthorizeErrors: NoSessionErrors {
         "403" => "The session did not sign into the organization with SSO",
         "404" => "No such token, not yours, or not authorized for the organization",
         "409" => "The token is revoked",
     }
-);
 
-error_set!(
     /// `GET /v1/organizations/{org_id}/tokens`.
     OrganizationPageErrors: PageErrors {
         "404" => "No such organization, or not its admin",
     }
-);
 
-error_set!(
     /// `POST /v1/service-tokens`.
     CreateServiceTokenErrors: BodyErrors, ServiceTokenErrors, NameErrors {
         "403" => "Missing the `service_tokens` permission, or a permission the caller lacks",
     }
-);
 
-error_set!(
     /// `GET /v1/service-tokens`.
     ServiceTokenPageErrors: ServiceTokenErrors {
         "400" => "Bad cursor",
         "422" => "Bad `limit` or `status`",
     }
-);
 
-error_set!(
     /// `POST /v1/service-tokens/{id}/revoke`.
     RevokeServiceTokenErrors: BodyErrors, OneServiceTokenErrors {
         "422" => "Reason too long",
     }
-);
 
-error_set!(
     /// `POST /v1/service-tokens/{id}/regenerate`.
     RegenerateServiceTokenErrors: OneServiceTokenErrors {
         "409" => "The service token is revoked",
     }
-);
 
-error_set!(
     /// `GET` of one synced directory resource.
     DirectoryReadErrors: DirectoryErrors {
         "404" => "Not synced",
     }
-);
 
-error_set!(
     /// `PUT` of a membership.
     MembershipPutErrors: PutErrors {
         "404" => "Organization or user not synced",
     }
-);
 
-error_set!(
     /// `PUT` of a project.
     ProjectPutErrors: PutErrors {
         "404" => "Organization not synced",
     }
-);
 
-error_set!(
     /// `POST /v1/introspect`.
     IntrospectErrors: OAuthBodyErrors {
         "400" => "Unreadable body or a non-text X-Organization-ID",
@@ -260,26 +204,20 @@ error_set!(
         "403" => "Missing the `introspect` permission",
         "422" => "No `token`",
     }
-);
 
-error_set!(
     /// `GET /v1/me`.
     MeErrors {
         "401" => "No valid token",
         "403" => "A session or service token instead of a token",
     }
-);
 
-error_set!(
     /// `POST /v1/revoke`.
     RevocationErrors: OAuthBodyErrors {
         "401" => "No valid credential",
         "403" => "A session, a service token without `revoke`, or a token naming another token",
         "422" => "No `token`",
     }
-);
 
-error_set!(
     /// `GET /v1/audit-events`.
     AuditErrors {
         "400" => "Bad cursor or `since`",
@@ -287,20 +225,16 @@ error_set!(
         "403" => "A token, or a service token without `audit`",
         "422" => "Bad `limit`",
     }
-);
 
-error_set!(
     /// `/v1/forward-auth`.
     ForwardAuthErrors {
         "400" => "An unreadable header or query string",
         "401" => "No token, or not active (`WWW-Authenticate: Bearer error=\"invalid_token\"`; `Tokend-Reason` for gateways with `introspect_reasons`)",
         "403" => "Active but not allowed (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or no gateway credential",
     }
-);
 
-error_set!(
     /// `GET /readyz`.
     ReadyErrors {
         "503" => "Database unreachable, or shutting down",
     }
-);
+}

@@ -24,13 +24,8 @@ use crate::tokens::service::{self, NewServiceToken};
 /// The response carries the value (`token`) this once. The caller may grant only permissions
 /// it holds itself (403 otherwise).
 #[utoipa::path(
-    tag = "service-tokens",
     request_body = CreateServiceToken,
-    responses(
-        (status = 201, description = "Created; `Location` names it", body = CreatedServiceToken),
-        CreateServiceTokenErrors,
-    ),
-    security(("service" = []))
+    responses((status = 201, description = "Created; `Location` names it", body = CreatedServiceToken), CreateServiceTokenErrors),
 )]
 #[post("/service-tokens")]
 pub async fn create_service_token(o: Operating, Body(body): Body<CreateServiceToken>) -> Answer {
@@ -55,13 +50,8 @@ pub async fn create_service_token(o: Operating, Body(body): Body<CreateServiceTo
 
 /// List service tokens, newest first.
 #[utoipa::path(
-    tag = "service-tokens",
     params(ServiceTokenQuery),
-    responses(
-        (status = 200, description = "A page of service tokens", body = Page<ServiceTokenResource>),
-        ServiceTokenPageErrors,
-    ),
-    security(("service" = []))
+    responses((status = 200, description = "A page of service tokens", body = Page<ServiceTokenResource>), ServiceTokenPageErrors),
 )]
 #[get("/service-tokens")]
 pub async fn list_service_tokens(o: Operating, query: Query<ServiceTokenQuery>) -> Answer {
@@ -74,13 +64,8 @@ pub async fn list_service_tokens(o: Operating, query: Query<ServiceTokenQuery>) 
 
 /// Get a service token.
 #[utoipa::path(
-    tag = "service-tokens",
     params(ServiceTokenPath),
-    responses(
-        (status = 200, description = "The service token", body = ServiceTokenResource),
-        OneServiceTokenErrors,
-    ),
-    security(("service" = []))
+    responses((status = 200, description = "The service token", body = ServiceTokenResource), OneServiceTokenErrors),
 )]
 #[get("/service-tokens/{id}")]
 pub async fn get_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {
@@ -90,14 +75,9 @@ pub async fn get_service_token(o: Operating, path: Path<ServiceTokenPath>) -> An
 
 /// Revoke a service token: it stops working at once, on every instance.
 #[utoipa::path(
-    tag = "service-tokens",
     params(ServiceTokenPath),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
-    responses(
-        (status = 200, description = "The revoked service token", body = ServiceTokenResource),
-        RevokeServiceTokenErrors,
-    ),
-    security(("service" = []))
+    responses((status = 200, description = "The revoked service token", body = ServiceTokenResource), RevokeServiceTokenErrors),
 )]
 #[post("/service-tokens/{id}/revoke")]
 pub async fn revoke_service_token(
@@ -115,13 +95,8 @@ pub async fn revoke_service_token(
 /// Regenerate a service token: a new value, same id, name and permissions; the old value stops
 /// working now. The caller must hold every permission of the token.
 #[utoipa::path(
-    tag = "service-tokens",
     params(ServiceTokenPath),
-    responses(
-        (status = 200, description = "The service token and its new value", body = CreatedServiceToken),
-        RegenerateServiceTokenErrors,
-    ),
-    security(("service" = []))
+    responses((status = 200, description = "The service token and its new value", body = CreatedServiceToken), RegenerateServiceTokenErrors),
 )]
 #[post("/service-tokens/{id}/regenerate")]
 pub async fn regenerate_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {
@@ -135,10 +110,8 @@ pub async fn regenerate_service_token(o: Operating, path: Path<ServiceTokenPath>
 
 /// Delete a service token (it stops working at once and disappears from lists).
 #[utoipa::path(
-    tag = "service-tokens",
     params(ServiceTokenPath),
     responses((status = 204, description = "Deleted"), OneServiceTokenErrors),
-    security(("service" = []))
 )]
 #[delete("/service-tokens/{id}")]
 pub async fn delete_service_token(o: Operating, path: Path<ServiceTokenPath>) -> Answer {

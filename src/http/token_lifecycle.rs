@@ -21,14 +21,9 @@ use crate::tokens::manage;
 ///
 /// Works on expired tokens (give `expires_at` where policy needs one); not on revoked ones.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     request_body(content = Option<RegenerateToken>),
-    responses(
-        (status = 200, description = "The token and its new value", body = CreatedToken),
-        RegenerateTokenErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The token and its new value", body = CreatedToken), RegenerateTokenErrors),
 )]
 #[post("/tokens/{id}/regenerate")]
 pub async fn regenerate_token(
@@ -46,14 +41,9 @@ pub async fn regenerate_token(
 /// Duplicate a token: a new token with the same kind, scopes, organizations, projects and
 /// description, and the same lifetime from now. Its value is returned this once.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     request_body = DuplicateToken,
-    responses(
-        (status = 201, description = "The copy and its value", body = CreatedToken),
-        DuplicateTokenErrors,
-    ),
-    security(("session" = []))
+    responses((status = 201, description = "The copy and its value", body = CreatedToken), DuplicateTokenErrors),
 )]
 #[post("/tokens/{id}/duplicate")]
 pub async fn duplicate_token(
@@ -70,10 +60,8 @@ pub async fn duplicate_token(
 
 /// Revoke up to 100 tokens in one transaction, with a result per id.
 #[utoipa::path(
-    tag = "tokens",
     request_body = BulkRevoke,
     responses((status = 200, description = "Per-id results", body = BulkResults), BulkErrors),
-    security(("session" = []))
 )]
 #[post("/tokens/bulk-revoke")]
 pub async fn bulk_revoke(m: Managing, Body(body): Body<BulkRevoke>) -> Answer {
@@ -86,10 +74,8 @@ pub async fn bulk_revoke(m: Managing, Body(body): Body<BulkRevoke>) -> Answer {
 
 /// Delete up to 100 tokens in one transaction, with a result per id.
 #[utoipa::path(
-    tag = "tokens",
     request_body = BulkDelete,
     responses((status = 200, description = "Per-id results", body = BulkResults), BulkErrors),
-    security(("session" = []))
 )]
 #[post("/tokens/bulk-delete")]
 pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
@@ -102,43 +88,25 @@ pub async fn bulk_delete(m: Managing, Body(body): Body<BulkDelete>) -> Answer {
 
 /// Authorize a personal token for one more organization (the caller must be a member).
 #[utoipa::path(
-    tag = "tokens",
     params(TokenOrganizationPath),
-    responses(
-        (status = 200, description = "The token", body = TokenResource),
-        AddOrganizationErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The token", body = TokenResource), AddOrganizationErrors),
 )]
 #[put("/tokens/{id}/organizations/{org_id}")]
 pub async fn add_organization(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
-    let TokenOrganizationPath {
-        id: token,
-        org_id: org,
-    } = path.into_inner();
     let resource = m
-        .write(move |conn, by| manage::add_organization(conn, by, &token, &org))
+        .write(move |conn, by| manage::add_organization(conn, by, &path.id, &path.org_id))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }
 
 /// Remove an organization from a personal token (not its last one). Idempotent.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenOrganizationPath),
-    responses(
-        (status = 204, description = "Removed (or was not authorized)"),
-        RemoveOrganizationErrors,
-    ),
-    security(("session" = []))
+    responses((status = 204, description = "Removed (or was not authorized)"), RemoveOrganizationErrors),
 )]
 #[delete("/tokens/{id}/organizations/{org_id}")]
 pub async fn remove_organization(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
-    let TokenOrganizationPath {
-        id: token,
-        org_id: org,
-    } = path.into_inner();
-    m.write(move |conn, by| manage::remove_organization(conn, by, &token, &org))
+    m.write(move |conn, by| manage::remove_organization(conn, by, &path.id, &path.org_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -148,23 +116,14 @@ pub async fn remove_organization(m: Managing, path: Path<TokenOrganizationPath>)
 /// Needs a session signed into that organization with SSO (`sso_orgs` contains it); after it
 /// the token works there even when the organization enforces SSO.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenOrganizationPath),
-    responses(
-        (status = 200, description = "The token", body = TokenResource),
-        SsoAuthorizeErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The token", body = TokenResource), SsoAuthorizeErrors),
 )]
 #[post("/tokens/{id}/organizations/{org_id}/sso-authorize")]
 pub async fn sso_authorize(m: Managing, path: Path<TokenOrganizationPath>) -> Answer {
-    let TokenOrganizationPath {
-        id: token,
-        org_id: org,
-    } = path.into_inner();
-    let signed_in = m.session.claims.sso_orgs.contains(&org);
+    let signed_in = m.session.claims.sso_orgs.contains(&path.org_id);
     let resource = m
-        .write(move |conn, by| manage::sso_authorize(conn, by, &token, &org, signed_in))
+        .write(move |conn, by| manage::sso_authorize(conn, by, &path.id, &path.org_id, signed_in))
         .await?;
     Ok(HttpResponse::Ok().json(resource))
 }

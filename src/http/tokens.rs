@@ -36,13 +36,8 @@ pub fn created(created: &CreatedToken) -> HttpResponse {
 ///
 /// The response carries the value (`token`) this once; afterwards only `hint` is shown.
 #[utoipa::path(
-    tag = "tokens",
     request_body = CreateToken,
-    responses(
-        (status = 201, description = "Created; `Location` names it", body = CreatedToken),
-        CreateTokenErrors,
-    ),
-    security(("session" = []))
+    responses((status = 201, description = "Created; `Location` names it", body = CreatedToken), CreateTokenErrors),
 )]
 #[post("/tokens")]
 pub async fn create_token(m: Managing, Body(body): Body<CreateToken>) -> Answer {
@@ -57,13 +52,8 @@ pub async fn create_token(m: Managing, Body(body): Body<CreateToken>) -> Answer 
 /// The caller's personal and agent tokens, and the api tokens of the organizations they
 /// administer. Filters combine; cursors are opaque.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenQuery),
-    responses(
-        (status = 200, description = "A page of tokens", body = Page<TokenResource>),
-        PageErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "A page of tokens", body = Page<TokenResource>), PageErrors),
 )]
 #[get("/tokens")]
 pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
@@ -76,10 +66,8 @@ pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
 
 /// Get a token.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     responses((status = 200, description = "The token", body = TokenResource), ManageErrors),
-    security(("session" = []))
 )]
 #[get("/tokens/{id}")]
 pub async fn get_token(m: Managing, path: Path<TokenPath>) -> Answer {
@@ -93,14 +81,9 @@ pub async fn get_token(m: Managing, path: Path<TokenPath>) -> Answer {
 ///
 /// The rules of creation apply to the new values; a revoked token cannot be changed (409).
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     request_body = UpdateToken,
-    responses(
-        (status = 200, description = "The updated token", body = TokenResource),
-        UpdateTokenErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The updated token", body = TokenResource), UpdateTokenErrors),
 )]
 #[patch("/tokens/{id}")]
 pub async fn update_token(
@@ -115,12 +98,7 @@ pub async fn update_token(
 }
 
 /// Delete a token (it stops working at once and disappears from lists).
-#[utoipa::path(
-    tag = "tokens",
-    params(TokenPath),
-    responses((status = 204, description = "Deleted"), ManageErrors),
-    security(("session" = []))
-)]
+#[utoipa::path(params(TokenPath), responses((status = 204, description = "Deleted"), ManageErrors))]
 #[delete("/tokens/{id}")]
 pub async fn delete_token(m: Managing, path: Path<TokenPath>) -> Answer {
     m.write(move |conn, by| manage::delete(conn, by, &path.id))
@@ -133,14 +111,9 @@ pub async fn delete_token(m: Managing, path: Path<TokenPath>) -> Answer {
 /// Organization admins may revoke the agent tokens bound to their organization. Revoking a
 /// revoked token changes nothing and returns it.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     request_body(content = Option<RevokeToken>, description = "Optional reason"),
-    responses(
-        (status = 200, description = "The revoked token", body = TokenResource),
-        RevokeTokenErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The revoked token", body = TokenResource), RevokeTokenErrors),
 )]
 #[post("/tokens/{id}/revoke")]
 pub async fn revoke_token(
@@ -158,12 +131,7 @@ pub async fn revoke_token(
 /// The signed-in user and their organizations, each with the user's role and the
 /// organization's token policy (the console's create form offers only what they allow).
 #[utoipa::path(
-    tag = "tokens",
-    responses(
-        (status = 200, description = "The user and their organizations", body = Profile),
-        SessionErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "The user and their organizations", body = Profile), SessionErrors),
 )]
 #[get("/session")]
 pub async fn session_profile(m: Managing) -> Answer {
@@ -177,12 +145,7 @@ pub async fn session_profile(m: Managing) -> Answer {
 
 /// The scope catalog and presets, for the console's create form.
 #[utoipa::path(
-    tag = "tokens",
-    responses(
-        (status = 200, description = "Scopes and presets", body = ScopeCatalogResponse),
-        NoSessionErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "Scopes and presets", body = ScopeCatalogResponse), NoSessionErrors),
 )]
 #[get("/scopes")]
 pub async fn list_scopes(m: Managing) -> HttpResponse {
@@ -192,13 +155,8 @@ pub async fn list_scopes(m: Managing) -> HttpResponse {
 /// An organization's tokens, for its admins and owners: its api tokens, its members' agent
 /// tokens and the metadata of the personal tokens authorized for it. Others get 404.
 #[utoipa::path(
-    tag = "tokens",
     params(OrganizationTokensPath, TokenQuery),
-    responses(
-        (status = 200, description = "A page of tokens", body = Page<TokenResource>),
-        OrganizationPageErrors,
-    ),
-    security(("session" = []))
+    responses((status = 200, description = "A page of tokens", body = Page<TokenResource>), OrganizationPageErrors),
 )]
 #[get("/organizations/{org_id}/tokens")]
 pub async fn organization_tokens(
@@ -217,10 +175,8 @@ pub async fn organization_tokens(
 
 /// A token's usage: counts, last use, recent client addresses and daily counts.
 #[utoipa::path(
-    tag = "tokens",
     params(TokenPath),
     responses((status = 200, description = "Usage", body = Usage), ManageErrors),
-    security(("session" = []))
 )]
 #[get("/tokens/{id}/usage")]
 pub async fn token_usage(m: Managing, path: Path<TokenPath>) -> Answer {

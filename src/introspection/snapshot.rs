@@ -344,20 +344,16 @@ mod tests {
     #[test]
     fn the_statement_is_prepared_once_per_backend() {
         let candidates = [&[1u8; 32], &[2u8; 32]];
-        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&SnapshotQuery {
-            postgres: false,
+        let query = |postgres| SnapshotQuery {
+            postgres,
             digests: &candidates,
-        })
-        .to_string();
+        };
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query(false)).to_string();
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&query(true)).to_string();
         assert!(
             sqlite.contains("IN (?, ?)") && sqlite.contains("json_group_array"),
             "{sqlite}"
         );
-        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&SnapshotQuery {
-            postgres: true,
-            digests: &candidates,
-        })
-        .to_string();
         assert!(
             pg.contains("IN ($1, $2)") && pg.contains("json_agg"),
             "{pg}"

@@ -80,6 +80,24 @@ macro_rules! named {
 
 pub(crate) use named;
 
+/// Checks a named set: every value serializes to its stored name and reads back from it, and
+/// `unknown` does not read.
+#[cfg(test)]
+pub(crate) fn assert_named<T>(
+    all: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+    unknown: &str,
+) where
+    T: Copy + std::fmt::Debug + PartialEq + Serialize + std::str::FromStr,
+{
+    for value in all {
+        let json = serde_json::to_value(value).ok();
+        assert_eq!(json, Some(serde_json::json!(name(value))));
+        assert_eq!(name(value).parse::<T>().ok(), Some(value));
+    }
+    assert!(unknown.parse::<T>().is_err(), "{unknown}");
+}
+
 named!(
     TokenKind,
     UnknownName("token kind: expected one of personal, agent, api, service")

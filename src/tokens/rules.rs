@@ -483,26 +483,20 @@ mod tests {
 
     #[test]
     fn agent_tokens_default_to_90_days_clamped_by_policy() {
-        let planned = plan(
-            &request(TokenKind::Agent, &["read"]),
-            Some(Role::Member),
-            &[org("acme")],
-        );
-        assert_eq!(
-            planned.ok().and_then(|p| p.expires_at),
-            Some(now() + TimeDelta::days(90))
-        );
-        let mut strict = org("acme");
-        strict.max_token_lifetime_days = Some(30);
-        let planned = plan(
-            &request(TokenKind::Agent, &["read"]),
-            Some(Role::Member),
-            &[strict],
-        );
-        assert_eq!(
-            planned.ok().and_then(|p| p.expires_at),
-            Some(now() + TimeDelta::days(30))
-        );
+        for (policy, days) in [(None, 90), (Some(30), 30)] {
+            let mut acme = org("acme");
+            acme.max_token_lifetime_days = policy;
+            let planned = plan(
+                &request(TokenKind::Agent, &["read"]),
+                Some(Role::Member),
+                &[acme],
+            );
+            assert_eq!(
+                planned.ok().and_then(|p| p.expires_at),
+                Some(now() + TimeDelta::days(days)),
+                "policy {policy:?}"
+            );
+        }
     }
 
     #[test]

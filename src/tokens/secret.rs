@@ -623,14 +623,9 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        assert_eq!(
-            parse(&prefixes, &format!("{value}0")),
-            Err(FormatError::WrongLength)
-        );
-        assert_eq!(
-            parse(&prefixes, &format!("{value}{value}")),
-            Err(FormatError::WrongLength)
-        );
+        for extended in [format!("{value}0"), format!("{value}{value}")] {
+            assert_eq!(parse(&prefixes, &extended), Err(FormatError::WrongLength));
+        }
     }
 
     #[test]
