@@ -95,8 +95,8 @@ pub fn application(
     let settings = Arc::clone(&state.settings);
     App::new()
         .app_data(state)
-        .app_data(web::PathConfig::default().error_handler(extract::path_error))
-        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::invalid("path")))
+        .app_data(web::QueryConfig::default().error_handler(extract::invalid("query string")))
         .configure(routes::configure)
         .configure(|cfg| console::configure(cfg, &settings))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))

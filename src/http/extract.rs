@@ -382,22 +382,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
     }
 }
 
-/// Renders path parameter errors as problems.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "actix's error handler signature"
-)]
-#[must_use]
-pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid path: {error}")).into()
+/// Renders an extractor's errors (`"path"`, `"query string"`) as 400 problems naming what was
+/// invalid.
+pub fn invalid<E: std::fmt::Display>(
+    what: &'static str,
+) -> impl Fn(E, &HttpRequest) -> actix_web::Error + Send + Sync + 'static {
+    move |error, _| ApiError::BadRequest(format!("invalid {what}: {error}")).into()
 }
 
-/// Renders query string errors as problems.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "actix's error handler signature"
-)]
-#[must_use]
-pub fn query_error(error: actix_error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid query string: {error}")).into()
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+    use actix_web::test::TestRequest;
+
+    use super::invalid;
+
+    #[test]
+    fn an_extractor_error_is_a_400_problem_naming_what_was_invalid() {
+        let error = invalid("path")("no such segment", &TestRequest::default().to_http_request());
+        let response = error.error_response();
+        assert_eq!(response.status(), 400);
+        let body = response.into_body().try_into_bytes().unwrap_or_default();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(problem["code"], "validation_failed");
+        assert_eq!(problem["detail"], "invalid path: no such segment");
+    }
 }

@@ -11,6 +11,7 @@ on_both_backends!(
     every_body_is_read_by_the_same_rules,
     optional_bodies_may_be_left_out,
     unreadable_bodies_are_400_problems,
+    unreadable_queries_are_400_problems,
     oversized_bodies_are_413,
     wrong_content_type_is_415,
     unknown_routes_are_404_and_other_methods_405,
@@ -117,6 +118,24 @@ async fn unreadable_bodies_are_400_problems(app: TestApp) -> TestResult {
             "{problem}"
         );
     }
+    Ok(())
+}
+
+async fn unreadable_queries_are_400_problems(app: TestApp) -> TestResult {
+    let token = app.service_token("ops", &[Permission::ServiceTokens])?;
+    let response = app
+        .client
+        .get(app.url("/v1/service-tokens?limit=1&limit=2"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    let problem = expect_problem(response, 400, "validation_failed").await?;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("invalid query string: ")),
+        "{problem}"
+    );
     Ok(())
 }
 
