@@ -108,20 +108,6 @@ async fn live(
     Ok((lookup::live_token(state, candidates, now).await?, now))
 }
 
-/// The live token a request presented, its kind and the time it was checked at: 403
-/// `refusal` for a session, 401 for a token that is unknown or not live.
-async fn token_presented(
-    state: &AppState,
-    presented: Presented,
-    refusal: &str,
-) -> Result<(TokenKind, Arc<Snapshot>, chrono::NaiveDateTime), ApiError> {
-    let Presented::Token { kind, candidates } = presented else {
-        return Err(ApiError::Forbidden(refusal.into()));
-    };
-    let (snapshot, now) = live(state, candidates).await?;
-    Ok((kind, snapshot, now))
-}
-
 /// The `session` scheme: a token instead of a session is 403 `token_cannot_manage_tokens`
 /// (tokens never manage tokens); a service token is 403 `forbidden`.
 pub async fn session(state: &AppState, presented: Presented) -> Result<Session, ApiError> {
@@ -151,7 +137,10 @@ pub async fn service(
     permission: Permission,
     ip: Option<IpAddr>,
 ) -> Result<ServiceIdentity, ApiError> {
-    let (_, snapshot, now) = token_presented(state, presented, NEEDS_SERVICE).await?;
+    let Presented::Token { candidates, .. } = presented else {
+        return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
+    };
+    let (snapshot, now) = live(state, candidates).await?;
     if snapshot.token.kind != TokenKind::Service {
         return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
     }
@@ -171,8 +160,10 @@ pub async fn token(
     presented: Presented,
     ip: Option<IpAddr>,
 ) -> Result<TokenCaller, ApiError> {
-    let (kind, snapshot, now) =
-        token_presented(state, presented, "this route needs a token").await?;
+    let Presented::Token { kind, candidates } = presented else {
+        return Err(ApiError::Forbidden("this route needs a token".into()));
+    };
+    let (snapshot, now) = live(state, candidates).await?;
     if kind == TokenKind::Service {
         return Err(ApiError::Forbidden(
             "this route needs a personal, agent or api token".into(),
@@ -206,8 +197,12 @@ pub async fn revoker(
     presented: Presented,
     ip: Option<IpAddr>,
 ) -> Result<ByValue, ApiError> {
-    let refusal = "revocation needs a service token or the token itself";
-    let (kind, snapshot, now) = token_presented(state, presented, refusal).await?;
+    let Presented::Token { kind, candidates } = presented else {
+        return Err(ApiError::Forbidden(
+            "revocation needs a service token or the token itself".into(),
+        ));
+    };
+    let (snapshot, now) = live(state, candidates).await?;
     let caller = &snapshot.token;
     lookup::record_use(state, &caller.id, ip, now);
     if kind == TokenKind::Service {
