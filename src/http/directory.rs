@@ -16,7 +16,7 @@ use crate::directory::model::{
     UserInput,
 };
 use crate::directory::repo::Outcome;
-use crate::directory::sync::{self, Key, Resource};
+use crate::directory::sync::{self, Resource};
 
 /// Stores the desired resource: 201 with `Location` (`url` with the resource's ids) when it
 /// was created, 200 otherwise.
@@ -48,11 +48,7 @@ fn location(url: &str, ids: &[&str]) -> String {
 
 /// 200 with the resource; 404 naming it when it is not synced.
 async fn get<R: Resource>(s: Syncing, key: R::Key) -> Answer {
-    let name = key.ids().join("/");
-    let found = s
-        .find(R::KIND.name, name, move |conn| R::find(conn, &key))
-        .await?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(HttpResponse::Ok().json(s.find::<R>(key).await?))
 }
 
 /// 204 whether or not it existed.

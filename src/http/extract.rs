@@ -12,7 +12,6 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{Stream, StreamExt};
 use tracing_actix_web::RequestId;
 
-use diesel::QueryResult;
 use serde::de::DeserializeOwned;
 
 use crate::audit::RequestContext;
@@ -23,7 +22,7 @@ use crate::auth::lookup::{self, Presented};
 use crate::changes::Committed;
 use crate::config::Settings;
 use crate::db::{self, DbConnection, DbError};
-use crate::directory::sync::Syncer;
+use crate::directory::sync::{Key, Resource, Syncer};
 use crate::error::{ApiError, BODY_LIMIT};
 use crate::serde_ext::Media;
 use crate::state::AppState;
@@ -190,17 +189,14 @@ impl<By: Send + 'static> Acting<By> {
 pub type Syncing = Acting<Syncer>;
 
 impl Syncing {
-    /// Reads one synced resource; 404 naming it when absent.
-    pub async fn find<T, F>(self, what: &'static str, id: String, read: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> QueryResult<Option<T>> + Send + 'static,
-    {
+    /// Reads one synced resource; 404 naming it (its kind and ids) when absent.
+    pub async fn find<R: Resource>(self, key: R::Key) -> Result<R, ApiError> {
+        let name = key.ids().join("/");
         db::run(&self.state.db, move |conn| {
-            read(conn).map_err(DbError::from)
+            R::find(conn, &key).map_err(DbError::from)
         })
         .await?
-        .ok_or_else(|| ApiError::not_found(what, &id))
+        .ok_or_else(|| ApiError::not_found(R::KIND.name, &name))
     }
 }
 
