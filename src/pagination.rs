@@ -164,21 +164,19 @@ pub struct Page<T> {
 pub trait Keyset {
     /// What the list holds.
     type Item;
-    /// Why reading failed.
-    type Error;
     /// The sort key of an item.
     fn key(item: &Self::Item) -> Cursor;
     /// Up to `n` items in newest-first order; for `Before`, the `n` items just newer than the
     /// cursor.
-    fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<Self::Item>, Self::Error>;
+    fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<Self::Item>, ApiError>;
     /// Whether any item lies in `direction`.
-    fn exists(&mut self, direction: &Direction) -> Result<bool, Self::Error>;
+    fn exists(&mut self, direction: &Direction) -> Result<bool, ApiError>;
     /// How many items match in all.
-    fn count(&mut self) -> Result<i64, Self::Error>;
+    fn count(&mut self) -> Result<i64, ApiError>;
 }
 
 /// Reads one page of `list`.
-pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::Item>, L::Error> {
+pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::Item>, ApiError> {
     let mut items = list.fetch(&request.direction, request.limit + 1)?;
     let overflow = usize::try_from(request.limit).is_ok_and(|limit| items.len() > limit);
     let (has_next_page, has_previous_page) = match &request.direction {
@@ -382,7 +380,6 @@ mod tests {
 
     impl Keyset for InMemory {
         type Item = Cursor;
-        type Error = ApiError;
 
         fn key(item: &Cursor) -> Cursor {
             item.clone()

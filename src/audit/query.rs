@@ -209,7 +209,6 @@ struct EventList<'a> {
 
 impl Keyset for EventList<'_> {
     type Item = AuditEvent;
-    type Error = ApiError;
 
     fn key(item: &AuditEvent) -> Cursor {
         Cursor::at(item.created_at, &item.id)

@@ -90,20 +90,18 @@ pub trait Resource: Serialize + Sized + Send + 'static {
     /// The resource a `PUT` asks for, validated (all bad fields named at once).
     fn desired(key: Self::Key, input: &Self::Input) -> Result<Self, ApiError>;
     /// Creates or replaces it.
-    fn put(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        desired: Self,
-    ) -> Result<Committed<(Self, Outcome)>, ApiError>;
+    fn put(conn: &mut DbConnection, by: &Syncer, desired: Self) -> Stored<Self>;
     /// Reads it.
     fn find(conn: &mut DbConnection, key: &Self::Key) -> QueryResult<Option<Self>>;
     /// Deletes it with what depends on it. Idempotent.
-    fn delete(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        key: &Self::Key,
-    ) -> Result<Committed<()>, ApiError>;
+    fn delete(conn: &mut DbConnection, by: &Syncer, key: &Self::Key) -> Deleted;
 }
+
+/// What a `PUT` returns: the stored resource, whether it was created, and its cache change.
+pub type Stored<R> = Result<Committed<(R, Outcome)>, ApiError>;
+
+/// What a `DELETE` returns: the cache change of what it removed.
+pub type Deleted = Result<Committed<()>, ApiError>;
 
 /// Checks a key's ids (1–64 of `A-Za-z0-9._:-`), naming each bad one.
 pub fn check<R: Resource>(key: &R::Key) -> Result<(), ApiError> {
@@ -153,11 +151,7 @@ impl Resource for Organization {
         })
     }
 
-    fn put(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        desired: Self,
-    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+    fn put(conn: &mut DbConnection, by: &Syncer, desired: Self) -> Stored<Self> {
         let id = desired.id.clone();
         let put = repo::put_organization(conn, desired)?;
         let change = Change::Organization(id.clone());
@@ -170,11 +164,7 @@ impl Resource for Organization {
 
     /// Its api tokens and the agent tokens bound to it are revoked, its memberships and
     /// projects go with it, and it leaves personal tokens' authorizations.
-    fn delete(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        id: &String,
-    ) -> Result<Committed<()>, ApiError> {
+    fn delete(conn: &mut DbConnection, by: &Syncer, id: &String) -> Deleted {
         let mut ids = tokens::live_owned_by(conn, OwnerType::Organization, id)?;
         ids.extend(tokens::live_agents_in(conn, id)?);
         let reason = "organization deleted from the directory";
@@ -210,11 +200,7 @@ impl Resource for User {
         })
     }
 
-    fn put(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        desired: Self,
-    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+    fn put(conn: &mut DbConnection, by: &Syncer, desired: Self) -> Stored<Self> {
         let change = Change::User(desired.id.clone());
         let put = repo::put_user(conn, desired)?;
         stored(conn, by, put, None, Some(change))
@@ -225,11 +211,7 @@ impl Resource for User {
     }
 
     /// Their memberships go with them; their tokens are revoked.
-    fn delete(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        id: &String,
-    ) -> Result<Committed<()>, ApiError> {
+    fn delete(conn: &mut DbConnection, by: &Syncer, id: &String) -> Deleted {
         let ids = tokens::live_owned_by(conn, OwnerType::User, id)?;
         revoke_all(conn, by, &ids, None, "user deleted from the directory")?;
         if repo::delete_user(conn, id)? {
@@ -264,11 +246,7 @@ impl Resource for Membership {
     }
 
     /// The organization and the user must be synced (404).
-    fn put(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        desired: Self,
-    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+    fn put(conn: &mut DbConnection, by: &Syncer, desired: Self) -> Stored<Self> {
         synced::<Organization>(conn, &desired.organization_id)?;
         synced::<User>(conn, &desired.user_id)?;
         let org = desired.organization_id.clone();
@@ -284,11 +262,7 @@ impl Resource for Membership {
         repo::membership(conn, org, user)
     }
 
-    fn delete(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        (org, user): &(String, String),
-    ) -> Result<Committed<()>, ApiError> {
+    fn delete(conn: &mut DbConnection, by: &Syncer, (org, user): &(String, String)) -> Deleted {
         if repo::delete_membership(conn, org, user)? {
             let detail = serde_json::json!({ "user_id": user });
             record(conn, by, Self::KIND.deleted, Some(org), detail)?;
@@ -326,11 +300,7 @@ impl Resource for Project {
 
     /// The organization must be synced (404). Projects change no cached answer (a token's
     /// restriction is kept by id).
-    fn put(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        desired: Self,
-    ) -> Result<Committed<(Self, Outcome)>, ApiError> {
+    fn put(conn: &mut DbConnection, by: &Syncer, desired: Self) -> Stored<Self> {
         synced::<Organization>(conn, &desired.organization_id)?;
         let org = desired.organization_id.clone();
         let put = repo::put_project(conn, desired)?;
@@ -342,11 +312,7 @@ impl Resource for Project {
     }
 
     /// Tokens restricted to it keep the restriction (a deleted project never widens a token).
-    fn delete(
-        conn: &mut DbConnection,
-        by: &Syncer,
-        (org, id): &(String, String),
-    ) -> Result<Committed<()>, ApiError> {
+    fn delete(conn: &mut DbConnection, by: &Syncer, (org, id): &(String, String)) -> Deleted {
         if repo::delete_project(conn, org, id)? {
             let detail = serde_json::json!({ "project_id": id });
             record(conn, by, Self::KIND.deleted, Some(org), detail)?;
@@ -393,7 +359,7 @@ fn stored<R: Resource>(
     (resource, outcome): (R, Outcome),
     organization_id: Option<&str>,
     change: Option<Change>,
-) -> Result<Committed<(R, Outcome)>, ApiError> {
+) -> Stored<R> {
     let event_type = match outcome {
         Outcome::Created => R::KIND.created,
         Outcome::Updated => R::KIND.updated,

@@ -12,11 +12,7 @@ use crate::serde_ext::{Media, invalid_json, refuse_nul};
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRequest {
     /// The token value the client presented, exactly as received (required).
-    #[schema(
-        example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X",
-        required = true,
-        nullable = false
-    )]
+    #[schema(example = token_example, required = true, nullable = false)]
     pub token: Option<String>,
     /// RFC 7662 hint about the token's type; accepted and ignored, as the prefix says the kind.
     #[schema(example = "access_token")]
@@ -42,11 +38,7 @@ pub struct IntrospectRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntrospectForm {
     /// The token value the client presented, exactly as received (required).
-    #[schema(
-        example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X",
-        required = true,
-        nullable = false
-    )]
+    #[schema(example = token_example, required = true, nullable = false)]
     token: Option<String>,
     /// RFC 7662 hint about the token's type; accepted and ignored, as the prefix says the kind.
     #[serde(rename = "token_type_hint")]
@@ -71,11 +63,7 @@ pub struct IntrospectForm {
 #[serde(deny_unknown_fields)]
 pub struct RevocationRequest {
     /// The value of the token to revoke (required).
-    #[schema(
-        example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X",
-        required = true,
-        nullable = false
-    )]
+    #[schema(example = token_example, required = true, nullable = false)]
     pub token: Option<String>,
     /// RFC 7009 hint about the token's type; accepted and ignored, as the prefix says the kind.
     #[schema(example = "access_token")]
@@ -87,15 +75,16 @@ pub struct RevocationRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevocationForm {
     /// The value of the token to revoke (required).
-    #[schema(
-        example = "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X",
-        required = true,
-        nullable = false
-    )]
+    #[schema(example = token_example, required = true, nullable = false)]
     token: Option<String>,
     /// RFC 7009 hint about the token's type; accepted and ignored, as the prefix says the kind.
     #[schema(example = "access_token", nullable = false)]
     token_type_hint: Option<String>,
+}
+
+/// The example token value of the request schemas.
+fn token_example() -> &'static str {
+    "tolp_Ab3xQ9nR2mK7vL1pW8sT4yZ6cF0hJ5gD2a7Bc9X"
 }
 
 impl From<RevocationForm> for RevocationRequest {

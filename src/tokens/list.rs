@@ -282,7 +282,6 @@ struct TokenList<'a> {
 
 impl Keyset for TokenList<'_> {
     type Item = TokenRow;
-    type Error = ApiError;
 
     fn key(row: &TokenRow) -> Cursor {
         Cursor::at(row.created_at, &row.id)
