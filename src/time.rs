@@ -20,20 +20,11 @@ pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
         .unwrap_or(at)
 }
 
-/// Serializes a stored timestamp as RFC 3339 UTC (`2026-11-22T10:00:00.123456Z`).
+/// Serializes a stored timestamp as RFC 3339 UTC (`2026-11-22T10:00:00.123456Z`), as
+/// `DateTime<Utc>` serializes itself: rows that are also resources use it, and the other
+/// resources hold `DateTime<Utc>`.
 pub fn rfc3339<S: Serializer>(value: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&value.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true))
-}
-
-/// [`rfc3339`] for optional timestamps (`null` when absent).
-pub fn rfc3339_opt<S: Serializer>(
-    value: &Option<NaiveDateTime>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => rfc3339(v, serializer),
-        None => serializer.serialize_none(),
-    }
 }
 
 #[cfg(test)]
@@ -46,5 +37,32 @@ mod tests {
             .map(|at| stored(at.with_timezone(&Utc)))
             .map(|at| at.to_string());
         assert_eq!(at.ok().as_deref(), Some("2026-12-01 09:00:00.123456"));
+    }
+
+    #[derive(serde::Serialize)]
+    struct Shown {
+        #[serde(serialize_with = "rfc3339")]
+        stored: NaiveDateTime,
+        utc: DateTime<Utc>,
+    }
+
+    #[test]
+    fn stored_and_utc_times_show_alike() -> Result<(), serde_json::Error> {
+        for text in [
+            "2026-12-01T09:00:00.123456Z",
+            "2026-12-01T09:00:00.120Z",
+            "2026-12-01T09:00:00Z",
+        ] {
+            let utc = DateTime::parse_from_rfc3339(text)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(serde::ser::Error::custom)?;
+            let shown = serde_json::to_value(Shown {
+                stored: stored(utc),
+                utc,
+            })?;
+            assert_eq!(shown["stored"], text);
+            assert_eq!(shown["utc"], text);
+        }
+        Ok(())
     }
 }

@@ -63,9 +63,8 @@ pub struct AuditEvent {
     #[schema(example = "5f0c6e2a-3b8d-4f1e-9a7c-2d4b6e8f0a13")]
     pub request_id: String,
     /// When the change was made, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-15T10:20:00.512339Z")]
-    pub created_at: NaiveDateTime,
+    #[schema(example = "2026-12-15T10:20:00.512339Z")]
+    pub created_at: DateTime<Utc>,
     /// Facts of the change depending on `type` (such as the name, the changed fields or the
     /// reason); never a token value.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +104,7 @@ impl From<EventRow> for AuditEvent {
             organization_id: row.organization_id,
             client_ip: row.client_ip,
             request_id: row.request_id,
-            created_at: row.created_at,
+            created_at: row.created_at.and_utc(),
             detail: row.detail.and_then(|d| serde_json::from_str(&d).ok()),
         }
     }
@@ -211,7 +210,7 @@ impl Keyset for EventList<'_> {
     type Item = AuditEvent;
 
     fn key(item: &AuditEvent) -> Cursor {
-        Cursor::at(item.created_at, &item.id)
+        Cursor::at(item.created_at.naive_utc(), &item.id)
     }
 
     fn fetch(&mut self, direction: &Direction, n: i64) -> Result<Vec<AuditEvent>, ApiError> {

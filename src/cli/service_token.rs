@@ -127,8 +127,10 @@ fn all(conn: &mut DbConnection) -> Result<Vec<ServiceTokenResource>, ApiError> {
         tokens.extend(page.items);
         match (page.page_info.has_next_page, tokens.last()) {
             (true, Some(last)) => {
-                request.direction =
-                    Direction::After(crate::pagination::Cursor::at(last.created_at, &last.id));
+                request.direction = Direction::After(crate::pagination::Cursor::at(
+                    last.created_at.naive_utc(),
+                    &last.id,
+                ));
             }
             _ => return Ok(tokens),
         }
@@ -170,7 +172,7 @@ fn print_table(tokens: &[ServiceTokenResource]) -> Result<(), String> {
                     .join(","),
                 t.status.as_str().to_owned(),
                 t.last_used_at
-                    .map_or_else(|| "never".to_owned(), |at| at.and_utc().to_rfc3339()),
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339()),
             ]
         })
         .collect();

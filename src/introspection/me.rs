@@ -1,6 +1,6 @@
 //! `GET /v1/me`: a token asking who it is and what it may do in each organization.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -49,13 +49,11 @@ pub struct TokenSummary {
     pub project_ids: Vec<String>,
     /// When the token stops working, as an RFC 3339 UTC timestamp; `null` when it never
     /// expires.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45.364944Z")]
-    pub expires_at: Option<NaiveDateTime>,
+    #[schema(example = "2027-03-01T17:37:45.364944Z")]
+    pub expires_at: Option<DateTime<Utc>>,
     /// When the token was created, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:37:45.364944Z")]
-    pub created_at: NaiveDateTime,
+    #[schema(example = "2026-12-01T17:37:45.364944Z")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The user or organization the token acts for.
@@ -177,8 +175,8 @@ pub fn describe(conn: &mut DbConnection, snapshot: &Snapshot) -> Result<Me, ApiE
                 .map(|g| g.organization_id.to_string())
                 .collect(),
             project_ids: snapshot.project_ids.to_vec(),
-            expires_at: token.expires_at,
-            created_at: token.created_at,
+            expires_at: token.expires_at.map(|at| at.and_utc()),
+            created_at: token.created_at.and_utc(),
         },
         owner,
         organizations,

@@ -1,6 +1,6 @@
 //! Request and response bodies of token management.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -39,7 +39,7 @@ pub struct CreateToken {
     /// (where the organizations' policies allow it). Omitted: never, except for agent tokens,
     /// which then expire after 90 days (or the organization's shorter maximum lifetime).
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45Z")]
+    #[schema(example = "2027-03-01T17:37:45Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// Personal tokens: the organizations it may be used in (at least one).
     #[schema(example = json!(["acme"]))]
@@ -77,7 +77,7 @@ pub struct UpdateToken {
     /// A new expiry, an RFC 3339 timestamp in the future; `null` means the token never expires
     /// (where the organizations' policies allow it).
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-06-01T00:00:00Z")]
+    #[schema(example = "2027-06-01T00:00:00Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// The projects the token is restricted to from now on, replacing the current list; `[]`
     /// lifts the restriction (every project).
@@ -117,9 +117,8 @@ pub struct SsoAuthorization {
     pub organization_id: String,
     /// When the owner authorized the token for SSO in that organization, as an RFC 3339 UTC
     /// timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:41:02.118203Z")]
-    pub authorized_at: NaiveDateTime,
+    #[schema(example = "2026-12-01T17:41:02.118203Z")]
+    pub authorized_at: DateTime<Utc>,
 }
 
 /// `active`, `expired` or `revoked`.
@@ -197,22 +196,18 @@ pub struct TokenResource {
     pub status: Status,
     /// When the token stops working, as an RFC 3339 UTC timestamp; `null` when it never
     /// expires.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45.364944Z")]
-    pub expires_at: Option<NaiveDateTime>,
+    #[schema(example = "2027-03-01T17:37:45.364944Z")]
+    pub expires_at: Option<DateTime<Utc>>,
     /// When the token was created, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-01T17:37:45.364944Z")]
-    pub created_at: NaiveDateTime,
+    #[schema(example = "2026-12-01T17:37:45.364944Z")]
+    pub created_at: DateTime<Utc>,
     /// When the token's settings, value or state last changed, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-03T09:12:05.118203Z")]
-    pub updated_at: NaiveDateTime,
+    #[schema(example = "2026-12-03T09:12:05.118203Z")]
+    pub updated_at: DateTime<Utc>,
     /// When the token was revoked, as an RFC 3339 UTC timestamp; `null` while it is not
     /// revoked.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-15T10:20:00.512339Z")]
-    pub revoked_at: Option<NaiveDateTime>,
+    #[schema(example = "2026-12-15T10:20:00.512339Z")]
+    pub revoked_at: Option<DateTime<Utc>>,
     /// Who revoked the token: a user id, a service token id, `directory` (its user or
     /// organization was deleted) or `token:<id>` (an api token revoking itself); `null` while
     /// it is not revoked.
@@ -226,9 +221,8 @@ pub struct TokenResource {
     /// it authenticated), as an RFC 3339 UTC timestamp; `null` if it was never used. Written in
     /// batches, so up to one flush interval behind (up to 30 s when 1,000 tokens or more are
     /// used in one interval).
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
-    pub last_used_at: Option<NaiveDateTime>,
+    #[schema(example = "2026-12-14T08:02:31.907112Z")]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// The client address of that last use (the forwarded client behind trusted proxies);
     /// `null` if never used or unknown.
     #[schema(example = "203.0.113.9")]
@@ -280,7 +274,7 @@ pub struct RegenerateToken {
     /// The token's new expiry, an RFC 3339 timestamp in the future; `null` means never (where
     /// policy allows). Omitted: unchanged, or for an expired token its former lifetime from now.
     #[serde(default, deserialize_with = "crate::serde_ext::present")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-03-01T17:37:45Z")]
+    #[schema(example = "2027-03-01T17:37:45Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
@@ -380,21 +374,18 @@ pub struct ServiceTokenResource {
     pub is_active: bool,
     /// When the service token stops working, as an RFC 3339 UTC timestamp; `null` when it
     /// never expires.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-11-20T09:15:02.481337Z")]
-    pub expires_at: Option<NaiveDateTime>,
+    #[schema(example = "2027-11-20T09:15:02.481337Z")]
+    pub expires_at: Option<DateTime<Utc>>,
     /// When the service token was created, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-11-20T09:15:02.481337Z")]
-    pub created_at: NaiveDateTime,
+    #[schema(example = "2026-11-20T09:15:02.481337Z")]
+    pub created_at: DateTime<Utc>,
     /// Who created it: `cli` (an operator) or the id of the service token that did.
     #[schema(example = "cli")]
     pub created_by: Option<String>,
     /// When the service token was revoked, as an RFC 3339 UTC timestamp; `null` while it is
     /// not revoked.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-15T10:20:00.512339Z")]
-    pub revoked_at: Option<NaiveDateTime>,
+    #[schema(example = "2026-12-15T10:20:00.512339Z")]
+    pub revoked_at: Option<DateTime<Utc>>,
     /// Who revoked the service token: `cli` (an operator) or the id of the service token that
     /// did; `null` while it is not revoked.
     #[schema(example = "cli")]
@@ -406,9 +397,8 @@ pub struct ServiceTokenResource {
     /// When the service token last authenticated a call, as an RFC 3339 UTC timestamp; `null`
     /// if it was never used. Written in batches, so up to one flush interval behind (up to 30 s
     /// when 1,000 tokens or more are used in one interval).
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
-    pub last_used_at: Option<NaiveDateTime>,
+    #[schema(example = "2026-12-14T08:02:31.907112Z")]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// How many calls the service token has authenticated in all.
     #[schema(example = 52310)]
     pub usage_count: i64,
@@ -446,7 +436,7 @@ pub struct CreateServiceToken {
     pub description: Option<String>,
     /// When the service token stops working, an RFC 3339 timestamp in the future; absent or
     /// `null` means never.
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2027-11-20T00:00:00Z")]
+    #[schema(example = "2027-11-20T00:00:00Z")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -213,7 +213,7 @@ fn check_patch(
             rules::check_expiry(at, &orgs, crate::time::now())?;
             at
         }
-        None => current.expires_at,
+        None => current.expires_at.map(|at| at.naive_utc()),
     };
     Ok(Patched {
         name,
@@ -350,7 +350,7 @@ pub fn regenerate(
         &by.actor(),
         "token.regenerated",
         &resource,
-        serde_json::json!({ "expires_at": resource.expires_at.map(|at| at.and_utc()) }),
+        serde_json::json!({ "expires_at": resource.expires_at }),
     )?;
     Ok(Committed::one(
         CreatedToken {
@@ -473,8 +473,9 @@ pub fn add_organization(
     let role = roles.get(org_id).copied();
     let org = rules::check_member("organization_id", org_id, org.as_ref(), role, &token.scopes)?;
     let now = crate::time::now();
-    rules::check_expiry(token.expires_at, &[org], now)?;
-    repo::authorize_organization(conn, &token.id, token.created_at, org_id, now)?;
+    rules::check_expiry(token.expires_at.map(|at| at.naive_utc()), &[org], now)?;
+    let created_at = token.created_at.naive_utc();
+    repo::authorize_organization(conn, &token.id, created_at, org_id, now)?;
     let updated = view::reload(conn, &token.id)?;
     events::organization(
         conn,

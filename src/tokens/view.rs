@@ -89,9 +89,10 @@ fn assemble(row: TokenRow, mut links: Links, now: NaiveDateTime) -> TokenResourc
     links.organizations.sort_unstable();
     links.projects.sort_unstable();
     let status = status(&row, now);
-    let (usage_count, last_used_at, last_used_ip) = links
-        .usage
-        .map_or((0, None, None), |(count, last, ip)| (count, Some(last), ip));
+    let (usage_count, last_used_at, last_used_ip) =
+        links.usage.map_or((0, None, None), |(count, last, ip)| {
+            (count, Some(last.and_utc()), ip)
+        });
     TokenResource {
         kind: row.kind,
         scopes: links.scopes,
@@ -106,7 +107,7 @@ fn assemble(row: TokenRow, mut links: Links, now: NaiveDateTime) -> TokenResourc
             .filter_map(|(org, at)| {
                 at.map(|authorized_at| SsoAuthorization {
                     organization_id: org.clone(),
-                    authorized_at,
+                    authorized_at: authorized_at.and_utc(),
                 })
             })
             .collect(),
@@ -121,10 +122,10 @@ fn assemble(row: TokenRow, mut links: Links, now: NaiveDateTime) -> TokenResourc
         name: row.name,
         description: row.description,
         hint: row.hint,
-        expires_at: row.expires_at,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        revoked_at: row.revoked_at,
+        expires_at: row.expires_at.map(|at| at.and_utc()),
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        revoked_at: row.revoked_at.map(|at| at.and_utc()),
         revoked_by: row.revoked_by,
         revoked_reason: row.revoked_reason,
         last_used_at,

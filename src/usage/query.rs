@@ -1,7 +1,7 @@
 //! Reading a token's usage back (`GET /v1/tokens/{id}/usage`): totals, recent addresses and
 //! daily counts, for the token's managers.
 
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,9 +23,8 @@ pub struct RecentIp {
     #[schema(example = "203.0.113.7")]
     pub ip: String,
     /// When the token was last used from this address, as an RFC 3339 UTC timestamp.
-    #[serde(serialize_with = "crate::time::rfc3339")]
-    #[schema(value_type = DateTime<Utc>, example = "2026-12-14T08:02:31.907112Z")]
-    pub last_seen_at: NaiveDateTime,
+    #[schema(example = "2026-12-14T08:02:31.907112Z")]
+    pub last_seen_at: DateTime<Utc>,
     /// How many times the token was used from this address.
     #[schema(example = 212)]
     pub count: i64,
@@ -54,9 +53,8 @@ pub struct Usage {
     #[schema(example = 1284)]
     pub usage_count: i64,
     /// When the token was last used, as an RFC 3339 UTC timestamp; `null` if it was never used.
-    #[serde(serialize_with = "crate::time::rfc3339_opt")]
-    #[schema(value_type = Option<DateTime<Utc>>, example = "2026-12-14T08:02:31.907112Z")]
-    pub last_used_at: Option<NaiveDateTime>,
+    #[schema(example = "2026-12-14T08:02:31.907112Z")]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// The client IP address of the latest use; `null` if the token was never used or that
     /// use had no known address.
     #[schema(example = "203.0.113.7")]
@@ -88,8 +86,10 @@ pub fn of_managed(
         ))
         .get_result(conn)
         .optional()?;
-    let (usage_count, last_used_at, last_used_ip) =
-        totals.map_or((0, None, None), |(count, at, ip)| (count, Some(at), ip));
+    let (usage_count, last_used_at, last_used_ip) = totals
+        .map_or((0, None, None), |(count, at, ip)| {
+            (count, Some(at.and_utc()), ip)
+        });
     let recent_ips = token_ips::table
         .filter(token_ips::token_id.eq(&token.id))
         .order((token_ips::last_seen_at.desc(), token_ips::ip))
@@ -99,7 +99,7 @@ pub fn of_managed(
         .into_iter()
         .map(|(ip, last_seen_at, count)| RecentIp {
             ip,
-            last_seen_at,
+            last_seen_at: last_seen_at.and_utc(),
             count,
         })
         .collect();
