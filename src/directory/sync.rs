@@ -85,8 +85,6 @@ pub trait Resource: Serialize + Sized + Send + 'static {
     /// Its names.
     const KIND: Kind;
 
-    /// Its own ids, in path order.
-    fn ids(&self) -> Vec<&str>;
     /// The resource a `PUT` asks for, validated (all bad fields named at once).
     fn desired(key: Self::Key, input: &Self::Input) -> Result<Self, ApiError>;
     /// Creates or replaces it.
@@ -127,10 +125,6 @@ impl Resource for Organization {
     type Key = String;
     type Input = OrganizationInput;
     const KIND: Kind = kind!("organization", "id");
-
-    fn ids(&self) -> Vec<&str> {
-        vec![&self.id]
-    }
 
     fn desired(id: String, input: &OrganizationInput) -> Result<Self, ApiError> {
         let (name, now) = validated::<Self, _>(&id, |errors| {
@@ -182,10 +176,6 @@ impl Resource for User {
     type Input = UserInput;
     const KIND: Kind = kind!("user", "id");
 
-    fn ids(&self) -> Vec<&str> {
-        vec![&self.id]
-    }
-
     fn desired(id: String, input: &UserInput) -> Result<Self, ApiError> {
         let (email, now) = validated::<Self, _>(&id, |errors| {
             validate::email("email", input.email.as_deref(), errors)
@@ -226,10 +216,6 @@ impl Resource for Membership {
     type Key = (String, String);
     type Input = MembershipInput;
     const KIND: Kind = kind!("membership", "id", "user_id");
-
-    fn ids(&self) -> Vec<&str> {
-        vec![&self.organization_id, &self.user_id]
-    }
 
     fn desired(key: (String, String), input: &MembershipInput) -> Result<Self, ApiError> {
         let (role, now) = validated::<Self, _>(&key, |errors| {
@@ -279,10 +265,6 @@ impl Resource for Project {
     type Key = (String, String);
     type Input = ProjectInput;
     const KIND: Kind = kind!("project", "id", "project_id");
-
-    fn ids(&self) -> Vec<&str> {
-        vec![&self.organization_id, &self.id]
-    }
 
     fn desired(key: (String, String), input: &ProjectInput) -> Result<Self, ApiError> {
         let (name, now) = validated::<Self, _>(&key, |errors| {

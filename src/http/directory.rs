@@ -16,18 +16,19 @@ use crate::directory::model::{
     UserInput,
 };
 use crate::directory::repo::Outcome;
-use crate::directory::sync::{self, Resource};
+use crate::directory::sync::{self, Key, Resource};
 
 /// Stores the desired resource: 201 with `Location` (`url` with the resource's ids) when it
 /// was created, 200 otherwise.
 async fn put<R: Resource>(s: Syncing, url: &str, key: R::Key, input: R::Input) -> Answer {
+    let at = location(url, &key.ids());
     let desired = R::desired(key, &input)?;
     let (resource, outcome) = s
         .write(move |conn, by, _| R::put(conn, by, desired))
         .await?;
     Ok(match outcome {
         Outcome::Created => HttpResponse::Created()
-            .insert_header(("Location", location(url, &resource.ids())))
+            .insert_header(("Location", at))
             .json(resource),
         Outcome::Updated | Outcome::Unchanged => HttpResponse::Ok().json(resource),
     })
