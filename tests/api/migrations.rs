@@ -12,7 +12,8 @@ on_both_backends!(
     usage_is_carried_down_and_up_the_usage_migration,
     the_paging_migration_copies_each_token_creation_time,
     the_clustering_migration_keeps_every_row,
-    journal_rows_written_before_the_binary_format_are_folded
+    journal_rows_written_before_the_binary_format_are_folded,
+    the_journal_is_stored_uncompressed
 );
 
 const TABLES: [&str; 13] = [
@@ -57,7 +58,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 7, "every migration reverted");
+    assert_eq!(reverted.len(), 8, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -124,6 +125,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     let clustering = revert_newest(&url)?;
@@ -148,7 +150,15 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
 
     assert_eq!(
         run_pending(&url)?,
-        [reverted, paging, journal, clustering, binary, revoked_index]
+        [
+            reverted,
+            paging,
+            journal,
+            clustering,
+            binary,
+            revoked_index,
+            uncompressed
+        ]
     );
     let expected = Totals {
         usage_count: 3,
@@ -177,7 +187,7 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
-    for _ in 0..5 {
+    for _ in 0..6 {
         revert_newest(&url)?;
     }
     assert!(
@@ -229,13 +239,17 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
     );
     assert!(before[4] > 0, "memberships");
 
+    let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     let reverted = revert_newest(&url)?;
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the revert");
     }
-    assert_eq!(run_pending(&url)?, [reverted, binary, revoked_index]);
+    assert_eq!(
+        run_pending(&url)?,
+        [reverted, binary, revoked_index, uncompressed]
+    );
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the re-apply");
     }
@@ -276,12 +290,18 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
         day = at.date().num_days_from_ce(),
     );
 
+    let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
     diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (0, $1)")
         .bind::<Text, _>(&row)
         .execute(&mut app.connection()?)?;
-    assert_eq!(run_pending(&url)?, [binary.clone(), revoked_index.clone()]);
+    let applied = run_pending(&url)?;
+    assert_eq!(
+        applied,
+        [binary.clone(), revoked_index.clone(), uncompressed.clone()]
+    );
+    assert_eq!(revert_newest(&url)?, uncompressed);
     assert_eq!(revert_newest(&url)?, revoked_index);
     assert_eq!(count_rows(&app, "usage_journal")?, 1);
     diesel::sql_query("INSERT INTO usage_journal (part, body) VALUES (1, $1)")
@@ -309,5 +329,29 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
     );
     assert_eq!(rows_of(&app, "token_usage_daily", &ids[0])?, 1);
     assert_eq!(rows_of(&app, "token_ips", &ids[0])?, 1);
+    Ok(())
+}
+
+/// PostgreSQL keeps journal rows uncompressed (`STORAGE EXTERNAL`: compressing them cost CPU for
+/// little room), and going down restores its default; on SQLite the step changes nothing.
+async fn the_journal_is_stored_uncompressed(mut app: TestApp) -> TestResult {
+    app.stop().await?;
+    let url = DatabaseUrl::parse(&app.database_url)?;
+    let body = "pg_attribute WHERE attrelid = 'usage_journal'::regclass AND attname = 'body'";
+    let stored = |app: &TestApp, storage: char| {
+        count_rows(app, &format!("{body} AND attstorage = '{storage}'"))
+    };
+    let postgres = app.database_url.starts_with("postgres");
+    if postgres {
+        assert_eq!(stored(&app, 'e')?, 1, "uncompressed after start-up");
+    }
+    let step = revert_newest(&url)?;
+    if postgres {
+        assert_eq!(stored(&app, 'x')?, 1, "compressed again after the revert");
+    }
+    assert_eq!(run_pending(&url)?, [step]);
+    if postgres {
+        assert_eq!(stored(&app, 'e')?, 1, "uncompressed after the re-apply");
+    }
     Ok(())
 }
