@@ -20,8 +20,8 @@ pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
         .unwrap_or(at)
 }
 
-/// Serializes a stored timestamp as RFC 3339 UTC (`2026-11-22T10:00:00.123456Z`), as
-/// `DateTime<Utc>` serializes itself: rows that are also resources use it, and the other
+/// Serializes a stored timestamp as RFC 3339 UTC (`2026-11-22T10:00:00.123456Z`), exactly as
+/// `DateTime<Utc>` serializes itself. For rows that are also resources (the directory's); other
 /// resources hold `DateTime<Utc>`.
 pub fn rfc3339<S: Serializer>(value: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&value.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true))
