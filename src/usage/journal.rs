@@ -205,25 +205,26 @@ fn batch_of(row: &Body) -> Option<Batch> {
     }
 }
 
-/// Deletes the oldest row of `part` and returns it; `None` when the part is empty.
-fn take_oldest(conn: &mut DbConnection, part: i32) -> QueryResult<Option<Body>> {
-    let rows: Vec<Body> = sql::load(
+/// The ids of the rows of `part`, oldest first.
+fn rows_of(conn: &mut DbConnection, part: i32) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Id> = sql::load(
         conn,
-        "DELETE FROM usage_journal WHERE id = \
-         (SELECT MIN(id) FROM usage_journal WHERE part = $1) RETURNING body",
+        "SELECT id FROM usage_journal WHERE part = $1 ORDER BY id",
         &[Bind::Int(i64::from(part))],
     )?;
-    Ok(rows.into_iter().next())
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// Deletes every row of `part`, one at a time, and writes their counts back merged per token,
 /// sorted by token id, as rows of at most `per_row` tokens (call it inside a transaction).
 /// Returns the new rows' ids in token order, to be applied with [`take`] (the store's fold
-/// applies the rows at the same place of every part together).
+/// applies the rows at the same place of every part together). The part's rows are listed
+/// once and then taken by id: finding the oldest row again after each delete walked past the
+/// rows already deleted in the transaction, which made a part's merge quadratic.
 pub fn coalesce(conn: &mut DbConnection, part: i32, per_row: usize) -> QueryResult<Vec<i64>> {
     let mut merged: HashMap<Arc<str>, Pending, RandomState> = HashMap::default();
-    while let Some(row) = take_oldest(conn, part)? {
-        for (id, pending) in batch_of(&row).unwrap_or_default() {
+    for id in rows_of(conn, part)? {
+        for (id, pending) in take(conn, id)?.unwrap_or_default() {
             merged.entry(id).or_default().merge(pending);
         }
     }

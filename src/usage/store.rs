@@ -3,13 +3,14 @@
 //! connection); a busy interval goes to the journal first (`journal.rs`) and is folded every
 //! [`FOLD_EVERY`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use super::journal;
 use super::recorder::{Batch, Counted, IpUse, Recorder, sort_by_token};
@@ -71,9 +72,32 @@ fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-/// A multi-row `INSERT … VALUES (…), (…) ON CONFLICT …` in statements of [`statement_sizes`]:
+/// A multi-row `INSERT … VALUES (…), (…) ON CONFLICT …` as statements of [`statement_sizes`]:
 /// `binds` holds the rows one after the other, `casts` names each column's type
-/// (PostgreSQL). Nothing to write, no statement.
+/// (PostgreSQL). Each statement comes with its share of `binds`; nothing to write, none.
+fn upserts<'b, 'v>(
+    postgres: bool,
+    head: &str,
+    casts: &[&str],
+    binds: &'b [Bind<'v>],
+    on_conflict: &str,
+) -> Vec<(String, &'b [Bind<'v>])> {
+    let mut rest = binds;
+    let mut statements = Vec::new();
+    for rows in statement_sizes(binds.len() / casts.len()) {
+        let (these, after) = rest.split_at(rows * casts.len());
+        let mut sql = Sql::new(postgres, head);
+        for _ in 0..rows {
+            sql.row(casts);
+        }
+        sql.text.push_str(on_conflict);
+        statements.push((sql.text, these));
+        rest = after;
+    }
+    statements
+}
+
+/// Runs the [`upserts`] of `binds`.
 fn upsert(
     conn: &mut DbConnection,
     head: &str,
@@ -82,16 +106,8 @@ fn upsert(
     on_conflict: &str,
 ) -> QueryResult<()> {
     let postgres = matches!(conn, DbConnection::Pg(_));
-    let mut rest = binds;
-    for rows in statement_sizes(binds.len() / casts.len()) {
-        let (these, after) = rest.split_at(rows * casts.len());
-        let mut sql = Sql::new(postgres, head);
-        for _ in 0..rows {
-            sql.row(casts);
-        }
-        sql.text.push_str(on_conflict);
-        sql::execute(conn, &sql.text, these)?;
-        rest = after;
+    for (sql, these) in upserts(postgres, head, casts, binds, on_conflict) {
+        sql::execute(conn, &sql, these)?;
     }
     Ok(())
 }
@@ -154,8 +170,21 @@ fn upsert_days(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
     )
 }
 
-/// Per-address counts, one upsert for the chunk.
-fn upsert_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
+/// An address row as an upsert left it.
+#[derive(QueryableByName)]
+struct AddressCount {
+    #[diesel(sql_type = Text)]
+    token_id: String,
+    #[diesel(sql_type = Text)]
+    ip: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Per-address counts, one upsert for the chunk. Returns the tokens that gained an address row:
+/// only they can have gone over [`KEPT_IPS`]. A row the upsert inserted holds the chunk's
+/// count; one it updated holds more, as every stored row counts at least one use.
+fn upsert_ips<'c>(conn: &mut DbConnection, chunk: &[&'c Counted]) -> QueryResult<Vec<&'c str>> {
     let ips: Vec<(&str, String, &IpUse)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
@@ -176,34 +205,48 @@ fn upsert_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
             ]
         })
         .collect();
-    upsert(
-        conn,
+    let postgres = matches!(conn, DbConnection::Pg(_));
+    let mut stored: Vec<AddressCount> = Vec::new();
+    for (sql, these) in upserts(
+        postgres,
         "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
         &["::text", "::text", "::timestamp", "::bigint"],
         &binds,
         " ON CONFLICT (token_id, ip) DO UPDATE SET count = token_ips.count + excluded.count, \
          last_seen_at = CASE WHEN excluded.last_seen_at > token_ips.last_seen_at \
-         THEN excluded.last_seen_at ELSE token_ips.last_seen_at END",
-    )
+         THEN excluded.last_seen_at ELSE token_ips.last_seen_at END \
+         RETURNING token_id, ip, count",
+    ) {
+        stored.extend(sql::load::<AddressCount>(conn, &sql, these)?);
+    }
+    let counted: HashMap<(&str, &str), i64> = ips
+        .iter()
+        .map(|(token_id, ip, used)| ((*token_id, ip.as_str()), used.count))
+        .collect();
+    let gained: HashSet<&str> = stored
+        .iter()
+        .filter(|row| counted.get(&(&*row.token_id, &*row.ip)) == Some(&row.count))
+        .map(|row| &*row.token_id)
+        .collect();
+    Ok(chunk
+        .iter()
+        .map(|(token_id, _)| &**token_id)
+        .filter(|token_id| gained.contains(token_id))
+        .collect())
 }
 
 /// Addresses kept per token (DESIGN §10: what grows is bounded): the most recent ones.
 pub const KEPT_IPS: i64 = 50;
 
-/// Drops the addresses of the chunk's tokens beyond their `KEPT_IPS` most recent, in the order
-/// of `recent_ips` (latest first, then by address). One query finds the tokens over the bound
+/// Drops the addresses of `ids` beyond their `KEPT_IPS` most recent, in the order of
+/// `recent_ips` (latest first, then by address). One query finds the tokens over the bound
 /// (usually none); each of those costs two more.
-fn cap_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<()> {
-    let ids: Vec<&str> = chunk
-        .iter()
-        .filter(|(_, pending)| !pending.ips.is_empty())
-        .map(|(id, _)| &**id)
-        .collect();
+fn cap_ips(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let crowded: Vec<String> = token_ips::table
-        .filter(token_ips::token_id.eq_any(&ids))
+        .filter(token_ips::token_id.eq_any(ids))
         .group_by(token_ips::token_id)
         .having(diesel::dsl::count_star().gt(KEPT_IPS))
         .select(token_ips::token_id)
@@ -265,8 +308,8 @@ fn write_rows(conn: &mut DbConnection, present: &[&Counted]) -> QueryResult<()> 
     }
     upsert_totals(conn, present)?;
     upsert_days(conn, present)?;
-    upsert_ips(conn, present)?;
-    cap_ips(conn, present)
+    let gained = upsert_ips(conn, present)?;
+    cap_ips(conn, &gained)
 }
 
 /// Distinct tokens in one interval from which its counts go to the journal instead of the

@@ -292,6 +292,23 @@ async fn sixty_addresses_keep_the_latest_fifty(app: TestApp) -> TestResult {
         assert!(!kept.contains(&dropped), "{dropped} is among the oldest");
     }
     assert_eq!(seen["recent_ips"][0]["ip"], "203.0.113.60");
+
+    // Later flushes: five new addresses push out the five oldest; reused ones push out none.
+    for n in [58, 59, 60, 61, 62, 63, 64, 65, 16, 17] {
+        let ip = format!("203.0.113.{n}");
+        let answer = introspect(&app, &gateway, &json!({"token": value, "client_ip": ip})).await?;
+        assert_eq!(answer["active"], true);
+    }
+    let seen = usage_once_counted(&app, &id, 70).await?;
+    assert_eq!(seen["usage_count"], 70, "{seen}");
+    let mut kept: Vec<String> = token_ips::table
+        .filter(token_ips::token_id.eq(&id))
+        .select(token_ips::ip)
+        .load(&mut conn)?;
+    kept.sort_by_key(|ip| ip.rsplit('.').next().and_then(|n| n.parse::<u8>().ok()));
+    let expected: Vec<String> = (16..=65).map(|n| format!("203.0.113.{n}")).collect();
+    assert_eq!(kept, expected);
+    assert_eq!(seen["recent_ips"][0]["ip"], "203.0.113.17", "{seen}");
     Ok(())
 }
 
