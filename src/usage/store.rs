@@ -76,12 +76,13 @@ fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
 /// `binds` holds the rows one after the other, `casts` names each column's type
 /// (PostgreSQL). Each statement comes with its share of `binds`; nothing to write, none.
 fn upserts<'b, 'v>(
-    postgres: bool,
+    conn: &DbConnection,
     head: &str,
     casts: &[&str],
     binds: &'b [Bind<'v>],
     on_conflict: &str,
 ) -> Vec<(String, &'b [Bind<'v>])> {
+    let postgres = matches!(conn, DbConnection::Pg(_));
     let mut rest = binds;
     let mut statements = Vec::new();
     for rows in statement_sizes(binds.len() / casts.len()) {
@@ -105,8 +106,7 @@ fn upsert(
     binds: &[Bind<'_>],
     on_conflict: &str,
 ) -> QueryResult<()> {
-    let postgres = matches!(conn, DbConnection::Pg(_));
-    for (sql, these) in upserts(postgres, head, casts, binds, on_conflict) {
+    for (sql, these) in upserts(conn, head, casts, binds, on_conflict) {
         sql::execute(conn, &sql, these)?;
     }
     Ok(())
@@ -184,7 +184,7 @@ struct AddressCount {
 /// Per-address counts, one upsert for the chunk. Returns the tokens that gained an address row:
 /// only they can have gone over [`KEPT_IPS`]. A row the upsert inserted holds the chunk's
 /// count; one it updated holds more, as every stored row counts at least one use.
-fn upsert_ips<'c>(conn: &mut DbConnection, chunk: &[&'c Counted]) -> QueryResult<Vec<&'c str>> {
+fn upsert_ips(conn: &mut DbConnection, chunk: &[&Counted]) -> QueryResult<Vec<String>> {
     let ips: Vec<(&str, String, &IpUse)> = chunk
         .iter()
         .flat_map(|(token_id, pending)| {
@@ -205,10 +205,9 @@ fn upsert_ips<'c>(conn: &mut DbConnection, chunk: &[&'c Counted]) -> QueryResult
             ]
         })
         .collect();
-    let postgres = matches!(conn, DbConnection::Pg(_));
     let mut stored: Vec<AddressCount> = Vec::new();
     for (sql, these) in upserts(
-        postgres,
+        conn,
         "INSERT INTO token_ips (token_id, ip, last_seen_at, count) VALUES ",
         &["::text", "::text", "::timestamp", "::bigint"],
         &binds,
@@ -228,11 +227,7 @@ fn upsert_ips<'c>(conn: &mut DbConnection, chunk: &[&'c Counted]) -> QueryResult
         .filter(|row| counted.get(&(&*row.token_id, &*row.ip)) == Some(&row.count))
         .map(|row| &*row.token_id)
         .collect();
-    Ok(chunk
-        .iter()
-        .map(|(token_id, _)| &**token_id)
-        .filter(|token_id| gained.contains(token_id))
-        .collect())
+    Ok(gained.into_iter().map(str::to_owned).collect())
 }
 
 /// Addresses kept per token (DESIGN §10: what grows is bounded): the most recent ones.
@@ -241,7 +236,7 @@ pub const KEPT_IPS: i64 = 50;
 /// Drops the addresses of `ids` beyond their `KEPT_IPS` most recent, in the order of
 /// `recent_ips` (latest first, then by address). One query finds the tokens over the bound
 /// (usually none); each of those costs two more.
-fn cap_ips(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<()> {
+fn cap_ips(conn: &mut DbConnection, ids: &[String]) -> QueryResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
