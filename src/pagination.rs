@@ -177,6 +177,37 @@ pub trait Keyset {
 
 /// Reads one page of `list`.
 pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::Item>, ApiError> {
+    let page = read_uncounted(list, request)?;
+    let total_count = match page.total_count {
+        Some(known) => known,
+        None => list.count()?,
+    };
+    Ok(Page {
+        items: page.items,
+        page_info: page.page_info,
+        total_count,
+    })
+}
+
+/// A page whose count may still be missing: [`read_uncounted`] leaves it to the caller, who
+/// may count on another connection while it does the rest of the page.
+#[derive(Debug)]
+pub struct Uncounted<T> {
+    /// The page's items.
+    pub items: Vec<T>,
+    /// Whether there are pages around it, and their cursors.
+    pub page_info: PageInfo,
+    /// The count, when the page itself tells it (it holds the whole list); `None` when the
+    /// list still has to be counted ([`Keyset::count`]).
+    pub total_count: Option<i64>,
+}
+
+/// Reads one page of `list` like [`read`], but leaves counting the list to the caller when the
+/// page does not tell the count.
+pub fn read_uncounted<L: Keyset>(
+    list: &mut L,
+    request: &PageRequest,
+) -> Result<Uncounted<L::Item>, ApiError> {
     let mut items = list.fetch(&request.direction, request.limit + 1)?;
     let overflow = usize::try_from(request.limit).is_ok_and(|limit| items.len() > limit);
     let (has_next_page, has_previous_page) = match &request.direction {
@@ -204,11 +235,8 @@ pub fn read<L: Keyset>(list: &mut L, request: &PageRequest) -> Result<Page<L::It
     // page of most lists, and of every filter that matches a few items. (A page read from a
     // cursor is not the whole list even with nothing around it: the cursor's item is outside.)
     let whole = matches!(request.direction, Direction::First) && !has_next_page;
-    let total_count = match i64::try_from(items.len()) {
-        Ok(len) if whole => len,
-        _ => list.count()?,
-    };
-    Ok(Page {
+    let total_count = i64::try_from(items.len()).ok().filter(|_| whole);
+    Ok(Uncounted {
         page_info: PageInfo {
             has_next_page,
             has_previous_page,

@@ -9,6 +9,7 @@ mod error;
 mod migrations;
 mod pool;
 pub mod schema;
+mod spare;
 mod writer;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use connection::{Backend, DatabaseUrl, DbConnection, ping};
 pub use error::{DbError, Failure};
 pub use migrations::{MigrationError, revert_all, revert_newest, run_pending};
 pub use pool::{Pool, PoolOptions};
+pub use spare::{Spare, Spares};
 use writer::Writer;
 
 /// Makes a hand-written statement type (one lifetime parameter, a `QueryFragment` of its
@@ -148,6 +150,13 @@ impl Database {
         }
     }
 
+    /// Whether work failing as unavailable counts against the breaker: a lost PostgreSQL
+    /// connection is a connection failure; SQLite's "unavailable" is a busy lock, which says
+    /// nothing about reaching the file.
+    fn lost_connection_counts(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
     /// Most connections over every pool: the blocking threads worth having (a read pool beside
     /// the write pool on SQLite).
     #[must_use]
@@ -178,6 +187,22 @@ where
     on_pool(db, &db.pool, work).await
 }
 
+/// [`run`], with spare connections from the same pool for a statement that can run beside
+/// the work's own ([`Spares`]).
+pub async fn run_with_spares<T, E, F>(db: &Database, work: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Spares) -> Result<T, E> + Send + 'static,
+{
+    let spares = Spares::new(
+        db.pool.clone(),
+        Arc::clone(&db.breaker),
+        db.lost_connection_counts(),
+    );
+    on_pool(db, &db.pool, move |conn| work(conn, &spares)).await
+}
+
 /// [`run`] for reads on the hot path: on SQLite they use their own connections.
 pub async fn read<T, E, F>(db: &Database, work: F) -> Result<T, E>
 where
@@ -197,24 +222,13 @@ where
     db.admit()?;
     let pool = pool.clone();
     let breaker = Arc::clone(&db.breaker);
-    // A lost PostgreSQL connection is a connection failure; SQLite's "unavailable" is a busy
-    // lock, which says nothing about reaching the file.
-    let lost_counts = db.backend == Backend::Postgres;
+    let lost_counts = db.lost_connection_counts();
     let deadline = db.deadline();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let mut pooled = pool::checkout(&pool, &breaker, deadline)?;
-        let result = work(&mut pooled.conn);
-        if result.as_ref().is_err_and(Failure::is_unavailable) {
-            pooled.broken = true;
-            if lost_counts {
-                breaker.failed();
-            }
-        } else {
-            breaker.succeeded();
-        }
-        result
+        pool::settle(&mut pooled, &breaker, lost_counts, work)
     })
     .await
     .map_err(|error| DbError::Task(error.to_string()))?

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::breaker::{Breaker, BreakerOptions};
 use super::connection::{DatabaseUrl, DbConnection};
-use super::error::DbError;
+use super::error::{DbError, Failure};
 
 /// A pool of connections.
 pub type Pool = r2d2::Pool<ConnectionManager>;
@@ -126,4 +126,29 @@ pub(super) fn checkout(
             return Ok(pooled);
         }
     }
+}
+
+/// Runs `work` on a checked-out connection and settles its outcome: a connection whose work
+/// failed as if the database were gone is dropped rather than handed out again (and, where
+/// `lost_counts`, counts as a failure for the breaker); any other outcome is a success.
+pub(super) fn settle<T, E, F>(
+    pooled: &mut r2d2::PooledConnection<ConnectionManager>,
+    breaker: &Arc<Breaker>,
+    lost_counts: bool,
+    work: F,
+) -> Result<T, E>
+where
+    E: Failure,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    let result = work(&mut pooled.conn);
+    if result.as_ref().is_err_and(Failure::is_unavailable) {
+        pooled.broken = true;
+        if lost_counts {
+            breaker.failed();
+        }
+    } else {
+        breaker.succeeded();
+    }
+    result
 }

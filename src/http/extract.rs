@@ -21,7 +21,7 @@ use crate::auth::callers::{self, ServiceIdentity, Session, TokenCaller};
 use crate::auth::lookup::{self, Presented};
 use crate::changes::Committed;
 use crate::config::Settings;
-use crate::db::{self, DbConnection, DbError};
+use crate::db::{self, DbConnection, DbError, Spares};
 use crate::directory::sync::{Key, Resource, Syncer};
 use crate::error::{ApiError, BODY_LIMIT};
 use crate::serde_ext::Media;
@@ -146,6 +146,19 @@ impl Managing {
     {
         let user_id = self.manager.user_id;
         db::run(&self.state.db, move |conn| work(conn, &user_id)).await
+    }
+
+    /// [`Self::read`] with spare connections, for a list that counts beside its page.
+    pub async fn read_with_spares<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Spares, &str) -> Result<T, ApiError> + Send + 'static,
+    {
+        let user_id = self.manager.user_id;
+        db::run_with_spares(&self.state.db, move |conn, spares| {
+            work(conn, spares, &user_id)
+        })
+        .await
     }
 }
 

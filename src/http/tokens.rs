@@ -59,7 +59,9 @@ pub async fn create_token(m: Managing, Body(body): Body<CreateToken>) -> Answer 
 pub async fn list_tokens(m: Managing, query: Query<TokenQuery>) -> Answer {
     let (filters, page) = query.validate()?;
     let found = m
-        .read(move |conn, user| list::managed_by(conn, user, &filters, &page))
+        .read_with_spares(move |conn, spares, user| {
+            list::managed_by(conn, spares, user, &filters, &page)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(found))
 }
@@ -166,8 +168,9 @@ pub async fn organization_tokens(
 ) -> Answer {
     let (filters, page) = query.validate()?;
     let found = m
-        .read(move |conn, user| {
-            list::of_organization(conn, user, path.into_inner().org_id, &filters, &page)
+        .read_with_spares(move |conn, spares, user| {
+            let org_id = path.into_inner().org_id;
+            list::of_organization(conn, spares, user, org_id, &filters, &page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(found))

@@ -10,7 +10,7 @@ use super::kind::{OwnerType, TokenKind};
 use super::model::TokenRow;
 use super::view;
 use crate::db::schema::{token_organizations, token_scopes, tokens};
-use crate::db::{DbBackend, DbConnection};
+use crate::db::{DbBackend, DbConnection, Spares};
 use crate::directory::repo as directory;
 use crate::error::ApiError;
 use crate::pagination::{self, Cursor, Direction, Keyset, Page, PageQuery, PageRequest};
@@ -401,6 +401,7 @@ impl Keyset for TokenList<'_> {
 /// organizations they administer.
 pub fn managed_by(
     conn: &mut DbConnection,
+    spares: &Spares,
     user_id: &str,
     filters: &Filters,
     request: &PageRequest,
@@ -417,12 +418,13 @@ pub fn managed_by(
         owners.retain(|(owner_type, _)| *owner_type == OwnerType::of(kind));
     }
     let coverage = Coverage::Owners(owners);
-    page(conn, &coverage, filters, request)
+    page(conn, spares, &coverage, filters, request)
 }
 
 /// A page of an organization's tokens, for its admins and owners; others get 404.
 pub fn of_organization(
     conn: &mut DbConnection,
+    spares: &Spares,
     user_id: &str,
     org_id: String,
     filters: &Filters,
@@ -431,7 +433,13 @@ pub fn of_organization(
     if !directory::admin_of(conn, user_id)?.contains(&org_id) {
         return Err(ApiError::not_found("organization", &org_id));
     }
-    page(conn, &Coverage::Organization(org_id), filters, request)
+    page(
+        conn,
+        spares,
+        &Coverage::Organization(org_id),
+        filters,
+        request,
+    )
 }
 
 /// A page of every service token, optionally with one status, newest first.
@@ -470,16 +478,53 @@ fn rows(
 }
 
 /// One page of the covered, filtered tokens, newest first.
+///
+/// When the page does not hold the whole list, the list is counted on a spare connection
+/// while the page's scopes, organizations and usage are read: on a list of thousands the
+/// count takes as long as all of those, and the two no longer add up. Without an idle
+/// connection the count comes after them, on this one.
 fn page(
     conn: &mut DbConnection,
+    spares: &Spares,
     coverage: &Coverage,
     filters: &Filters,
     request: &PageRequest,
 ) -> Result<Page<TokenResource>, ApiError> {
-    let rows = rows(conn, coverage, filters, request)?;
+    let rows = pagination::read_uncounted(
+        &mut TokenList {
+            conn: &mut *conn,
+            coverage,
+            filters,
+        },
+        request,
+    )?;
+    let count = |conn: &mut DbConnection| {
+        TokenList {
+            conn,
+            coverage,
+            filters,
+        }
+        .count()
+    };
+    let spare = match rows.total_count {
+        Some(_) => None,
+        None => spares.take(),
+    };
+    let (items, total_count) = match (rows.total_count, spare) {
+        (Some(known), _) => (view::resources(conn, rows.items)?, known),
+        (None, None) => (view::resources(conn, rows.items)?, count(conn)?),
+        (None, Some(spare)) => std::thread::scope(|scope| {
+            let counting = scope.spawn(move || spare.run(count));
+            let items = view::resources(conn, rows.items);
+            let total = counting
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok::<_, ApiError>((items?, total?))
+        })?,
+    };
     Ok(Page {
-        items: view::resources(conn, rows.items)?,
+        items,
         page_info: rows.page_info,
-        total_count: rows.total_count,
+        total_count,
     })
 }
