@@ -1,7 +1,7 @@
 //! Spare connections: an idle pooled connection that work holding a connection may borrow
 //! for a statement that can run beside its own (a long list's count, while the rest of its
-//! page is read). Only a connection that is idle now is taken, never one that would have to be
-//! opened or waited for, so spares never drain a busy pool: without one, the work runs the
+//! page is read). Only a connection that is idle now is taken: nothing waits for one to be
+//! opened or freed, so spares never drain a busy pool, and without one the work runs the
 //! statement itself, after the others.
 
 use std::sync::Arc;

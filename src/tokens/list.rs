@@ -514,12 +514,18 @@ fn page(
         (Some(known), _) => (view::resources(conn, rows.items)?, known),
         (None, None) => (view::resources(conn, rows.items)?, count(conn)?),
         (None, Some(spare)) => std::thread::scope(|scope| {
-            let counting = scope.spawn(move || spare.run(count));
-            let items = view::resources(conn, rows.items);
-            let total = counting
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            Ok::<_, ApiError>((items?, total?))
+            let counting = std::thread::Builder::new()
+                .name("tokend-count".into())
+                .spawn_scoped(scope, move || spare.run(count));
+            let items = view::resources(conn, rows.items)?;
+            // A thread that could not be started hands its spare back: count here instead.
+            let total = match counting {
+                Ok(counting) => counting
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                Err(_) => count(conn)?,
+            };
+            Ok::<_, ApiError>((items, total))
         })?,
     };
     Ok(Page {
