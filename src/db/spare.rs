@@ -12,8 +12,12 @@ use super::connection::DbConnection;
 use super::error::Failure;
 use super::pool::{self, ConnectionManager, Pool};
 
-/// Where spare connections come from: the pool of the work that borrows them.
+/// Where spare connections come from: the pool of the work that borrows them, or nowhere.
 pub struct Spares {
+    source: Option<Source>,
+}
+
+struct Source {
     pool: Pool,
     breaker: Arc<Breaker>,
     lost_counts: bool,
@@ -30,21 +34,29 @@ pub struct Spare {
 impl Spares {
     pub(super) fn new(pool: Pool, breaker: Arc<Breaker>, lost_counts: bool) -> Self {
         Self {
-            pool,
-            breaker,
-            lost_counts,
+            source: Some(Source {
+                pool,
+                breaker,
+                lost_counts,
+            }),
         }
+    }
+
+    /// No spares: the work runs every statement itself.
+    pub(super) fn none() -> Self {
+        Self { source: None }
     }
 
     /// An idle connection, if the pool has one now. When it has none but may grow, it opens
     /// one for a later spare; nothing waits for it.
     #[must_use]
     pub fn take(&self) -> Option<Spare> {
-        let pooled = self.pool.get_timeout(Duration::ZERO).ok()?;
+        let source = self.source.as_ref()?;
+        let pooled = source.pool.get_timeout(Duration::ZERO).ok()?;
         Some(Spare {
             pooled,
-            breaker: Arc::clone(&self.breaker),
-            lost_counts: self.lost_counts,
+            breaker: Arc::clone(&source.breaker),
+            lost_counts: source.lost_counts,
             span: tracing::Span::current(),
         })
     }

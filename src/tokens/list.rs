@@ -480,9 +480,9 @@ fn rows(
 /// One page of the covered, filtered tokens, newest first.
 ///
 /// When the page does not hold the whole list, the list is counted on a spare connection
-/// while the page's scopes, organizations and usage are read: on a list of thousands the
-/// count takes as long as all of those, and the two no longer add up. Without an idle
-/// connection the count comes after them, on this one.
+/// (PostgreSQL) while the page's scopes, organizations and usage are read: on a list of
+/// thousands the count takes as long as all of those, and the two no longer add up. Without
+/// a spare the count comes after them, on this connection.
 fn page(
     conn: &mut DbConnection,
     spares: &Spares,

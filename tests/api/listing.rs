@@ -47,9 +47,9 @@ fn expected(range: impl DoubleEndedIterator<Item = usize>) -> Vec<String> {
 }
 
 /// A list longer than its page is counted on a spare connection beside the page when the
-/// pool has one idle. With a pool of one it never has: the count then comes after the page, on
-/// the same connection, and nothing waits for a second one (the test's database timeout is
-/// 1 s, so waiting would answer 503).
+/// pool has one idle (PostgreSQL). With a pool of one it never has: the count then comes after
+/// the page, on the same connection, and nothing waits for a second one (the test's database
+/// timeout is 1 s, so waiting would answer 503).
 async fn lists_are_counted_without_a_spare_connection(app: TestApp) -> TestResult {
     pages_forwards_and_backwards_without_gaps(app).await
 }
