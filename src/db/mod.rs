@@ -191,7 +191,7 @@ where
     F: FnOnce(&mut DbConnection, &Spares) -> Result<T, E> + Send + 'static,
 {
     let spares = match db.backend {
-        Backend::Postgres => Spares::new(db.pool.clone(), Arc::clone(&db.breaker), true),
+        Backend::Postgres => Spares::new(db.pool.clone(), Arc::clone(&db.breaker)),
         Backend::Sqlite => Spares::none(),
     };
     on_pool(db, &db.pool, move |conn| work(conn, &spares)).await

@@ -12,33 +12,23 @@ use super::connection::DbConnection;
 use super::error::Failure;
 use super::pool::{self, ConnectionManager, Pool};
 
-/// Where spare connections come from: the pool of the work that borrows them, or nowhere.
+/// Where spare connections come from: the PostgreSQL pool of the work that borrows them, or
+/// nowhere (SQLite: see [`super::run_with_spares`]).
 pub struct Spares {
-    source: Option<Source>,
-}
-
-struct Source {
-    pool: Pool,
-    breaker: Arc<Breaker>,
-    lost_counts: bool,
+    source: Option<(Pool, Arc<Breaker>)>,
 }
 
 /// A borrowed idle connection, to run one piece of work on another thread.
 pub struct Spare {
     pooled: r2d2::PooledConnection<ConnectionManager>,
     breaker: Arc<Breaker>,
-    lost_counts: bool,
     span: tracing::Span,
 }
 
 impl Spares {
-    pub(super) fn new(pool: Pool, breaker: Arc<Breaker>, lost_counts: bool) -> Self {
+    pub(super) fn new(pool: Pool, breaker: Arc<Breaker>) -> Self {
         Self {
-            source: Some(Source {
-                pool,
-                breaker,
-                lost_counts,
-            }),
+            source: Some((pool, breaker)),
         }
     }
 
@@ -51,12 +41,11 @@ impl Spares {
     /// one for a later spare; nothing waits for it.
     #[must_use]
     pub fn take(&self) -> Option<Spare> {
-        let source = self.source.as_ref()?;
-        let pooled = source.pool.get_timeout(Duration::ZERO).ok()?;
+        let (pool, breaker) = self.source.as_ref()?;
+        let pooled = pool.get_timeout(Duration::ZERO).ok()?;
         Some(Spare {
             pooled,
-            breaker: Arc::clone(&source.breaker),
-            lost_counts: source.lost_counts,
+            breaker: Arc::clone(breaker),
             span: tracing::Span::current(),
         })
     }
@@ -64,14 +53,15 @@ impl Spares {
 
 impl Spare {
     /// Runs `work` on the connection, in the span of the work that took it (so a failure's
-    /// log line keeps the request id), then hands the connection back to the pool.
+    /// log line keeps the request id), then hands the connection back to the pool. A lost
+    /// connection counts for the breaker, as every PostgreSQL one does.
     pub fn run<T, E, F>(mut self, work: F) -> Result<T, E>
     where
         E: Failure,
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
         let _entered = self.span.enter();
-        pool::settle(&mut self.pooled, &self.breaker, self.lost_counts, work)
+        pool::settle(&mut self.pooled, &self.breaker, true, work)
     }
 }
 
@@ -104,7 +94,7 @@ mod tests {
         };
         let breaker = Breaker::new(url.clone(), options.breaker);
         let pool = pool::build_pool(&url, options, &breaker);
-        let spares = Spares::new(pool.clone(), breaker, false);
+        let spares = Spares::new(pool.clone(), breaker);
 
         let held = pool.get()?;
         assert!(

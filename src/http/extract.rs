@@ -144,8 +144,8 @@ impl Managing {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &str) -> Result<T, ApiError> + Send + 'static,
     {
-        let user_id = self.manager.user_id;
-        db::run(&self.state.db, move |conn| work(conn, &user_id)).await
+        self.read_with_spares(move |conn, _, user_id| work(conn, user_id))
+            .await
     }
 
     /// [`Self::read`] with spare connections, for a list that counts beside its page.

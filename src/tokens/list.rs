@@ -506,14 +506,10 @@ fn page(
         }
         .count()
     };
-    let spare = match rows.total_count {
-        Some(_) => None,
-        None => spares.take(),
-    };
-    let (items, total_count) = match (rows.total_count, spare) {
-        (Some(known), _) => (view::resources(conn, rows.items)?, known),
-        (None, None) => (view::resources(conn, rows.items)?, count(conn)?),
-        (None, Some(spare)) => std::thread::scope(|scope| {
+    let (items, total_count) = if let Some(known) = rows.total_count {
+        (view::resources(conn, rows.items)?, known)
+    } else if let Some(spare) = spares.take() {
+        std::thread::scope(|scope| {
             let counting = std::thread::Builder::new()
                 .name("tokend-count".into())
                 .spawn_scoped(scope, move || spare.run(count));
@@ -526,7 +522,9 @@ fn page(
                 Err(_) => count(conn)?,
             };
             Ok::<_, ApiError>((items, total))
-        })?,
+        })?
+    } else {
+        (view::resources(conn, rows.items)?, count(conn)?)
     };
     Ok(Page {
         items,
