@@ -180,16 +180,38 @@ start_tokend() {
 
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 
+# median_run FIELD: appends the run of $WORK/runs with the median FIELD (2: req/s, 4: p99, as
+# wrk prints it: us, ms or s) to $WORK/manage, and empties $WORK/runs.
+median_run() {
+  local count; count=$(wc -l < "$WORK/runs")
+  awk -F'|' -v f="$1" '{
+      v = $f; n = v + 0
+      if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
+      printf "%.6f|%s\n", n, $0
+    }' "$WORK/runs" | sort -t'|' -k1,1 -g | sed -n "$(((count + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/manage"
+  : > "$WORK/runs"
+}
+
 # management_rows LABEL PID ADDR DIR: the list pages and token creation as the seeded member,
-# one run each, into $WORK/manage (lists first: creation adds tokens to the owner).
+# $ROUNDS runs each, into $WORK/manage: a list row is its run with the median p99, the create
+# row its run with the median rate (lists first: creation adds tokens to the owner). A single
+# run of a p99 swings with the machine; the median of a few does not.
 management_rows() {
   local label=$1 pid=$2 addr=$3 session; session=$(cat "$4/session")
-  SESSION="$session" LIST_PATH="/v1/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
-    ROWS="$WORK/manage" measure "tokend $label list: a page of 100 of $N tokens" "$pid" "$addr" x x 0 "$DURATION"
-  SESSION="$session" LIST_PATH="/v1/organizations/bench/tokens?limit=100" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
-    ROWS="$WORK/manage" measure "tokend $label organization oversight: a page of 100" "$pid" "$addr" x x 0 "$DURATION"
-  SESSION="$session" RUN="$label-$(date +%s%N)" SCRIPT=bench/create.lua CONNECTIONS=$CREATE_CONNECTIONS \
-    ROWS="$WORK/manage" measure "tokend $label create (unique names)" "$pid" "$addr" x x 0 "$DURATION"
+  local list
+  for list in "list: a page of 100 of $N tokens|/v1/tokens?limit=100" \
+      "organization oversight: a page of 100|/v1/organizations/bench/tokens?limit=100"; do
+    for _ in $(seq 1 "$ROUNDS"); do
+      SESSION="$session" LIST_PATH="${list#*|}" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
+        ROWS="$WORK/runs" measure "tokend $label ${list%%|*}" "$pid" "$addr" x x 0 "$DURATION"
+    done
+    median_run 4
+  done
+  for _ in $(seq 1 "$ROUNDS"); do
+    SESSION="$session" RUN="$label-$(date +%s%N)" SCRIPT=bench/create.lua CONNECTIONS=$CREATE_CONNECTIONS \
+      ROWS="$WORK/runs" measure "tokend $label create (unique names)" "$pid" "$addr" x x 0 "$DURATION"
+  done
+  median_run 2
 }
 
 seed() {
@@ -289,7 +311,7 @@ fi
     echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $reference | $ratio |"
   done < "$WORK/rows"
   echo
-  echo "Management paths, as the seeded member (owner of every seeded token, admin of their organization), one run each: lists with $LIST_CONNECTIONS connections, creation with $CREATE_CONNECTIONS."
+  echo "Management paths, as the seeded member (owner of every seeded token, admin of their organization), the median of $ROUNDS runs each (by p99 for the lists, by rate for creation): lists with $LIST_CONNECTIONS connections, creation with $CREATE_CONNECTIONS."
   echo
   echo "| path | req/s | p50 | p99 | server CPU µs/req | non-2xx | target |"
   echo "|---|---:|---:|---:|---:|---:|---|"
