@@ -26,8 +26,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 use rand::Rng;
+use rand::SeedableRng;
 use rand::distributions::Alphanumeric;
-use rand::rngs::OsRng;
+use rand::rngs::StdRng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -105,7 +106,10 @@ fn encode_checksum(crc: u32) -> [u8; CHECKSUM_LEN] {
 
 /// Creates a new random value of `kind`, with the prefix `prefixes` gives it.
 ///
-/// The body comes from the operating system's CSPRNG.
+/// The body comes from rand's `StdRng` (a `ChaCha` CSPRNG) seeded with 256 fresh bits from the
+/// operating system's CSPRNG for this value alone: one system call per value, where sampling
+/// the body from the operating system directly asked it once per character (about 33 calls,
+/// a tenth of the SQLite writer's time per create).
 ///
 /// # Panics
 ///
@@ -117,7 +121,7 @@ pub fn generate(prefixes: &Prefixes, kind: TokenKind) -> TokenValue {
     let mut value = String::with_capacity(prefix.len() + BODY_LEN + CHECKSUM_LEN);
     value.push_str(prefix);
     value.extend(
-        OsRng
+        StdRng::from_entropy()
             .sample_iter(Alphanumeric)
             .take(BODY_LEN)
             .map(char::from),
