@@ -111,7 +111,7 @@ paired() {
   for _ in $(seq 1 "$ROUNDS"); do
     bracketed "$@"
   done
-  median_round "$ROUNDS"
+  median ratio "$WORK/rounds" "$WORK/rows"
 }
 
 # bracketed NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS: one round: the reference right before
@@ -127,10 +127,18 @@ bracketed() {
   : > "$WORK/one"
 }
 
-# median_round COUNT: appends the round of $WORK/rounds with the median ratio to $WORK/rows.
-median_round() {
-  awk -F'|' '{printf "%.6f|%s\n", $2 / $8, $0}' "$WORK/rounds" | sort -t'|' -k1,1 -g |
-    sed -n "$((($1 + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/rows"
+# median KEY IN OUT: appends the line of IN (rows as measure writes them) with the median KEY
+# to OUT, and empties IN. KEY is `ratio` (req/s over the reference), `rate` (req/s) or `p99`
+# (as wrk prints it: us, ms or s).
+median() {
+  local count; count=$(wc -l < "$2")
+  awk -F'|' -v key="$1" '{
+      if (key == "ratio") n = $2 / $8
+      else if (key == "rate") n = $2
+      else { n = $4 + 0; if ($4 ~ /us$/) n /= 1000; else if ($4 !~ /ms$/ && $4 ~ /s$/) n *= 1000 }
+      printf "%.6f|%s\n", n, $0
+    }' "$2" | sort -t'|' -k1,1 -g | sed -n "$(((count + 1) / 2))p" | cut -d'|' -f2- >> "$3"
+  : > "$2"
 }
 
 # forward_auth_row NAME PID ADDR GATEWAY TOKENS: introspection, then forward auth, over the same
@@ -142,7 +150,7 @@ forward_auth_row() {
     ROWS="$WORK/discarded" measure "   introspection right before" "$2" "$3" "$4" "$5" 1000 "$DURATION"
     SCRIPT=bench/forward_auth.lua ROWS="$WORK/rounds" measure "$1" "$2" "$3" "$4" "$5" 1000 "$DURATION" "$LAST_RPS"
   done
-  median_round "$ROUNDS"
+  median ratio "$WORK/rounds" "$WORK/rows"
 }
 
 # cold_row LABEL DIR URL ADDR GATEWAY: $ROUNDS rounds, each starting tokend afresh (an empty
@@ -158,7 +166,7 @@ cold_row() {
     SCRIPT=bench/cold.lua bracketed "tokend $label cold (each token once)" "$TOKEND_PID" "$addr" "$gateway" "$dir/tokens" "$N" 3
     stop "$TOKEND_PID"
   done
-  median_round "$ROUNDS"
+  median ratio "$WORK/rounds" "$WORK/rows"
 }
 
 tokend_env() {
@@ -180,18 +188,6 @@ start_tokend() {
 
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 
-# median_run FIELD: appends the run of $WORK/runs with the median FIELD (2: req/s, 4: p99, as
-# wrk prints it: us, ms or s) to $WORK/manage, and empties $WORK/runs.
-median_run() {
-  local count; count=$(wc -l < "$WORK/runs")
-  awk -F'|' -v f="$1" '{
-      v = $f; n = v + 0
-      if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
-      printf "%.6f|%s\n", n, $0
-    }' "$WORK/runs" | sort -t'|' -k1,1 -g | sed -n "$(((count + 1) / 2))p" | cut -d'|' -f2- >> "$WORK/manage"
-  : > "$WORK/runs"
-}
-
 # management_rows LABEL PID ADDR DIR: the list pages and token creation as the seeded member,
 # $ROUNDS runs each, into $WORK/manage: a list row is its run with the median p99, the create
 # row its run with the median rate (lists first: creation adds tokens to the owner). A single
@@ -205,13 +201,13 @@ management_rows() {
       SESSION="$session" LIST_PATH="${list#*|}" SCRIPT=bench/list.lua CONNECTIONS=$LIST_CONNECTIONS THREADS=1 \
         ROWS="$WORK/runs" measure "tokend $label ${list%%|*}" "$pid" "$addr" x x 0 "$DURATION"
     done
-    median_run 4
+    median p99 "$WORK/runs" "$WORK/manage"
   done
   for _ in $(seq 1 "$ROUNDS"); do
     SESSION="$session" RUN="$label-$(date +%s%N)" SCRIPT=bench/create.lua CONNECTIONS=$CREATE_CONNECTIONS \
       ROWS="$WORK/runs" measure "tokend $label create (unique names)" "$pid" "$addr" x x 0 "$DURATION"
   done
-  median_run 2
+  median rate "$WORK/runs" "$WORK/manage"
 }
 
 seed() {

@@ -216,15 +216,12 @@ where
     db.admit()?;
     let pool = pool.clone();
     let breaker = Arc::clone(&db.breaker);
-    // A lost PostgreSQL connection is a connection failure; SQLite's "unavailable" is a busy
-    // lock, which says nothing about reaching the file.
-    let lost_counts = db.backend == Backend::Postgres;
     let deadline = db.deadline();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let mut pooled = pool::checkout(&pool, &breaker, deadline)?;
-        pool::settle(&mut pooled, &breaker, lost_counts, work)
+        pool::settle(&mut pooled, &breaker, work)
     })
     .await
     .map_err(|error| DbError::Task(error.to_string()))?

@@ -129,18 +129,20 @@ pub(super) fn checkout(
 }
 
 /// Runs `work` on a checked-out connection and settles its outcome: a connection whose work
-/// failed as if the database were gone is dropped rather than handed out again (and, where
-/// `lost_counts`, counts as a failure for the breaker); any other outcome is a success.
+/// failed as if the database were gone is dropped rather than handed out again (and, on
+/// PostgreSQL, counts as a failure for the breaker); any other outcome is a success.
 pub(super) fn settle<T, E, F>(
     pooled: &mut r2d2::PooledConnection<ConnectionManager>,
     breaker: &Arc<Breaker>,
-    lost_counts: bool,
     work: F,
 ) -> Result<T, E>
 where
     E: Failure,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
+    // A lost PostgreSQL connection is a connection failure; SQLite's "unavailable" is a busy
+    // lock, which says nothing about reaching the file.
+    let lost_counts = matches!(pooled.conn, DbConnection::Pg(_));
     let result = work(&mut pooled.conn);
     if result.as_ref().is_err_and(Failure::is_unavailable) {
         pooled.broken = true;

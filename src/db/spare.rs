@@ -53,15 +53,14 @@ impl Spares {
 
 impl Spare {
     /// Runs `work` on the connection, in the span of the work that took it (so a failure's
-    /// log line keeps the request id), then hands the connection back to the pool. A lost
-    /// connection counts for the breaker, as every PostgreSQL one does.
+    /// log line keeps the request id), then hands the connection back to the pool.
     pub fn run<T, E, F>(mut self, work: F) -> Result<T, E>
     where
         E: Failure,
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
         let _entered = self.span.enter();
-        pool::settle(&mut self.pooled, &self.breaker, true, work)
+        pool::settle(&mut self.pooled, &self.breaker, work)
     }
 }
 

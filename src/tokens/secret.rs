@@ -111,19 +111,18 @@ const DRAWN_BYTES: usize = 64;
 /// once (per [`DRAWN_BYTES`]) instead of once per character. A byte's top six bits are uniform
 /// over 0..64; 62 and 63 are dropped, so each character is uniform over the 62.
 fn push_random_body(value: &mut String) {
-    let mut pushed = 0;
-    while pushed < BODY_LEN {
+    let end = value.len() + BODY_LEN;
+    while value.len() < end {
         let mut bytes = [0u8; DRAWN_BYTES];
         OsRng.fill_bytes(&mut bytes);
-        for byte in bytes {
-            if pushed == BODY_LEN {
-                break;
-            }
-            if let Some(&c) = BASE62.get(usize::from(byte >> 2)) {
-                value.push(char::from(c));
-                pushed += 1;
-            }
-        }
+        let wanted = end - value.len();
+        value.extend(
+            bytes
+                .iter()
+                .filter_map(|byte| BASE62.get(usize::from(byte >> 2)))
+                .take(wanted)
+                .map(|&c| char::from(c)),
+        );
     }
 }
 
