@@ -108,6 +108,20 @@ async fn live(
     Ok((lookup::live_token(state, candidates, now).await?, now))
 }
 
+/// The live token a route that takes only tokens was presented (401 when it is not live):
+/// its kind, its snapshot and the time it was checked at. A session is 403 with `refusal`.
+async fn live_presented(
+    state: &AppState,
+    presented: Presented,
+    refusal: &str,
+) -> Result<(TokenKind, Arc<Snapshot>, chrono::NaiveDateTime), ApiError> {
+    let Presented::Token { kind, candidates } = presented else {
+        return Err(ApiError::Forbidden(refusal.into()));
+    };
+    let (snapshot, now) = live(state, candidates).await?;
+    Ok((kind, snapshot, now))
+}
+
 /// The `session` scheme: a token instead of a session is 403 `token_cannot_manage_tokens`
 /// (tokens never manage tokens); a service token is 403 `forbidden`.
 pub async fn session(state: &AppState, presented: Presented) -> Result<Session, ApiError> {
@@ -137,11 +151,8 @@ pub async fn service(
     permission: Permission,
     ip: Option<IpAddr>,
 ) -> Result<ServiceIdentity, ApiError> {
-    let Presented::Token { candidates, .. } = presented else {
-        return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
-    };
-    let (snapshot, now) = live(state, candidates).await?;
-    if snapshot.token.kind != TokenKind::Service {
+    let (kind, snapshot, now) = live_presented(state, presented, NEEDS_SERVICE).await?;
+    if kind != TokenKind::Service {
         return Err(ApiError::Forbidden(NEEDS_SERVICE.into()));
     }
     if !snapshot.has_permission(permission) {
@@ -160,10 +171,8 @@ pub async fn token(
     presented: Presented,
     ip: Option<IpAddr>,
 ) -> Result<TokenCaller, ApiError> {
-    let Presented::Token { kind, candidates } = presented else {
-        return Err(ApiError::Forbidden("this route needs a token".into()));
-    };
-    let (snapshot, now) = live(state, candidates).await?;
+    let (kind, snapshot, now) =
+        live_presented(state, presented, "this route needs a token").await?;
     if kind == TokenKind::Service {
         return Err(ApiError::Forbidden(
             "this route needs a personal, agent or api token".into(),
@@ -197,12 +206,8 @@ pub async fn revoker(
     presented: Presented,
     ip: Option<IpAddr>,
 ) -> Result<ByValue, ApiError> {
-    let Presented::Token { kind, candidates } = presented else {
-        return Err(ApiError::Forbidden(
-            "revocation needs a service token or the token itself".into(),
-        ));
-    };
-    let (snapshot, now) = live(state, candidates).await?;
+    let refusal = "revocation needs a service token or the token itself";
+    let (kind, snapshot, now) = live_presented(state, presented, refusal).await?;
     let caller = &snapshot.token;
     lookup::record_use(state, &caller.id, ip, now);
     if kind == TokenKind::Service {

@@ -21,17 +21,23 @@ pub enum Outcome {
     Unchanged,
 }
 
+/// The row of `$table` whose primary key is `$key`, as `$ty`, if there is one.
+macro_rules! find {
+    ($conn:expr, $table:ident, $ty:ty, $key:expr) => {
+        $table::table
+            .find($key)
+            .select(<$ty>::as_select())
+            .get_result::<$ty>($conn)
+            .optional()
+    };
+}
+
 /// Inserts `$desired`, or replaces the stored row when it differs (keeping `created_at`), in
 /// the caller's transaction.
 macro_rules! upsert {
     ($conn:expr, $table:ident, $ty:ty, $key:expr, $desired:expr) => {{
         let mut desired: $ty = $desired;
-        let existing = $table::table
-            .find($key)
-            .select(<$ty>::as_select())
-            .get_result::<$ty>($conn)
-            .optional()?;
-        match existing {
+        match find!($conn, $table, $ty, $key)? {
             None => {
                 diesel::insert_into($table::table)
                     .values(&desired)
@@ -91,20 +97,12 @@ pub fn put_project(conn: &mut DbConnection, project: Project) -> QueryResult<(Pr
 
 /// An organization by id.
 pub fn organization(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Organization>> {
-    organizations::table
-        .find(id)
-        .select(Organization::as_select())
-        .get_result(conn)
-        .optional()
+    find!(conn, organizations, Organization, id)
 }
 
 /// A user by id.
 pub fn user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    find!(conn, users, User, id)
 }
 
 /// A membership by organization and user.
@@ -113,24 +111,12 @@ pub fn membership(
     org_id: &str,
     user_id: &str,
 ) -> QueryResult<Option<Membership>> {
-    memberships::table
-        .find((org_id, user_id))
-        .select(Membership::as_select())
-        .get_result(conn)
-        .optional()
+    find!(conn, memberships, Membership, (org_id, user_id))
 }
 
 /// A project by organization and id.
-pub fn project(
-    conn: &mut DbConnection,
-    org_id: &str,
-    project_id: &str,
-) -> QueryResult<Option<Project>> {
-    projects::table
-        .find((org_id, project_id))
-        .select(Project::as_select())
-        .get_result(conn)
-        .optional()
+pub fn project(conn: &mut DbConnection, org_id: &str, id: &str) -> QueryResult<Option<Project>> {
+    find!(conn, projects, Project, (org_id, id))
 }
 
 /// Deletes an organization; its memberships, projects and token authorizations go with it
@@ -154,12 +140,8 @@ pub fn delete_membership(
 }
 
 /// Deletes a project. Returns whether it existed.
-pub fn delete_project(
-    conn: &mut DbConnection,
-    org_id: &str,
-    project_id: &str,
-) -> QueryResult<bool> {
-    Ok(diesel::delete(projects::table.find((org_id, project_id))).execute(conn)? > 0)
+pub fn delete_project(conn: &mut DbConnection, org_id: &str, id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(projects::table.find((org_id, id))).execute(conn)? > 0)
 }
 
 /// The user a session names, created from its claims on first sight (no memberships: those

@@ -58,16 +58,13 @@ pub static IDS: Interner<str> = Interner::new(65_536);
 mod tests {
     use super::*;
 
-    fn set(scopes: &[&str]) -> Vec<String> {
-        scopes.iter().map(|s| (*s).to_owned()).collect()
-    }
-
     #[test]
     fn equal_values_share_one_copy() {
-        let first = SCOPE_SETS.shared(set(&["read", "write:projects"]));
-        let second = SCOPE_SETS.shared(set(&["read", "write:projects"]));
+        let scopes = ["read", "write:projects"].map(String::from);
+        let first = SCOPE_SETS.shared(scopes.to_vec());
+        let second = SCOPE_SETS.shared(scopes.to_vec());
         assert!(Arc::ptr_eq(&first, &second));
-        let other = SCOPE_SETS.shared(set(&["read"]));
+        let other = SCOPE_SETS.shared(vec!["read".to_owned()]);
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(&*other, ["read".to_owned()]);
         let owner = IDS.shared("interned-test-owner".to_owned());

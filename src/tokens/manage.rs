@@ -252,10 +252,10 @@ pub fn update(
     )
     .map_err(|e| issue::name_taken(e, &patched.name))?;
     if let Some(scopes) = &patched.scopes {
-        repo::replace_scopes(conn, &current.id, scopes)?;
+        repo::scopes::replace(conn, &current.id, scopes)?;
     }
     if let Some(project_ids) = &patched.project_ids {
-        repo::replace_projects(conn, &current.id, project_ids)?;
+        repo::projects::replace(conn, &current.id, project_ids)?;
     }
     let updated = view::reload(conn, &current.id)?;
     events::record(

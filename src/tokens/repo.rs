@@ -7,32 +7,72 @@ use super::kind::{OwnerType, TokenKind};
 use super::model::{NewToken, TokenRow};
 use super::secret::digests_equal;
 use crate::db::DbConnection;
-use crate::db::schema::{token_organizations, token_projects, token_scopes, token_usage, tokens};
+use crate::db::schema::{token_organizations, token_usage, tokens};
+
+/// Declares the queries of a table that links a token to text values (`token_id` and one
+/// column): adding, replacing and reading them. Each value is inserted by a statement of its
+/// own, prepared once per connection (a token has few, and a multi-row statement would be
+/// parsed anew each time).
+macro_rules! token_links {
+    ($(#[$doc:meta])* $module:ident: $table:ident.$column:ident) => {
+        $(#[$doc])*
+        pub mod $module {
+            use diesel::prelude::*;
+
+            use crate::db::DbConnection;
+            use crate::db::schema::$table;
+
+            /// Links the token to `values`.
+            pub fn insert<'a>(
+                conn: &mut DbConnection,
+                token_id: &str,
+                values: impl IntoIterator<Item = &'a str>,
+            ) -> QueryResult<()> {
+                for value in values {
+                    diesel::insert_into($table::table)
+                        .values(($table::token_id.eq(token_id), $table::$column.eq(value)))
+                        .execute(conn)?;
+                }
+                Ok(())
+            }
+
+            /// Replaces the token's values with `values`.
+            pub fn replace(conn: &mut DbConnection, token_id: &str, values: &[String]) -> QueryResult<()> {
+                diesel::delete($table::table.filter($table::token_id.eq(token_id))).execute(conn)?;
+                insert(conn, token_id, values.iter().map(String::as_str))
+            }
+
+            /// `(token id, value)` for several tokens, ordered by both.
+            pub fn of_many(
+                conn: &mut DbConnection,
+                token_ids: &[String],
+            ) -> QueryResult<Vec<(String, String)>> {
+                $table::table
+                    .filter($table::token_id.eq_any(token_ids))
+                    .order(($table::token_id, $table::$column))
+                    .select(($table::token_id, $table::$column))
+                    .load(conn)
+            }
+        }
+    };
+}
+
+token_links!(
+    /// A token's scopes (a service token's permissions).
+    scopes: token_scopes.scope
+);
+
+token_links!(
+    /// The projects a token is restricted to.
+    projects: token_projects.project_id
+);
 
 /// Stores a token and its scopes (or permissions).
 pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>, scopes: &[&str]) -> QueryResult<()> {
     diesel::insert_into(tokens::table)
         .values(token)
         .execute(conn)?;
-    insert_scopes(conn, token.id, scopes.iter().copied())
-}
-
-/// Adds scopes (or permissions) to a token: a statement a row, prepared once per connection
-/// (a token has few, and a multi-row statement would be parsed anew each time).
-fn insert_scopes<'a>(
-    conn: &mut DbConnection,
-    token_id: &str,
-    scopes: impl IntoIterator<Item = &'a str>,
-) -> QueryResult<()> {
-    for scope in scopes {
-        diesel::insert_into(token_scopes::table)
-            .values((
-                token_scopes::token_id.eq(token_id),
-                token_scopes::scope.eq(scope),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    scopes::insert(conn, token.id, scopes.iter().copied())
 }
 
 /// Finds the token whose digest matches one of `candidates` (`(pepper_id, digest)`, one per
@@ -111,46 +151,7 @@ pub fn insert_links(
     for org in organization_ids {
         authorize_organization(conn, token_id, now, org, now)?;
     }
-    insert_projects(conn, token_id, project_ids)
-}
-
-/// Replaces a token's scopes.
-pub fn replace_scopes(
-    conn: &mut DbConnection,
-    token_id: &str,
-    scopes: &[String],
-) -> QueryResult<()> {
-    diesel::delete(token_scopes::table.filter(token_scopes::token_id.eq(token_id)))
-        .execute(conn)?;
-    insert_scopes(conn, token_id, scopes.iter().map(String::as_str))
-}
-
-/// Replaces a token's project restriction.
-pub fn replace_projects(
-    conn: &mut DbConnection,
-    token_id: &str,
-    project_ids: &[String],
-) -> QueryResult<()> {
-    diesel::delete(token_projects::table.filter(token_projects::token_id.eq(token_id)))
-        .execute(conn)?;
-    insert_projects(conn, token_id, project_ids)
-}
-
-/// Restricts a token to projects.
-fn insert_projects(
-    conn: &mut DbConnection,
-    token_id: &str,
-    project_ids: &[String],
-) -> QueryResult<()> {
-    for project in project_ids {
-        diesel::insert_into(token_projects::table)
-            .values((
-                token_projects::token_id.eq(token_id),
-                token_projects::project_id.eq(project),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    projects::insert(conn, token_id, project_ids.iter().map(String::as_str))
 }
 
 /// A token by id.
@@ -292,30 +293,6 @@ pub fn authorize_sso(
         .set(token_organizations::sso_authorized_at.eq(now))
         .execute(conn)?;
     Ok(())
-}
-
-/// `(token id, scope)` for several tokens.
-pub fn scopes_of_many(
-    conn: &mut DbConnection,
-    token_ids: &[String],
-) -> QueryResult<Vec<(String, String)>> {
-    token_scopes::table
-        .filter(token_scopes::token_id.eq_any(token_ids))
-        .order((token_scopes::token_id, token_scopes::scope))
-        .select((token_scopes::token_id, token_scopes::scope))
-        .load(conn)
-}
-
-/// `(token id, project id)` for several tokens.
-pub fn projects_of_many(
-    conn: &mut DbConnection,
-    token_ids: &[String],
-) -> QueryResult<Vec<(String, String)>> {
-    token_projects::table
-        .filter(token_projects::token_id.eq_any(token_ids))
-        .order((token_projects::token_id, token_projects::project_id))
-        .select((token_projects::token_id, token_projects::project_id))
-        .load(conn)
 }
 
 /// A token's usage totals: its id, use count, last use and the address of that use.

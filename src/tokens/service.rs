@@ -205,7 +205,7 @@ pub fn regenerate(
     if row.revoked_at.is_some() {
         return Err(ApiError::Conflict("the service token is revoked".into()));
     }
-    let held = repo::scopes_of_many(conn, std::slice::from_ref(&row.id))?;
+    let held = repo::scopes::of_many(conn, std::slice::from_ref(&row.id))?;
     by.may_grant(held.iter().map(|(_, permission)| permission.as_str()))?;
     let now = crate::time::now();
     let expires_at = rules::renewed_expiry(&row, now);

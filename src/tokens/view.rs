@@ -38,7 +38,7 @@ struct Links {
 pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Vec<TokenResource>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut links: HashMap<String, Links> = HashMap::with_capacity(ids.len());
-    for (token, scope) in repo::scopes_of_many(conn, &ids)? {
+    for (token, scope) in repo::scopes::of_many(conn, &ids)? {
         links.entry(token).or_default().scopes.push(scope);
     }
     for (token, org, sso) in repo::organizations_of(conn, &ids)? {
@@ -48,7 +48,7 @@ pub fn resources(conn: &mut DbConnection, rows: Vec<TokenRow>) -> QueryResult<Ve
             .organizations
             .push((org, sso));
     }
-    for (token, project) in repo::projects_of_many(conn, &ids)? {
+    for (token, project) in repo::projects::of_many(conn, &ids)? {
         links.entry(token).or_default().projects.push(project);
     }
     for (token, count, last, ip) in repo::usage_of_many(conn, &ids)? {
