@@ -8,14 +8,16 @@ token created (its value shown once, only the hint after a reload); a double sub
 creates one token; regenerate (a new value; the old one introspects inactive); revoke with a
 reason; two selected and removed; an admin revoking a member's agent connection from the
 organization page while a member gets the API's refusal as a message; expiry presets that
-follow the organization's policy; and no browser console errors. Screenshots of the main pages
-at 1280 and 400 px go to SCREENSHOT_DIR (default target/console-screenshots).
+follow the organization's policy; the pager's count, below the API's count cap and past it
+(10,000 tokens created through the API); and no browser console errors. Screenshots of the
+main pages at 1280 and 400 px go to SCREENSHOT_DIR (default target/console-screenshots).
 """
 
 import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -28,6 +30,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 import harness
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Lists count up to this many (`total_count`'s maximum in the OpenAPI document).
+COUNT_CAP = 10_000
 
 
 def fail(message):
@@ -147,6 +151,13 @@ def tokens_named(fixtures, name):
     status, page = harness.call(fixtures.server.base, "GET", f"/v1/tokens?q={name}&limit=100",
                                 fixtures.session)
     return [t for t in page["items"] if t["name"] == name] if status == 200 else []
+
+
+def at_count_cap(text):
+    """Whether the pager says that the list reached the API's count cap. The number is formatted
+    for the browser's locale: its digits are compared."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return text.endswith(" or more") and digits == str(COUNT_CAP)
 
 
 def main():
@@ -311,6 +322,26 @@ def main():
         if "403" in console.notice() or not console.notice().strip():
             fail(f"the refusal is not the problem's detail: {console.notice()!r}")
         steps.append("admin revokes a member's agent connection; a member gets the refusal")
+
+        # The pager's count: the API's total below its cap, "or more" at the cap.
+        page = harness.expect(
+            harness.call(base, "GET", "/v1/tokens?limit=1", fixtures.session), 200)
+        console.sign_in(fixtures.session)
+        shown = console.find("#list-total").text
+        if shown != f"{page['total_count']} in all":
+            fail(f"the pager says {shown!r} for {page['total_count']} tokens")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            created = list(pool.map(lambda n: harness.created_token(fixtures, f"bulk-{n}"),
+                                    range(COUNT_CAP)))
+        console.driver.refresh()
+        try:
+            console.wait.until(lambda d: at_count_cap(console.find("#list-total").text))
+        except TimeoutException:
+            fail(f"the pager says {console.find('#list-total').text!r} for more than "
+                 f"{COUNT_CAP} tokens")
+        shown = console.find("#list-total").text
+        steps.append(f"the pager counts {page['total_count']} tokens, and says {shown!r} "
+                     f"with {len(created)} more")
 
         errors = console.errors()
         # The two refusals the test asks for (a taken name, the member's organization page) are

@@ -34,6 +34,15 @@ function fill(el, ...nodes) {
   el.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
 }
 
+// Lists count their items up to this many (`total_count`'s maximum in the OpenAPI document): a
+// total of it means at least as many.
+const COUNT_CAP = 10000;
+
+/** The pager's count: "57 in all", or "10,000 or more" once a list reaches the API's cap. */
+function totalText(total) {
+  return total >= COUNT_CAP ? `${COUNT_CAP.toLocaleString()} or more` : `${total.toLocaleString()} in all`;
+}
+
 function show(...nodes) {
   fill(main, ...nodes);
   main.focus();
@@ -239,7 +248,7 @@ function tokenTable({ load, empty, orgFilter, kinds, oversight = false }) {
         h("td", {}, rowActions(t, refresh, oversight)));
     });
     const pager = h("div", { class: "actions" },
-      h("span", {}, `${page.total_count} in all`),
+      h("span", { id: "list-total" }, totalText(page.total_count)),
       h("button", { type: "button", disabled: !page.page_info.has_previous_page,
         onclick: () => { state.cursor = page.page_info.start_cursor; state.direction = "before"; refresh(); } }, "Previous"),
       h("button", { type: "button", disabled: !page.page_info.has_next_page,
