@@ -108,8 +108,8 @@ async fn live(
     Ok((lookup::live_token(state, candidates, now).await?, now))
 }
 
-/// The live token a route that takes only tokens was presented (401 when it is not live):
-/// its kind, its snapshot and the time it was checked at. A session is 403 with `refusal`.
+/// For a route that takes only tokens: the presented token's kind, its snapshot (401 when it
+/// is not live) and the time it was checked at. A session is 403 with `refusal`.
 async fn live_presented(
     state: &AppState,
     presented: Presented,

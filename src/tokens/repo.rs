@@ -37,8 +37,13 @@ macro_rules! token_links {
             }
 
             /// Replaces the token's values with `values`.
-            pub fn replace(conn: &mut DbConnection, token_id: &str, values: &[String]) -> QueryResult<()> {
-                diesel::delete($table::table.filter($table::token_id.eq(token_id))).execute(conn)?;
+            pub fn replace(
+                conn: &mut DbConnection,
+                token_id: &str,
+                values: &[String],
+            ) -> QueryResult<()> {
+                diesel::delete($table::table.filter($table::token_id.eq(token_id)))
+                    .execute(conn)?;
                 insert(conn, token_id, values.iter().map(String::as_str))
             }
 
