@@ -308,11 +308,12 @@ macro_rules! load_newest_first {
 }
 
 /// Counts the items of a boxed query up to [`COUNT_CAP`]: a first query skips
-/// that many along an index, and only a shorter list is counted.
+/// that many along an index, and only a shorter list is counted. Both read no column, so the
+/// narrowest index that holds the filter serves them without reading the rows.
 macro_rules! capped_count {
-    ($query:expr, $id:path, $conn:expr) => {{
-        let over: Vec<String> = $query
-            .select($id)
+    ($query:expr, $conn:expr) => {{
+        let over: Vec<i32> = $query
+            .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
             .offset($crate::pagination::COUNT_CAP)
             .limit(1)
             .load($conn)?;

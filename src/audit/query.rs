@@ -240,11 +240,7 @@ impl Keyset for EventList<'_> {
     }
 
     fn count(&mut self) -> Result<i64, ApiError> {
-        Ok(pagination::capped_count!(
-            self.filtered.base(),
-            audit_events::id,
-            self.conn
-        ))
+        Ok(pagination::capped_count!(self.filtered.base(), self.conn))
     }
 }
 

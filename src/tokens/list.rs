@@ -376,22 +376,20 @@ impl Keyset for TokenList<'_> {
                 for (owner_type, owner_id) in owners {
                     total += pagination::capped_count!(
                         owned(*owner_type, owner_id, filters),
-                        tokens::id,
                         &mut *conn
                     );
                 }
                 total.min(pagination::COUNT_CAP)
             }
-            Coverage::Service => pagination::capped_count!(service(filters), tokens::id, conn),
+            Coverage::Service => pagination::capped_count!(service(filters), conn),
             Coverage::Organization(org) if filters.is_empty() => pagination::capped_count!(
                 token_organizations::table
                     .filter(token_organizations::organization_id.eq(org))
                     .into_boxed(),
-                token_organizations::token_id,
                 conn
             ),
             Coverage::Organization(org) => {
-                pagination::capped_count!(authorized(org, filters), tokens::id, conn)
+                pagination::capped_count!(authorized(org, filters), conn)
             }
         })
     }

@@ -13,7 +13,8 @@ on_both_backends!(
     the_paging_migration_copies_each_token_creation_time,
     the_clustering_migration_keeps_every_row,
     journal_rows_written_before_the_binary_format_are_folded,
-    the_journal_is_stored_uncompressed
+    the_journal_is_stored_uncompressed,
+    the_count_indexes_come_and_go
 );
 
 const TABLES: [&str; 13] = [
@@ -58,7 +59,7 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) -> TestResult {
     assert!(run_pending(&url)?.is_empty(), "start-up applied everything");
 
     let reverted = revert_all(&url)?;
-    assert_eq!(reverted.len(), 8, "every migration reverted");
+    assert_eq!(reverted.len(), 9, "every migration reverted");
     for table in TABLES {
         assert!(
             count_rows(&app, table).is_err(),
@@ -125,6 +126,7 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
     };
     let url = DatabaseUrl::parse(&app.database_url)?;
 
+    let counting = revert_newest(&url)?;
     let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
@@ -157,7 +159,8 @@ async fn usage_is_carried_down_and_up_the_usage_migration(mut app: TestApp) -> T
             clustering,
             binary,
             revoked_index,
-            uncompressed
+            uncompressed,
+            counting
         ]
     );
     let expected = Totals {
@@ -187,7 +190,7 @@ async fn the_paging_migration_copies_each_token_creation_time(mut app: TestApp) 
     }
     app.stop().await?;
     let url = DatabaseUrl::parse(&app.database_url)?;
-    for _ in 0..6 {
+    for _ in 0..7 {
         revert_newest(&url)?;
     }
     assert!(
@@ -239,6 +242,7 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
     );
     assert!(before[4] > 0, "memberships");
 
+    let counting = revert_newest(&url)?;
     let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
@@ -248,7 +252,7 @@ async fn the_clustering_migration_keeps_every_row(mut app: TestApp) -> TestResul
     }
     assert_eq!(
         run_pending(&url)?,
-        [reverted, binary, revoked_index, uncompressed]
+        [reverted, binary, revoked_index, uncompressed, counting]
     );
     for (table, n) in counted.iter().zip(&before) {
         assert_eq!(count_rows(&app, table)?, *n, "{table} after the re-apply");
@@ -290,6 +294,7 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
         day = at.date().num_days_from_ce(),
     );
 
+    let counting = revert_newest(&url)?;
     let uncompressed = revert_newest(&url)?;
     let revoked_index = revert_newest(&url)?;
     let binary = revert_newest(&url)?;
@@ -299,8 +304,14 @@ async fn journal_rows_written_before_the_binary_format_are_folded(mut app: TestA
     let applied = run_pending(&url)?;
     assert_eq!(
         applied,
-        [binary.clone(), revoked_index.clone(), uncompressed.clone()]
+        [
+            binary.clone(),
+            revoked_index.clone(),
+            uncompressed.clone(),
+            counting.clone()
+        ]
     );
+    assert_eq!(revert_newest(&url)?, counting);
     assert_eq!(revert_newest(&url)?, uncompressed);
     assert_eq!(revert_newest(&url)?, revoked_index);
     assert_eq!(count_rows(&app, "usage_journal")?, 1);
@@ -345,13 +356,37 @@ async fn the_journal_is_stored_uncompressed(mut app: TestApp) -> TestResult {
     if postgres {
         assert_eq!(stored(&app, 'e')?, 1, "uncompressed after start-up");
     }
+    let counting = revert_newest(&url)?;
     let step = revert_newest(&url)?;
     if postgres {
         assert_eq!(stored(&app, 'x')?, 1, "compressed again after the revert");
     }
-    assert_eq!(run_pending(&url)?, [step]);
+    assert_eq!(run_pending(&url)?, [step, counting]);
     if postgres {
         assert_eq!(stored(&app, 'e')?, 1, "uncompressed after the re-apply");
+    }
+    Ok(())
+}
+
+/// PostgreSQL gains an index for counting an owner's tokens and one for counting an
+/// organization's authorizations (B-tree deduplication keeps each a few pages per owner), and
+/// going down drops them; on SQLite the step changes nothing.
+async fn the_count_indexes_come_and_go(mut app: TestApp) -> TestResult {
+    app.stop().await?;
+    let url = DatabaseUrl::parse(&app.database_url)?;
+    let indexes = "pg_indexes WHERE indexname IN \
+        ('tokens_owner_count_idx', 'token_organizations_count_idx')";
+    let postgres = app.database_url.starts_with("postgres");
+    if postgres {
+        assert_eq!(count_rows(&app, indexes)?, 2, "both after start-up");
+    }
+    let step = revert_newest(&url)?;
+    if postgres {
+        assert_eq!(count_rows(&app, indexes)?, 0, "gone after the revert");
+    }
+    assert_eq!(run_pending(&url)?, [step]);
+    if postgres {
+        assert_eq!(count_rows(&app, indexes)?, 2, "both after the re-apply");
     }
     Ok(())
 }
