@@ -308,8 +308,9 @@ macro_rules! load_newest_first {
 }
 
 /// Counts the items of a boxed query up to [`COUNT_CAP`]: a first query skips
-/// that many along an index, and only a shorter list is counted. Both read no column, so the
-/// narrowest index that holds the filter serves them without reading the rows.
+/// that many along an index, and only a shorter list is counted. Both read no column, so an
+/// index holding just the filter's columns (on PostgreSQL, the small count indexes) can answer
+/// them without reading rows.
 macro_rules! capped_count {
     ($query:expr, $conn:expr) => {{
         let over: Vec<i32> = $query
