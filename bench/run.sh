@@ -70,15 +70,27 @@ cache_entries() { echo "   cache after warm-up: $(curl -s "http://$1/metrics" | 
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# CPU ticks of every PostgreSQL process (a process gone by the time it is read counts 0).
+pg_ticks() {
+  local pid sum=0
+  for pid in $(pgrep -u postgres 2>/dev/null); do
+    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
+
 # measure NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [REFERENCE_RPS] -> appends a row to
-# $WORK/rows and sets LAST_RPS
+# $WORK/rows and sets LAST_RPS. A PostgreSQL row also counts the CPU time of PostgreSQL's
+# processes (its share of the same two cores), "–" elsewhere.
 measure() {
   local name=$1 pid=$2 addr=$3 gateway=$4 tokens=$5 limit=$6 seconds=$7 reference=${8:-}
-  local before after out
+  local before after out pg_before=0 pg_after=0
+  case "$name" in *PostgreSQL*) pg_before=$(pg_ticks) ;; esac
   before=$(cpu_ticks "$pid")
   out=$(GATEWAY="$gateway" TOKENS_FILE="$tokens" LIMIT="$limit" WRK_THREADS=$THREADS \
     wrk -t$THREADS -c"$CONNECTIONS" -d"${seconds}s" --latency -s "${SCRIPT:-bench/introspect.lua}" "http://$addr")
   after=$(cpu_ticks "$pid")
+  case "$name" in *PostgreSQL*) pg_after=$(pg_ticks) ;; esac
   local requests rps p50 p99 non2xx
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
   # The last rate printed: bench/cold.lua prints its own after wrk's.
@@ -88,8 +100,12 @@ measure() {
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
   local cpu_us
   cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
-  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}" >> "${ROWS:-$WORK/rows}"
-  printf '%-42s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$non2xx"
+  local pg_us="–"
+  if [ "$pg_after" -gt "$pg_before" ]; then
+    pg_us=$(awk -v t=$((pg_after - pg_before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
+  fi
+  echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}|$pg_us" >> "${ROWS:-$WORK/rows}"
+  printf '%-42s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  postgres %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$pg_us" "$non2xx"
   LAST_RPS=$rps
 }
 
@@ -300,20 +316,20 @@ fi
   echo "- data: $N seeded personal tokens; the reference HashMap holds the same $N tokens"
   echo "- ratios: each tokend measurement stands between two runs of the HMAC + HashMap reference of the same length (the reference keeps running), and its ratio is to their mean; a row is the median of $ROUNDS such rounds (a cold round starts tokend afresh, for an empty cache). Throughput on these shared machines drifts by well over 15% within minutes"
   echo
-  echo "| server | req/s | p50 | p99 | server CPU µs/req | non-2xx | reference req/s (mean of the runs before and after) | × reference |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference; do
+  echo "| server | req/s | p50 | p99 | server CPU µs/req | PostgreSQL CPU µs/req | non-2xx | reference req/s (mean of the runs before and after) | × reference |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference pg; do
     ratio=$(awk -v a="$rps" -v b="$reference" 'BEGIN {printf "%.2f", a / b}')
-    echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $reference | $ratio |"
+    echo "| $name | $rps | $p50 | $p99 | $cpu | $pg | $non2xx | $reference | $ratio |"
   done < "$WORK/rows"
   echo
   echo "Management paths, as the seeded member (owner of every seeded token, admin of their organization), the median of $ROUNDS runs each (by p99 for the lists, by rate for creation): lists with $LIST_CONNECTIONS connections, creation with $CREATE_CONNECTIONS."
   echo
-  echo "| path | req/s | p50 | p99 | server CPU µs/req | non-2xx | target |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
-  while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference; do
+  echo "| path | req/s | p50 | p99 | server CPU µs/req | PostgreSQL CPU µs/req | non-2xx | target |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|"
+  while IFS='|' read -r name rps p50 p99 cpu non2xx requests reference pg; do
     case "$name" in *create*) target="≥ 3000 req/s (SQLite)" ;; *) target="p99 ≤ 10 ms" ;; esac
-    echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx | $target |"
+    echo "| $name | $rps | $p50 | $p99 | $cpu | $pg | $non2xx | $target |"
   done < "$WORK/manage"
   echo
   echo "Memory: $RSS_LINE."
