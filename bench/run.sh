@@ -74,10 +74,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {
   local pid sum=0
   for pid in $(pgrep -u postgres 2>/dev/null); do
-    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    sum=$((sum + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
   done
   echo "$sum"
 }
+
+# per_request TICKS REQUESTS: CPU µs per request.
+per_request() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$2" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}'; }
 
 # measure NAME PID ADDR GATEWAY TOKENS LIMIT SECONDS [REFERENCE_RPS] -> appends a row to
 # $WORK/rows and sets LAST_RPS. A PostgreSQL row also counts the CPU time of PostgreSQL's
@@ -98,12 +101,10 @@ measure() {
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); non2xx=${non2xx:-0}
-  local cpu_us
-  cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
-  local pg_us="–"
-  if [ "$pg_after" -gt "$pg_before" ]; then
-    pg_us=$(awk -v t=$((pg_after - pg_before)) -v hz="$(getconf CLK_TCK)" -v r="$requests" 'BEGIN {printf "%.1f", t * 1000000 / hz / r}')
-  fi
+  local cpu_us pg_us="–"
+  cpu_us=$(per_request $((after - before)) "$requests")
+  # A backend that exits during the run takes its ticks along: never below zero.
+  case "$name" in *PostgreSQL*) pg_us=$(per_request $((pg_after > pg_before ? pg_after - pg_before : 0)) "$requests") ;; esac
   echo "$name|$rps|$p50|$p99|$cpu_us|$non2xx|$requests|${reference:-$rps}|$pg_us" >> "${ROWS:-$WORK/rows}"
   printf '%-42s %10s req/s  p50 %-8s p99 %-8s cpu %6s µs/req  postgres %6s µs/req  non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" "$pg_us" "$non2xx"
   LAST_RPS=$rps
